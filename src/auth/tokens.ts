@@ -1,0 +1,131 @@
+// JWT verification and minting with hono's JWT utilities, plus the checks hono leaves out (required exp and sub,
+// clock-skew leeway on exp/nbf). Error sentences never contain the token.
+import { sign, verify } from "hono/jwt";
+import { z } from "zod";
+import { SessiondError } from "../protocol/errors.ts";
+import { principal, type Principal } from "../sessions/access.ts";
+import type { JwtAlgorithm } from "../config/index.ts";
+
+export interface TokenVerifierOptions {
+  algorithm: JwtAlgorithm;
+  /** HS256 shared secret. */
+  secret?: string;
+  /** RS256/ES256 public key (PEM). */
+  publicKey?: string;
+  issuer?: string;
+  audience?: string;
+  /** Allowed clock skew on exp and nbf. @default 30 */
+  leewaySeconds?: number;
+}
+
+export interface VerifiedToken {
+  principal: Principal;
+  /** Expiry, epoch seconds. */
+  exp: number;
+}
+
+const claimsSchema = z.object({
+  sub: z.string().min(1).max(256),
+  exp: z.number().finite(),
+  nbf: z.number().finite().optional(),
+  role: z.string().optional(),
+  sessions: z.array(z.string().max(200)).max(1000).optional(),
+});
+
+const unauthorized = (why: string) => new SessiondError("unauthorized", why);
+
+export class TokenVerifier {
+  private readonly key: string;
+  private readonly leeway: number;
+
+  constructor(private readonly options: TokenVerifierOptions) {
+    const key = options.algorithm === "HS256" ? options.secret : options.publicKey;
+    if (!key) throw new Error(`no key configured for ${options.algorithm}`);
+    this.key = key;
+    this.leeway = options.leewaySeconds ?? 30;
+  }
+
+  /** Verifies signature, algorithm, issuer, audience, exp and nbf; throws `unauthorized` with a reason. */
+  async verify(token: string, nowMs = Date.now()): Promise<VerifiedToken> {
+    let payload: Record<string, unknown>;
+    try {
+      // Time claims are checked below, with leeway and with exp required.
+      payload = await verify(token, this.key, {
+        alg: this.options.algorithm,
+        exp: false,
+        nbf: false,
+        iat: false,
+        ...(this.options.issuer !== undefined && { iss: this.options.issuer }),
+        ...(this.options.audience !== undefined && { aud: this.options.audience }),
+      });
+    } catch (e) {
+      throw unauthorized(describeJwtError(e));
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) {
+      const field = String(claims.error.issues[0]?.path[0] ?? "claims");
+      throw unauthorized(payload[field] === undefined ? `The token has no "${field}" claim.` : `The token's "${field}" claim is invalid.`);
+    }
+    const now = nowMs / 1000;
+    const { sub, exp, nbf, role, sessions } = claims.data;
+    if (exp + this.leeway <= now) throw unauthorized("The token has expired.");
+    if (nbf !== undefined && nbf - this.leeway > now) throw unauthorized("The token is not valid yet.");
+    return { principal: principal(sub, { admin: role === "admin", sessions }), exp };
+  }
+}
+
+function describeJwtError(e: unknown): string {
+  const name = e instanceof Error ? e.name : "";
+  switch (name) {
+    case "JwtAlgorithmMismatch":
+    case "JwtHeaderInvalid":
+      return "The token's algorithm is not the one this server accepts.";
+    case "JwtTokenSignatureMismatched":
+      return "The token's signature is invalid.";
+    case "JwtTokenIssuer":
+      return "The token's issuer is not accepted.";
+    case "JwtTokenAudience":
+    case "JwtPayloadRequiresAud":
+      return "The token's audience is not accepted.";
+    default:
+      return "The token is malformed or its signature cannot be verified.";
+  }
+}
+
+export interface MintOptions {
+  userId: string;
+  admin?: boolean;
+  ttlSeconds: number;
+  /** Session ids, and `room:<key>` entries. */
+  sessions?: string[];
+  issuer?: string;
+  audience?: string;
+  nowMs?: number;
+}
+
+/** An HS256 token for `sessiond token` and for tests. */
+export async function mintToken(secret: string, o: MintOptions): Promise<string> {
+  const iat = Math.floor((o.nowMs ?? Date.now()) / 1000);
+  return sign(
+    {
+      sub: o.userId,
+      iat,
+      exp: iat + o.ttlSeconds,
+      ...(o.admin && { role: "admin" }),
+      ...(o.sessions && o.sessions.length > 0 && { sessions: o.sessions }),
+      ...(o.issuer !== undefined && { iss: o.issuer }),
+      ...(o.audience !== undefined && { aud: o.audience }),
+    },
+    secret,
+    "HS256",
+  );
+}
+
+/** Parses `90s`, `30m`, `1h`, `7d` (or plain seconds) into seconds; null when unreadable. */
+export function parseTtl(text: string): number | null {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(text.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
+  return n > 0 ? n * unit : null;
+}

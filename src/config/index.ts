@@ -1,0 +1,189 @@
+// The only reader of the environment: one zod schema, documented defaults, one readable line per bad value.
+import { z } from "zod";
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+const originList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === "") return undefined;
+    const origins = v.split(",").map((o) => o.trim()).filter(Boolean);
+    for (const o of origins) {
+      if (!/^https?:\/\/[^/\s]+$/.test(o)) {
+        ctx.addIssue({ code: "custom", message: `"${o}" is not an origin of the form scheme://host[:port]` });
+        return z.NEVER;
+      }
+    }
+    return origins;
+  });
+
+/**
+ * Every setting, its type and its default. The README's configuration table mirrors this list;
+ * test/config/config.test.ts checks that each variable here is documented there.
+ */
+export const configSchema = z.object({
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATA_DIR: z.string().min(1).default("./data"),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  SENTRY_DSN: optionalString.pipe(z.url().optional()),
+  SENTRY_ENVIRONMENT: optionalString,
+
+  DB_SYNCHRONOUS: z.enum(["normal", "full"]).default("normal"),
+  GROUP_COMMIT_MAX_BATCH: int(1, 100_000).default(1024),
+  GROUP_COMMIT_MAX_DELAY_MS: int(0, 100).default(1),
+
+  SESSION_EXPIRY_SECONDS: int(1, 31_536_000).default(1200),
+  SESSION_SWEEP_INTERVAL_SECONDS: int(1, 86_400).default(30),
+  SESSION_CACHE_MAX_SESSIONS: int(1, 10_000_000).default(10_000),
+  SESSION_CREATE: z.enum(["join", "api"]).default("join"),
+  MAX_MESSAGES_PER_SESSION: int(1, 1_000_000).default(1000),
+  MAX_RECOVERY_MESSAGES: int(1, 1_000_000).default(10_000),
+  MAX_MESSAGE_BYTES: int(1, 16 * 1024 * 1024).default(65_536),
+  ARCHIVE_ON_SHUTDOWN: bool.default(false),
+
+  HEARTBEAT_INTERVAL_SECONDS: int(1, 3600).default(15),
+  HEARTBEAT_TIMEOUT_SECONDS: int(1, 3600).default(45),
+  SLOW_CONSUMER_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+
+  AUTH_MODE: z.enum(["jwt", "none"]).default("jwt"),
+  JWT_SECRET: optionalString.pipe(z.string().min(32, "at least 32 characters").optional()),
+  JWT_PUBLIC_KEY: optionalString.pipe(
+    z.string().includes("-----BEGIN PUBLIC KEY-----", { message: "a PEM public key (-----BEGIN PUBLIC KEY-----)" }).optional(),
+  ),
+  JWT_ALGORITHM: z.enum(["HS256", "RS256", "ES256"]).optional(),
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+
+  RATE_LIMIT_MESSAGES_PER_MINUTE: int(1, 1_000_000).default(100),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
+  RATE_LIMIT_CONNECTIONS_PER_MINUTE: int(1, 1_000_000).default(60),
+  MAX_CONNECTIONS: int(1, 1_000_000).default(10_000),
+  MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(20),
+  MAX_SESSIONS_PER_CONNECTION: int(1, 100_000).default(100),
+  ALLOWED_ORIGINS: originList,
+
+  SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, "at least 16 characters").optional()),
+  RETENTION_DAYS: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), int(1, 36_500).optional()),
+});
+
+type Raw = z.infer<typeof configSchema>;
+export type JwtAlgorithm = "HS256" | "RS256" | "ES256";
+
+export interface Config extends Omit<Raw, "JWT_ALGORITHM"> {
+  /** The one accepted algorithm: HS256 with a secret unless a public key is configured. */
+  JWT_ALGORITHM: JwtAlgorithm;
+}
+
+/** Names whose values are never echoed back in an error line. */
+const SECRET_NAMES = new Set(["JWT_SECRET", "JWT_PUBLIC_KEY", "SENTRY_DSN", "METRICS_TOKEN"]);
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+/**
+ * Turns `--data-dir ./x` / `--port=4000` into `DATA_DIR` / `PORT` overrides.
+ * Returns the overrides, the positional words left over, and any flag that names no setting.
+ */
+export function parseFlags(argv: readonly string[]): { overrides: Record<string, string>; positional: string[]; unknown: string[] } {
+  const overrides: Record<string, string> = {};
+  const positional: string[] = [];
+  const unknown: string[] = [];
+  const known = new Set(Object.keys(configSchema.shape));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) {
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const name = flag.toUpperCase().replaceAll("-", "_");
+    if (!known.has(name)) {
+      unknown.push(`--${flag}`);
+      continue;
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) unknown.push(`--${flag} (no value given)`);
+    else overrides[name] = value;
+  }
+  return { overrides, positional, unknown };
+}
+
+/** Parses settings from the environment plus CLI overrides. Never throws. */
+export function loadConfig(env: Record<string, string | undefined>, overrides: Record<string, string> = {}): ConfigResult {
+  const input: Record<string, string | undefined> = {};
+  for (const name of Object.keys(configSchema.shape)) {
+    const value = overrides[name] ?? env[name];
+    if (value !== undefined) input[name] = value;
+  }
+  const parsed = configSchema.safeParse(input);
+  const errors: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? "config");
+      const given = input[name];
+      const shown = given === undefined ? "(unset)" : SECRET_NAMES.has(name) ? "(hidden)" : JSON.stringify(given);
+      errors.push(`config: ${name}=${shown} is invalid: expected ${describeIssue(issue)}`);
+    }
+    return { ok: false, errors };
+  }
+  const raw = parsed.data;
+  if (raw.JWT_SECRET && raw.JWT_PUBLIC_KEY) {
+    errors.push("config: JWT_SECRET and JWT_PUBLIC_KEY are both set: expected only one (a shared secret for HS256, or a public key for RS256/ES256)");
+  }
+  const algorithm: JwtAlgorithm = raw.JWT_ALGORITHM ?? (raw.JWT_PUBLIC_KEY ? "RS256" : "HS256");
+  if (algorithm === "HS256" && raw.JWT_PUBLIC_KEY) {
+    errors.push(`config: JWT_ALGORITHM="HS256" is invalid: expected RS256 or ES256 when JWT_PUBLIC_KEY is set`);
+  }
+  if (algorithm !== "HS256" && !raw.JWT_PUBLIC_KEY && raw.AUTH_MODE === "jwt") {
+    errors.push(`config: JWT_ALGORITHM="${algorithm}" is invalid: expected JWT_PUBLIC_KEY to be set as well`);
+  }
+  if (raw.HEARTBEAT_TIMEOUT_SECONDS <= raw.HEARTBEAT_INTERVAL_SECONDS) {
+    errors.push(
+      `config: HEARTBEAT_TIMEOUT_SECONDS="${raw.HEARTBEAT_TIMEOUT_SECONDS}" is invalid: expected more than HEARTBEAT_INTERVAL_SECONDS (${raw.HEARTBEAT_INTERVAL_SECONDS})`,
+    );
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, config: { ...raw, JWT_ALGORITHM: algorithm } };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_value":
+      return `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "too_small":
+      return `${issue.origin === "string" ? "a value of" : "a number"} at least ${issue.minimum}${issue.origin === "string" ? " characters" : ""}`;
+    case "too_big":
+      return `a number at most ${issue.maximum}`;
+    case "invalid_type":
+      return issue.expected === "number" || issue.expected === "int" ? "a whole number" : `a ${issue.expected}`;
+    case "invalid_format":
+      return issue.format === "url" ? "a URL" : `a ${issue.format}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** A summary for the start-up log: settings only, never a secret or a key. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    port: config.PORT,
+    host: config.HOST,
+    dataDir: config.DATA_DIR,
+    synchronous: config.DB_SYNCHRONOUS,
+    sessionExpirySeconds: config.SESSION_EXPIRY_SECONDS,
+    maxMessagesPerSession: config.MAX_MESSAGES_PER_SESSION,
+    sessionCacheMaxSessions: config.SESSION_CACHE_MAX_SESSIONS,
+    authMode: config.AUTH_MODE,
+    jwtAlgorithm: config.JWT_ALGORITHM,
+    sentry: config.SENTRY_DSN !== undefined,
+  };
+}

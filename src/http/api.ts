@@ -1,0 +1,334 @@
+// The HTTP API under /api/sessions, and /openapi.json generated from the same zod schemas. Every route goes
+// through the session service: one write path, one access check, one broadcast.
+import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
+import type { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { stringify as toYaml } from "yaml";
+import type { Authenticator } from "../auth/authenticator.ts";
+import { describeZodError, ID_PATTERN } from "../protocol/frames.ts";
+import { SessiondError } from "../protocol/errors.ts";
+import type { Message, SessionInfo as SessionInfoT } from "../protocol/types.ts";
+import type { SessionService } from "../sessions/session-service.ts";
+import type { SseGateway } from "../realtime/sse-gateway.ts";
+import { errorResponse, jsonError } from "./errors.ts";
+import * as S from "./schemas.ts";
+import { registerAdminRoutes, type AdminDeps, type ApiEnv } from "./admin.ts";
+
+export interface ApiDeps {
+  service: SessionService;
+  authenticator: Authenticator;
+  sse: SseGateway;
+  maxMessageBytes: number;
+  onErrorSent?: (code: string) => void;
+  onMessageReceived?: () => void;
+  admin: AdminDeps;
+}
+
+type Env = ApiEnv;
+
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s] ?? "Error", content: { "application/json": { schema: S.ErrorBody } } }]),
+  );
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "bad_request: a field failed validation (the message names it)",
+  401: "unauthorized: missing or invalid token",
+  403: "forbidden: not allowed for this caller",
+  404: "not_found",
+  409: "conflict, or session_ended",
+  413: "payload_too_large",
+  415: "bad_request: the body must be application/json",
+  429: "rate_limited (see Retry-After) or limit_exceeded",
+};
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const body = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { "application/json": { schema } } });
+
+const routes = {
+  create: createRoute({
+    method: "post",
+    path: "/api/sessions",
+    summary: "Create a session (or return the room's active one)",
+    request: { body: body(S.CreateSessionBody, false) },
+    responses: { 201: json(S.SessionInfo, "Created"), 200: json(S.SessionInfo, "The room's active session"), ...errors(400, 401, 403, 409, 413, 415) },
+  }),
+  list: createRoute({
+    method: "get",
+    path: "/api/sessions",
+    summary: "List the sessions the caller may see (admins: all), newest first",
+    request: { query: S.ListSessionsQuery },
+    responses: { 200: json(S.SessionList, "A page of sessions"), ...errors(400, 401) },
+  }),
+  get: createRoute({
+    method: "get",
+    path: "/api/sessions/{id}",
+    summary: "Get a session",
+    request: { params: S.SessionIdParam },
+    responses: { 200: json(S.SessionInfo, "The session"), ...errors(400, 401, 403, 404) },
+  }),
+  patch: createRoute({
+    method: "patch",
+    path: "/api/sessions/{id}",
+    summary: "Replace config, access or members (owner or admin)",
+    request: { params: S.SessionIdParam, body: body(S.PatchSessionBody) },
+    responses: { 200: json(S.SessionInfo, "The updated session"), ...errors(400, 401, 403, 404, 409, 413, 415) },
+  }),
+  end: createRoute({
+    method: "post",
+    path: "/api/sessions/{id}/end",
+    summary: "End a session (owner or admin)",
+    request: { params: S.SessionIdParam, body: body(S.EndSessionBody, false) },
+    responses: { 200: json(S.SessionInfo, "The ended session"), ...errors(400, 401, 403, 404, 409, 415) },
+  }),
+  messages: createRoute({
+    method: "get",
+    path: "/api/sessions/{id}/messages",
+    summary: "Messages after a seq, ascending; complete across the cache window",
+    request: { params: S.SessionIdParam, query: S.MessagesQuery },
+    responses: { 200: json(S.MessagePage, "A page of messages"), ...errors(400, 401, 403, 404) },
+  }),
+  post: createRoute({
+    method: "post",
+    path: "/api/sessions/{id}/messages",
+    summary: "Post a message; answered after it is committed",
+    request: { params: S.SessionIdParam, headers: S.IdempotencyHeader, body: body(S.PostMessageBody) },
+    responses: {
+      201: json(S.Message, "Committed"),
+      200: json(S.Message, "An idempotent repeat: the original message"),
+      ...errors(400, 401, 403, 404, 409, 413, 415, 429),
+    },
+  }),
+  events: createRoute({
+    method: "get",
+    path: "/api/sessions/{id}/events",
+    summary: "Server-Sent Events: message, presence, session and session.status events",
+    request: { params: S.SessionIdParam, query: S.EventsQuery },
+    responses: {
+      200: { description: "An event stream; message events carry id = seq", content: { "text/event-stream": { schema: { type: "string" } } } },
+      204: { description: "The session has ended and there is nothing to resume" },
+      ...errors(400, 401, 403, 404, 429),
+    },
+  }),
+  export: createRoute({
+    method: "get",
+    path: "/api/sessions/{id}/export",
+    summary: "The whole transcript as JSON, Markdown or YAML, streamed",
+    request: { params: S.SessionIdParam, query: S.ExportQuery },
+    responses: {
+      200: {
+        description: "The transcript (Content-Disposition names a file)",
+        content: { "application/json": { schema: { type: "object" } }, "text/markdown": { schema: { type: "string" } }, "application/yaml": { schema: { type: "string" } } },
+      },
+      ...errors(400, 401, 403, 404),
+    },
+  }),
+};
+
+export function mountApi(app: Hono, deps: ApiDeps): void {
+  const { service, authenticator, sse } = deps;
+  const api = new OpenAPIHono<Env>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        deps.onErrorSent?.("bad_request");
+        return jsonError(400, "bad_request", describeZodError(result.error));
+      }
+    },
+  });
+
+  api.use("/api/*", async (c, next) => {
+    const url = new URL(c.req.url);
+    const allowQueryToken = url.pathname.endsWith("/events");
+    c.set("principal", (await authenticator.fromRequest(c.req.raw, url, { allowQueryToken })).principal);
+    const method = c.req.method;
+    if (method === "POST" || method === "PATCH" || method === "PUT") {
+      const type = c.req.header("content-type");
+      const hasBody = c.req.header("content-length") !== undefined ? c.req.header("content-length") !== "0" : c.req.header("transfer-encoding") !== undefined;
+      if (hasBody && !/^application\/json\s*(;|$)/i.test(type ?? "")) {
+        return jsonError(415, "bad_request", "The request body must be JSON (Content-Type: application/json).");
+      }
+    }
+    await next();
+  });
+  api.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: deps.maxMessageBytes + 32 * 1024,
+      onError: () => jsonError(413, "payload_too_large", `The request body is over the limit of ${deps.maxMessageBytes + 32 * 1024} bytes.`),
+    }),
+  );
+
+  registerAdminRoutes(api, service, deps.admin);
+
+  api.openapi(routes.create, (c) => {
+    const input = emptyBody(c.req.valid("json"));
+    const { session, created } = service.open(c.get("principal"), input);
+    return c.json(session as z.infer<typeof S.SessionInfo>, created ? 201 : 200);
+  });
+
+  api.openapi(routes.list, (c) => {
+    const q = c.req.valid("query");
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    const page = service.list(c.get("principal"), { status: q.status, room: q.room, limit: q.limit + 1, after });
+    const more = page.length > q.limit;
+    const sessions = more ? page.slice(0, q.limit) : page;
+    const last = sessions.at(-1);
+    return c.json({ sessions, nextCursor: more && last ? encodeCursor(last) : null }, 200);
+  });
+
+  api.openapi(routes.get, (c) => c.json(service.get(c.get("principal"), c.req.valid("param").id), 200));
+
+  api.openapi(routes.patch, (c) => {
+    const patch = c.req.valid("json");
+    return c.json(service.configure(c.get("principal"), c.req.valid("param").id, patch), 200);
+  });
+
+  api.openapi(routes.end, (c) => {
+    const { status } = emptyBody(c.req.valid("json"));
+    return c.json(service.end(c.get("principal"), c.req.valid("param").id, status), 200);
+  });
+
+  api.openapi(routes.messages, (c) => {
+    const { after, limit } = c.req.valid("query");
+    return c.json(service.history(c.get("principal"), c.req.valid("param").id, after, limit), 200);
+  });
+
+  api.openapi(routes.post, async (c) => {
+    const input = c.req.valid("json");
+    const key = c.req.valid("header")["idempotency-key"];
+    deps.onMessageReceived?.();
+    const { message, duplicate } = await service.appendMessage(c.get("principal"), c.req.valid("param").id, { ...input, clientMsgId: key });
+    return c.json(message, duplicate ? 200 : 201);
+  });
+
+  api.openapi(routes.events, async (c) => {
+    try {
+      return (await sse.open(c.req.raw, c.req.valid("param").id, c.env?.server)) as never;
+    } catch (e) {
+      return errorResponse(e) as never;
+    }
+  });
+
+  api.openapi(routes.export, (c) => {
+    const id = c.req.valid("param").id;
+    const { format } = c.req.valid("query");
+    const { session, pages } = service.transcript(c.get("principal"), id);
+    const ext = { json: "json", markdown: "md", yaml: "yaml" }[format];
+    const type = { json: "application/json", markdown: "text/markdown", yaml: "application/yaml" }[format];
+    return new Response(transcriptStream(format, session, pages), {
+      headers: {
+        "Content-Type": `${type}; charset=utf-8`,
+        "Content-Disposition": `attachment; filename="session-${id}.${ext}"`,
+        "Cache-Control": "no-store",
+      },
+    }) as never;
+  });
+
+  api.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "sessiond HTTP API", version: "1", description: "Sessions, messages, SSE and transcripts. The WebSocket protocol is described in docs/protocol.md." },
+    security: [{ bearer: [] }],
+  });
+  api.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  // Routes served outside this sub-app, listed so the document covers every HTTP route.
+  const plain = (path: string, summary: string, responses: Record<number, string>) =>
+    api.openAPIRegistry.registerPath({
+      method: "get",
+      path,
+      summary,
+      security: [],
+      responses: Object.fromEntries(Object.entries(responses).map(([s, d]) => [s, { description: d }])),
+    });
+  plain("/health", "Health: status healthy|degraded|unhealthy with checks", { 200: "healthy or degraded", 503: "unhealthy (database unusable)" });
+  plain("/health/live", "Liveness", { 200: "The process is up" });
+  plain("/health/ready", "Readiness: false while starting and while draining", { 200: "ready", 503: "not ready" });
+  plain("/metrics", "Prometheus metrics (Bearer METRICS_TOKEN when set)", { 200: "Text exposition format", 401: "METRICS_TOKEN required" });
+  plain("/ws", "WebSocket endpoint, protocol v1 (docs/protocol.md); token as Bearer header or ?token=", {
+    101: "Upgraded",
+    401: "Missing or invalid token",
+    403: "Origin not allowed",
+    429: "Too many attempts or connections for this user",
+    503: "Server at its connection limit",
+  });
+
+  app.route("/", api as unknown as Hono);
+}
+
+/** An optional body that was absent parses as undefined; treat it as empty. */
+function emptyBody<T extends object>(value: T | undefined): Partial<T> {
+  return value ?? {};
+}
+
+function encodeCursor(s: SessionInfoT): string {
+  return Buffer.from(`${Date.parse(s.startedAt)}:${s.id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { startedAt: number; id: string } {
+  const text = Buffer.from(cursor, "base64url").toString("utf8");
+  const m = /^(\d{1,16}):(.+)$/.exec(text);
+  if (!m || !ID_PATTERN.test(m[2]!)) throw new SessiondError("bad_request", "Field \"cursor\" is invalid: pass the nextCursor of a previous page.");
+  return { startedAt: Number(m[1]), id: m[2]! };
+}
+
+const encoder = new TextEncoder();
+
+/** Streams the transcript page by page, so a 100,000-message session never sits in one string. */
+function transcriptStream(format: "json" | "markdown" | "yaml", session: SessionInfoT, pages: Generator<Message[]>): ReadableStream<Uint8Array> {
+  let first = true;
+  let started = false;
+  const head = {
+    json: () => `{"session":${JSON.stringify(session)},"messages":[`,
+    yaml: () => `${toYaml({ session })}messages:\n`,
+    markdown: () => markdownHead(session),
+  }[format];
+  const tail = { json: "]}\n", yaml: "", markdown: "" }[format];
+  const item = {
+    json: (m: Message) => `${first ? "" : ","}\n${JSON.stringify(m)}`,
+    // Each message is its own one-item YAML list, indented under `messages:` so quoting stays the library's job.
+    yaml: (m: Message) => toYaml([m]).replace(/^/gm, "  ").replace(/ +$/gm, ""),
+    markdown: (m: Message) => `### ${m.seq} · ${m.userId} (${m.role}${m.kind === "action" ? ", action" : ""}) · ${m.createdAt}\n\n${m.content}\n\n`,
+  }[format];
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!started) {
+        started = true;
+        controller.enqueue(encoder.encode(head()));
+        return;
+      }
+      const next = pages.next();
+      if (next.done) {
+        if (format === "yaml" && first) controller.enqueue(encoder.encode("  []\n"));
+        controller.enqueue(encoder.encode(tail));
+        controller.close();
+        return;
+      }
+      let chunk = "";
+      for (const m of next.value) {
+        chunk += item(m);
+        first = false;
+      }
+      controller.enqueue(encoder.encode(chunk));
+    },
+    cancel() {
+      pages.return(undefined);
+    },
+  });
+}
+
+function markdownHead(s: SessionInfoT): string {
+  const lines = [
+    `# Session ${s.id}`,
+    "",
+    ...(s.room ? [`- Room: ${s.room}`] : []),
+    `- Mode: ${s.mode}`,
+    `- Status: ${s.status}`,
+    `- Owner: ${s.ownerId}`,
+    `- Started: ${s.startedAt}`,
+    ...(s.endedAt ? [`- Ended: ${s.endedAt}`] : []),
+    `- Messages: ${s.metrics.messageCount}`,
+    `- Participants: ${s.metrics.participantCount}`,
+    `- Duration: ${Math.round(s.metrics.durationMs / 1000)} s`,
+    "",
+    "## Transcript",
+    "",
+  ];
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,60 @@
+// The Hono application: every HTTP route, with the one error-to-status mapping. WebSocket upgrades never reach
+// it (Bun.serve hands /ws to the realtime gateway first).
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Logger } from "../observability/logger.ts";
+import { errorFields } from "../observability/logger.ts";
+import type { ErrorReporter } from "../observability/sentry.ts";
+import { isSessiondError } from "../protocol/errors.ts";
+import { errorResponse, jsonError } from "./errors.ts";
+import type { HealthProbe } from "./health.ts";
+
+export interface AppDeps {
+  health: HealthProbe;
+  logger: Logger;
+  reporter: ErrorReporter;
+  /** Further routes, mounted by main (the API, SSE, admin, metrics). */
+  mount?: (app: Hono) => void;
+}
+
+export function createApp({ health, logger, reporter, mount }: AppDeps): Hono {
+  const app = new Hono();
+
+  app.get("/health", (c) => {
+    const database = health.database();
+    const websocket = health.ready();
+    const status = !database ? "unhealthy" : websocket ? "healthy" : "degraded";
+    return c.json(
+      {
+        status,
+        checks: { database, websocket },
+        timestamp: new Date().toISOString(),
+        uptimeSeconds: Math.floor((Date.now() - health.startedAt) / 1000),
+        activeSessions: health.activeSessions(),
+        connections: health.connections(),
+      },
+      database ? 200 : 503,
+    );
+  });
+  app.get("/health/live", (c) => c.json({ status: "live" }));
+  app.get("/health/ready", (c) => {
+    const ready = health.ready() && health.database();
+    return c.json({ ready }, ready ? 200 : 503);
+  });
+
+  mount?.(app);
+
+  app.notFound(() => jsonError(404, "not_found", "No such route."));
+  app.onError((e) => {
+    if (isSessiondError(e)) return errorResponse(e);
+    if (e instanceof HTTPException) {
+      const status = e.status;
+      if (status === 413) return jsonError(413, "payload_too_large", "The request body is too large.");
+      return jsonError(status, status === 401 ? "unauthorized" : "bad_request", e.message || "The request is invalid.");
+    }
+    logger.error("internal.error", { where: "http", ...errorFields(e) });
+    reporter.capture(e, { where: "http", code: "internal" });
+    return errorResponse(e);
+  });
+  return app;
+}

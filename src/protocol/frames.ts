@@ -1,0 +1,127 @@
+// Client-to-server frames of protocol v1 as zod schemas, and parsing of one text frame (pure).
+import { z } from "zod";
+import { SessiondError } from "./errors.ts";
+
+/** Session ids and room keys. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const MAX_METADATA_BYTES = 16 * 1024;
+
+export const sessionId = z.string().regex(ID_PATTERN, "a session id of 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
+export const roomKey = z.string().regex(ID_PATTERN, "a room key of 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
+export const userId = z.string().min(1).max(256);
+export const clientMsgId = z.string().min(1).max(128);
+export const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const frameId = z.union([z.string().max(128), z.number().finite()]).optional();
+export const metadata = z.record(z.string(), z.unknown());
+export const sessionConfig = z.record(z.string(), z.unknown());
+export const access = z.enum(["private", "open"]);
+export const members = z.array(userId).max(1000);
+
+const ping = z.strictObject({ type: z.literal("ping"), id: frameId, session: sessionId.optional() });
+const join = z
+  .strictObject({
+    type: z.literal("join"),
+    id: frameId,
+    session: sessionId.optional(),
+    room: roomKey.optional(),
+    since: seqNumber.optional(),
+    limit: z.number().int().min(1).max(1_000_000).optional(),
+  })
+  .refine((f) => (f.session === undefined) !== (f.room === undefined), {
+    message: "exactly one of \"session\" or \"room\"",
+    path: ["session"],
+  });
+const leave = z.strictObject({ type: z.literal("leave"), id: frameId, session: sessionId });
+const message = z.strictObject({
+  type: z.literal("message"),
+  id: frameId,
+  session: sessionId,
+  content: z.string(),
+  kind: z.enum(["text", "action"]).optional(),
+  clientMsgId: clientMsgId.optional(),
+  metadata: metadata.optional(),
+});
+const configure = z.strictObject({
+  type: z.literal("configure"),
+  id: frameId,
+  session: sessionId,
+  config: sessionConfig.optional(),
+  access: access.optional(),
+  members: members.optional(),
+});
+const end = z.strictObject({
+  type: z.literal("end"),
+  id: frameId,
+  session: sessionId,
+  status: z.enum(["completed", "cancelled"]).optional(),
+});
+const auth = z.strictObject({ type: z.literal("auth"), id: frameId, token: z.string().min(1).max(16 * 1024) });
+
+const FRAMES = { ping, join, leave, message, configure, end, auth } as const;
+export type ClientFrameType = keyof typeof FRAMES;
+export type ClientFrame = { [K in ClientFrameType]: z.infer<(typeof FRAMES)[K]> }[ClientFrameType];
+export type FrameOf<K extends ClientFrameType> = z.infer<(typeof FRAMES)[K]>;
+
+export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; ref?: string | number; error: SessiondError };
+
+/**
+ * Parses one text frame. Never throws: every malformed input becomes a `bad_request` with a sentence
+ * naming what was wrong, and the frame's `id` (when readable) so the reply can carry `ref`.
+ */
+export function parseClientFrame(text: string): ParsedFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: new SessiondError("bad_request", "The frame is not valid JSON.") };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, error: new SessiondError("bad_request", "A frame must be a JSON object with a \"type\".") };
+  }
+  const record = value as Record<string, unknown>;
+  const ref = typeof record.id === "string" || typeof record.id === "number" ? record.id : undefined;
+  const type = record.type;
+  if (typeof type !== "string" || !(type in FRAMES)) {
+    const known = Object.keys(FRAMES).join(", ");
+    const what = typeof type === "string" ? `Unknown frame type ${JSON.stringify(type.slice(0, 40))}` : "The frame has no \"type\"";
+    return { ok: false, ref, error: new SessiondError("bad_request", `${what}; expected one of: ${known}.`) };
+  }
+  const parsed = FRAMES[type as ClientFrameType].safeParse(value);
+  if (!parsed.success) return { ok: false, ref, error: new SessiondError("bad_request", describeZodError(parsed.error)) };
+  return { ok: true, frame: parsed.data as ClientFrame };
+}
+
+/** One sentence naming the first field that failed and what was expected. */
+export function describeZodError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "The input is invalid.";
+  const field = issue.path.length > 0 ? issue.path.join(".") : undefined;
+  let expected: string;
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return `Unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}.`;
+    case "invalid_type":
+      if (issue.input === undefined) return `Field "${field}" is required.`;
+      expected = issue.expected === "int" ? "a whole number" : `a ${issue.expected}`;
+      break;
+    case "invalid_value":
+      expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+      break;
+    case "too_small":
+      expected = issue.origin === "number" ? `a number >= ${issue.minimum}` : `at least ${issue.minimum} ${issue.origin === "array" ? "items" : "characters"}`;
+      break;
+    case "too_big":
+      expected = issue.origin === "number" ? `a number <= ${issue.maximum}` : `at most ${issue.maximum} ${issue.origin === "array" ? "items" : "characters"}`;
+      break;
+    case "invalid_format":
+    case "custom":
+    default:
+      expected = issue.message;
+  }
+  return field ? `Field "${field}" is invalid: expected ${expected}.` : `Invalid input: expected ${expected}.`;
+}
+
+/** UTF-8 byte length without allocating an encoded copy. */
+export function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}

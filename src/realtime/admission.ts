@@ -1,0 +1,42 @@
+// Who may open a long-lived connection (WebSocket or SSE): origin, per-address attempt rate, server-wide and
+// per-user connection limits. Checked before an upgrade so a refusal costs no socket.
+import type { TokenBucketLimiter } from "../auth/token-bucket.ts";
+import { SessiondError } from "../protocol/errors.ts";
+import type { Hub } from "./hub.ts";
+
+export interface AdmissionOptions {
+  /** Exact origins allowed; undefined allows any. Requests without Origin (non-browser clients) pass. */
+  allowedOrigins?: readonly string[];
+  maxConnections: number;
+  maxConnectionsPerUser: number;
+}
+
+export class Admission {
+  constructor(
+    private readonly hub: Hub,
+    private readonly attempts: TokenBucketLimiter,
+    private readonly options: AdmissionOptions,
+  ) {}
+
+  /** Checks done before the token is even read: origin and attempt rate. */
+  checkRequest(req: Request, remoteAddress: string, now: number): void {
+    const origin = req.headers.get("origin");
+    if (origin !== null && this.options.allowedOrigins && !this.options.allowedOrigins.includes(origin)) {
+      throw new SessiondError("forbidden", "This origin is not allowed to connect.");
+    }
+    const retryAfterMs = this.attempts.take(remoteAddress, now);
+    if (retryAfterMs > 0) {
+      throw new SessiondError("rate_limited", "Too many connection attempts from this address.", retryAfterMs);
+    }
+  }
+
+  /** Checks that need the caller's identity: server-wide and per-user connection counts. */
+  checkCapacity(userId: string): void {
+    if (this.hub.size >= this.options.maxConnections) {
+      throw new SessiondError("limit_exceeded", "The server is at its connection limit; try again later.", undefined, 503);
+    }
+    if (this.hub.connectionsOf(userId) >= this.options.maxConnectionsPerUser) {
+      throw new SessiondError("limit_exceeded", `This user already has ${this.options.maxConnectionsPerUser} open connections.`);
+    }
+  }
+}

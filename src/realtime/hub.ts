@@ -1,0 +1,123 @@
+// The registry of live connections (WebSocket and SSE) and which sessions each has joined. The one owner of
+// subscription bookkeeping: counts here must return to zero when clients go away.
+import type { Principal } from "../sessions/access.ts";
+
+export type Transport = "ws" | "sse";
+
+/** What a transport must offer the hub: deliver one serialized frame, and close. */
+export interface ConnectionLink {
+  /**
+   * Sends an already serialized frame; returns false when the peer is not keeping up.
+   * `event` is the frame's type and `id` a message's seq, for transports that label frames (SSE).
+   */
+  send(frame: string, event?: string, id?: number): boolean;
+  close(code: number, reason: string): void;
+  /** Bytes queued for the peer and not yet written. */
+  bufferedBytes(): number;
+  /** Joins the transport's own fan-out for the session, where it has one (Bun topics for WebSocket). */
+  subscribe?(sessionId: string): void;
+  unsubscribe?(sessionId: string): void;
+}
+
+export interface Connection {
+  id: string;
+  principal: Principal;
+  transport: Transport;
+  remoteAddress: string;
+  connectedAt: number;
+  lastSeen: number;
+  /** Token expiry, epoch seconds (Infinity when authentication is off). */
+  tokenExp: number;
+  sessions: Set<string>;
+  link: ConnectionLink;
+  /** Set once the server decided to close it; nothing more is sent. */
+  closing: boolean;
+}
+
+export class Hub {
+  private readonly connections = new Map<string, Connection>();
+  private readonly bySession = new Map<string, Set<Connection>>();
+  /** The SSE subset, so fan-out reaches SSE subscribers without walking the WebSocket ones. */
+  private readonly sseBySession = new Map<string, Set<Connection>>();
+  private readonly byUser = new Map<string, number>();
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Total (connection, session) subscriptions. */
+  get subscriptions(): number {
+    let n = 0;
+    for (const set of this.bySession.values()) n += set.size;
+    return n;
+  }
+
+  connectionsOf(userId: string): number {
+    return this.byUser.get(userId) ?? 0;
+  }
+
+  add(conn: Connection): void {
+    this.connections.set(conn.id, conn);
+    this.byUser.set(conn.principal.userId, this.connectionsOf(conn.principal.userId) + 1);
+  }
+
+  /** Forgets the connection; returns the sessions it had joined (for presence). */
+  remove(conn: Connection): string[] {
+    if (!this.connections.delete(conn.id)) return [];
+    const n = this.connectionsOf(conn.principal.userId) - 1;
+    if (n > 0) this.byUser.set(conn.principal.userId, n);
+    else this.byUser.delete(conn.principal.userId);
+    const joined = [...conn.sessions];
+    for (const id of joined) this.unsubscribe(conn, id);
+    return joined;
+  }
+
+  subscribe(conn: Connection, sessionId: string): void {
+    conn.sessions.add(sessionId);
+    conn.link.subscribe?.(sessionId);
+    addTo(this.bySession, sessionId, conn);
+    if (conn.transport === "sse") addTo(this.sseBySession, sessionId, conn);
+  }
+
+  unsubscribe(conn: Connection, sessionId: string): boolean {
+    const had = conn.sessions.delete(sessionId);
+    if (had && !conn.closing) conn.link.unsubscribe?.(sessionId);
+    removeFrom(this.bySession, sessionId, conn);
+    if (conn.transport === "sse") removeFrom(this.sseBySession, sessionId, conn);
+    return had;
+  }
+
+  subscribers(sessionId: string): ReadonlySet<Connection> {
+    return this.bySession.get(sessionId) ?? EMPTY;
+  }
+
+  sseSubscribers(sessionId: string): ReadonlySet<Connection> {
+    return this.sseBySession.get(sessionId) ?? EMPTY;
+  }
+
+  get(id: string): Connection | undefined {
+    return this.connections.get(id);
+  }
+
+  all(): IterableIterator<Connection> {
+    return this.connections.values();
+  }
+}
+
+const EMPTY: ReadonlySet<Connection> = new Set();
+
+function addTo(map: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  set.add(conn);
+}
+
+function removeFrom(map: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(conn);
+  if (set.size === 0) map.delete(key);
+}

@@ -1,0 +1,158 @@
+// The Server-Sent Events transport: one session's frames as an event stream, resumable with Last-Event-ID.
+// SSE connections live in the same hub as WebSockets, count in presence, and are cleaned up when the peer goes.
+import type { Server } from "bun";
+import type { Authenticator } from "../auth/authenticator.ts";
+import type { Logger } from "../observability/logger.ts";
+import { CloseCode, SessiondError } from "../protocol/errors.ts";
+import { seqNumber } from "../protocol/frames.ts";
+import type { Message } from "../protocol/types.ts";
+import type { Clock } from "../sessions/clock.ts";
+import type { SessionService } from "../sessions/session-service.ts";
+import type { Admission } from "./admission.ts";
+import type { Connection } from "./hub.ts";
+import type { Hub } from "./hub.ts";
+
+export interface SseDeps {
+  service: SessionService;
+  hub: Hub;
+  authenticator: Authenticator;
+  admission: Admission;
+  logger: Logger;
+  clock: Clock;
+  /** A comment line is written this often so proxies and clients see the stream is alive. */
+  heartbeatMs: number;
+  /** A stream with more than this many bytes not yet taken by the peer is closed. */
+  slowConsumerBytes: number;
+  onErrorSent?: (code: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+export class SseGateway {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly streams = new Map<string, { conn: Connection; end: () => void; write: (text: string) => boolean }>();
+
+  constructor(private readonly deps: SseDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      for (const s of this.streams.values()) s.write(": heartbeat\n\n");
+    }, this.deps.heartbeatMs);
+  }
+
+  closeAll(): number {
+    if (this.timer) clearInterval(this.timer);
+    const n = this.streams.size;
+    for (const s of [...this.streams.values()]) s.end();
+    return n;
+  }
+
+  /** GET /api/sessions/:id/events. Throws SessiondError for refusals (mapped to HTTP by the caller). */
+  async open(req: Request, sessionId: string, server: Server<unknown> | undefined): Promise<Response> {
+    const { service, hub, admission, authenticator, clock, logger } = this.deps;
+    const url = new URL(req.url);
+    const remoteAddress = server?.requestIP(req)?.address ?? "unknown";
+    admission.checkRequest(req, remoteAddress, clock.now());
+    const resumeText = req.headers.get("last-event-id") ?? url.searchParams.get("lastEventId") ?? url.searchParams.get("since");
+    let since: number | undefined;
+    if (resumeText !== null && resumeText !== "") {
+      const n = Number(resumeText);
+      if (!seqNumber.safeParse(n).success) throw new SessiondError("bad_request", "Last-Event-ID (or lastEventId/since) must be a non-negative whole number.");
+      since = n;
+    }
+    const verified = await authenticator.fromRequest(req, url, { allowQueryToken: true });
+    admission.checkCapacity(verified.principal.userId);
+    const who = verified.principal;
+
+    // History and subscription happen in one synchronous step, so nothing committed in between is missed.
+    const joined = service.join(who, { session: sessionId }, { since });
+    // An ended session has nothing live to stream: 204 tells EventSource not to reconnect.
+    if (joined.session.status !== "active" && since === undefined) return new Response(null, { status: 204 });
+
+    const now = clock.now();
+    const conn: Connection = {
+      id: crypto.randomUUID(),
+      principal: who,
+      transport: "sse",
+      remoteAddress,
+      connectedAt: now,
+      lastSeen: now,
+      tokenExp: verified.exp,
+      sessions: new Set(),
+      link: { send: () => false, close: () => {}, bufferedBytes: () => 0 },
+      closing: false,
+    };
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>(
+      { start: (c) => void (controller = c), cancel: () => cleanup("client gone") },
+      { highWaterMark: this.deps.slowConsumerBytes, size: (chunk) => chunk?.byteLength ?? 0 },
+    );
+    const write = (text: string): boolean => {
+      if (conn.closing) return false;
+      try {
+        controller.enqueue(encoder.encode(text));
+      } catch {
+        cleanup("write failed");
+        return false;
+      }
+      return (controller.desiredSize ?? 0) > 0;
+    };
+    const cleanup = (reason: string) => {
+      if (!this.streams.has(conn.id)) return;
+      this.streams.delete(conn.id);
+      conn.closing = true;
+      for (const id of hub.remove(conn)) service.detach(id, who.userId);
+      try {
+        controller.close();
+      } catch {
+        // already closed by the peer
+      }
+      logger.info("connection.close", { conn: conn.id, user: who.userId, transport: "sse", reason, durationMs: clock.now() - conn.connectedAt });
+    };
+    conn.link = {
+      send: (frame, event, id) => write(`${event ? `event: ${event}\n` : ""}${id !== undefined ? `id: ${id}\n` : ""}data: ${frame}\n\n`),
+      close: (code) => {
+        write(`event: close\ndata: ${JSON.stringify({ code })}\n\n`);
+        cleanup(`closed ${code}`);
+      },
+      bufferedBytes: () => this.deps.slowConsumerBytes - (controller.desiredSize ?? 0),
+    };
+
+    hub.add(conn);
+    this.streams.set(conn.id, { conn, end: () => conn.link.close(CloseCode.goingAway, "server closing"), write });
+    req.signal.addEventListener("abort", () => cleanup("client gone"), { once: true });
+    // Long-lived by design: the server's idle timeout must not cut the stream between heartbeats.
+    server?.timeout(req, 0);
+    write(`retry: 2000\n\n`);
+    if (since !== undefined) {
+      const replay = (messages: Message[]) => {
+        for (const m of messages) conn.link.send(JSON.stringify({ type: "message", session: sessionId, message: m }), "message", m.seq);
+      };
+      replay(joined.messages);
+      let last = joined.messages.at(-1)?.seq ?? since;
+      let truncated = joined.truncated;
+      while (truncated) {
+        const page = service.history(who, sessionId, last, 1000);
+        replay(page.messages);
+        last = page.messages.at(-1)?.seq ?? last;
+        truncated = page.nextAfter !== null;
+      }
+    }
+    if (joined.session.status === "active") {
+      hub.subscribe(conn, sessionId);
+      service.attach(sessionId, who.userId);
+    } else {
+      conn.link.send(JSON.stringify({ type: "session.status", session: sessionId, status: joined.session.status }), "session.status");
+      queueMicrotask(() => cleanup("session ended"));
+    }
+    logger.info("connection.open", { conn: conn.id, user: who.userId, transport: "sse", remote: remoteAddress });
+    return new Response(stream, {
+      headers: {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-cache, no-transform",
+        Connection: "keep-alive",
+        "X-Accel-Buffering": "no",
+      },
+    });
+  }
+}

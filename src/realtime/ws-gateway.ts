@@ -1,0 +1,402 @@
+// The WebSocket transport: admission and authentication before the upgrade, then protocol v1 frames on Bun's
+// native handlers. Every hook is wrapped so nothing throws into Bun; handlers stay synchronous up to the point
+// where order is fixed (the append is queued), so frames from one socket are applied in the order they came.
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import type { Authenticator } from "../auth/authenticator.ts";
+import { errorResponse, jsonError } from "../http/errors.ts";
+import type { ErrorReporter } from "../observability/sentry.ts";
+import type { Logger } from "../observability/logger.ts";
+import { errorFields } from "../observability/logger.ts";
+import { CloseCode, SessiondError, isSessiondError } from "../protocol/errors.ts";
+import { parseClientFrame, type ClientFrame, type FrameOf } from "../protocol/frames.ts";
+import type { Clock } from "../sessions/clock.ts";
+import type { SessionService } from "../sessions/session-service.ts";
+import type { Admission } from "./admission.ts";
+import { topicOf, type Fanout } from "./fanout.ts";
+import { errorFrame, toErrorFrame } from "./frames.ts";
+import type { Connection, ConnectionLink, Hub } from "./hub.ts";
+
+export const PROTOCOL_NAME = "sessiond.v1";
+
+export interface GatewayOptions {
+  maxMessageBytes: number;
+  maxSessionsPerConnection: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  slowConsumerBytes: number;
+}
+
+export interface GatewayDeps {
+  service: SessionService;
+  hub: Hub;
+  fanout: Fanout;
+  authenticator: Authenticator;
+  admission: Admission;
+  logger: Logger;
+  reporter: ErrorReporter;
+  clock: Clock;
+  options: GatewayOptions;
+  /** Told of each frame received and each error code sent, for metrics. */
+  onFrame?: (type: string) => void;
+  onErrorSent?: (code: string) => void;
+  onRefused?: (code: string) => void;
+}
+
+interface WsData {
+  conn: Connection;
+  expiryTimer: ReturnType<typeof setTimeout> | null;
+  /** Invalid frames in the current 10 s window; past the limit the socket is closed with 1008. */
+  invalidCount: number;
+  invalidWindowStart: number;
+  timedOutAt: number;
+}
+
+type Ws = ServerWebSocket<WsData>;
+
+const INVALID_FRAME_LIMIT = 20;
+const INVALID_FRAME_WINDOW_MS = 10_000;
+/** setTimeout's largest delay; longer token lifetimes are re-checked when it fires. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export class WebSocketGateway {
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private readonly sockets = new Map<string, Ws>();
+
+  constructor(private readonly deps: GatewayDeps) {}
+
+  /** Admits, authenticates and upgrades a request to /ws; returns a refusal response, or undefined on upgrade. */
+  async upgrade(req: Request, server: Server<WsData>): Promise<Response | undefined> {
+    const { admission, authenticator, hub, clock, logger } = this.deps;
+    const url = new URL(req.url);
+    const remoteAddress = server.requestIP(req)?.address ?? "unknown";
+    let reserved: Connection | null = null;
+    try {
+      if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+        return jsonError(426, "bad_request", "This endpoint speaks WebSocket: send an Upgrade: websocket request.");
+      }
+      admission.checkRequest(req, remoteAddress, clock.now());
+      // Bun echoes the first offered subprotocol unless told otherwise, which would reflect a token sent that way.
+      const offered = req.headers.get("sec-websocket-protocol");
+      const protocols = offered?.split(",").map((p) => p.trim()) ?? [];
+      if (offered !== null && !protocols.includes(PROTOCOL_NAME)) {
+        throw new SessiondError("bad_request", `Unsupported WebSocket subprotocol; offer "${PROTOCOL_NAME}" or none.`);
+      }
+      const verified = await authenticator.fromRequest(req, url, { allowQueryToken: true });
+      admission.checkCapacity(verified.principal.userId);
+      const now = clock.now();
+      const conn: Connection = {
+        id: crypto.randomUUID(),
+        principal: verified.principal,
+        transport: "ws",
+        remoteAddress,
+        connectedAt: now,
+        lastSeen: now,
+        tokenExp: verified.exp,
+        sessions: new Set(),
+        link: PENDING_LINK,
+        closing: false,
+      };
+      // Counted from here, so concurrent upgrades cannot overshoot the limits while this one completes.
+      hub.add(conn);
+      reserved = conn;
+      const data: WsData = { conn, expiryTimer: null, invalidCount: 0, invalidWindowStart: now, timedOutAt: 0 };
+      const headers = protocols.includes(PROTOCOL_NAME) ? { "Sec-WebSocket-Protocol": PROTOCOL_NAME } : undefined;
+      if (!server.upgrade(req, { data, headers })) {
+        hub.remove(conn);
+        return jsonError(400, "bad_request", "Expected a WebSocket upgrade request.");
+      }
+      return undefined;
+    } catch (e) {
+      if (reserved) hub.remove(reserved);
+      const code = isSessiondError(e) ? e.code : "internal";
+      if (!isSessiondError(e)) this.report(e, { where: "ws.upgrade" });
+      logger.info("connection.refused", { transport: "ws", remote: remoteAddress, code });
+      this.deps.onRefused?.(code);
+      return errorResponse(e);
+    }
+  }
+
+  /** Bun's websocket handler set for Bun.serve. */
+  readonly websocket: WebSocketHandler<WsData> = {
+    open: (ws) => this.guard(ws, "ws.open", () => this.onOpen(ws)),
+    message: (ws, raw) => this.guard(ws, "ws.message", () => this.onMessage(ws, raw)),
+    close: (ws, code) => this.guard(ws, "ws.close", () => this.onClose(ws, code)),
+    pong: (ws) => {
+      ws.data.conn.lastSeen = this.deps.clock.now();
+    },
+  };
+
+  /** Pings every socket each interval and closes the ones silent for longer than the timeout. */
+  startHeartbeats(): void {
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.deps.options;
+    this.heartbeat = setInterval(() => {
+      const now = this.deps.clock.now();
+      for (const ws of this.sockets.values()) {
+        const data = ws.data;
+        if (data.timedOutAt > 0) {
+          // A dead peer never completes the close handshake; drop it outright one interval later.
+          if (now - data.timedOutAt >= heartbeatIntervalMs) ws.terminate();
+          continue;
+        }
+        if (now - data.conn.lastSeen > heartbeatTimeoutMs) {
+          data.timedOutAt = now;
+          this.close(ws, CloseCode.heartbeatTimeout, "heartbeat timeout");
+        } else {
+          ws.ping();
+        }
+      }
+    }, heartbeatIntervalMs);
+  }
+
+  stop(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const ws of this.sockets.values()) if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
+  }
+
+  /** Closes every socket with `code` (admin reset: 4003; shutdown: 1001). */
+  closeAll(code: number, reason: string): number {
+    let n = 0;
+    for (const ws of [...this.sockets.values()]) {
+      this.close(ws, code, reason);
+      n++;
+    }
+    return n;
+  }
+
+  private onOpen(ws: Ws): void {
+    const conn = ws.data.conn;
+    conn.link = this.linkFor(ws);
+    this.sockets.set(conn.id, ws);
+    this.scheduleExpiry(ws);
+    this.deps.logger.info("connection.open", { conn: conn.id, user: conn.principal.userId, transport: "ws", remote: conn.remoteAddress });
+  }
+
+  private onClose(ws: Ws, code: number): void {
+    const { conn } = ws.data;
+    conn.closing = true;
+    if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
+    this.sockets.delete(conn.id);
+    for (const sessionId of this.deps.hub.remove(conn)) this.deps.service.detach(sessionId, conn.principal.userId);
+    this.deps.logger.info("connection.close", {
+      conn: conn.id,
+      user: conn.principal.userId,
+      transport: "ws",
+      code,
+      durationMs: this.deps.clock.now() - conn.connectedAt,
+    });
+  }
+
+  private onMessage(ws: Ws, raw: string | Buffer): void {
+    const data = ws.data;
+    const conn = data.conn;
+    conn.lastSeen = this.deps.clock.now();
+    if (conn.closing) return;
+    if (typeof raw !== "string") {
+      this.invalid(ws, undefined, new SessiondError("bad_request", "Binary frames are not supported; send JSON in a text frame."));
+      return;
+    }
+    const parsed = parseClientFrame(raw);
+    if (!parsed.ok) {
+      this.invalid(ws, parsed.ref, parsed.error);
+      return;
+    }
+    const frame = parsed.frame;
+    this.deps.onFrame?.(frame.type);
+    try {
+      this.dispatch(ws, frame);
+    } catch (e) {
+      this.replyError(ws, e, frame.id, "session" in frame ? frame.session : undefined);
+    }
+  }
+
+  private dispatch(ws: Ws, frame: ClientFrame): void {
+    switch (frame.type) {
+      case "ping":
+        return this.onPing(ws, frame);
+      case "join":
+        return this.onJoin(ws, frame);
+      case "leave":
+        return this.onLeave(ws, frame);
+      case "message":
+        return this.onChatMessage(ws, frame);
+      case "configure": {
+        const { conn } = ws.data;
+        const session = this.deps.service.configure(conn.principal, frame.session, frame);
+        return this.reply(ws, { type: "configured", ...ref(frame.id), session });
+      }
+      case "end": {
+        const session = this.deps.service.end(ws.data.conn.principal, frame.session, frame.status);
+        return this.reply(ws, { type: "ended", ...ref(frame.id), session });
+      }
+      case "auth":
+        return this.onAuth(ws, frame);
+    }
+  }
+
+  private onPing(ws: Ws, frame: FrameOf<"ping">): void {
+    if (frame.session !== undefined && ws.data.conn.sessions.has(frame.session)) this.deps.service.touch(frame.session);
+    this.reply(ws, { type: "pong", ...ref(frame.id), ts: this.deps.clock.now() });
+  }
+
+  private onJoin(ws: Ws, frame: FrameOf<"join">): void {
+    const { conn } = ws.data;
+    const { service, hub, options } = this.deps;
+    const rejoin = frame.session !== undefined && conn.sessions.has(frame.session);
+    if (!rejoin && conn.sessions.size >= options.maxSessionsPerConnection) {
+      throw new SessiondError("limit_exceeded", `A connection may join at most ${options.maxSessionsPerConnection} sessions; leave one first.`);
+    }
+    const target = frame.session !== undefined ? { session: frame.session } : { room: frame.room! };
+    const result = service.join(conn.principal, target, { since: frame.since, limit: frame.limit });
+    const id = result.session.id;
+    // Subscribed in the same tick the history was read: no commit can fall between the two.
+    if (result.session.status === "active" && !conn.sessions.has(id)) {
+      hub.subscribe(conn, id);
+      service.attach(id, conn.principal.userId);
+    }
+    this.reply(ws, {
+      type: "joined",
+      ...ref(frame.id),
+      session: result.session,
+      messages: result.messages,
+      participants: service.presence.users(id),
+      ...(result.truncated && { truncated: true }),
+    });
+  }
+
+  private onLeave(ws: Ws, frame: FrameOf<"leave">): void {
+    const { conn } = ws.data;
+    if (this.deps.hub.unsubscribe(conn, frame.session)) this.deps.service.detach(frame.session, conn.principal.userId);
+    this.reply(ws, { type: "left", ...ref(frame.id), session: frame.session });
+  }
+
+  private onChatMessage(ws: Ws, frame: FrameOf<"message">): void {
+    const { conn } = ws.data;
+    this.deps.service
+      .appendMessage(conn.principal, frame.session, {
+        content: frame.content,
+        kind: frame.kind,
+        metadata: frame.metadata,
+        clientMsgId: frame.clientMsgId,
+      })
+      .then(
+        ({ message }) =>
+          this.reply(ws, {
+            type: "ack",
+            ...ref(frame.id),
+            session: frame.session,
+            ...(frame.clientMsgId !== undefined && { clientMsgId: frame.clientMsgId }),
+            seq: message.seq,
+            messageId: message.id,
+            ts: Date.parse(message.createdAt),
+          }),
+        (e) => this.replyError(ws, e, frame.id, frame.session),
+      );
+  }
+
+  private onAuth(ws: Ws, frame: FrameOf<"auth">): void {
+    const { conn } = ws.data;
+    this.deps.authenticator.fromToken(frame.token).then(
+      (verified) => {
+        if (conn.closing) return;
+        if (verified.principal.userId !== conn.principal.userId) {
+          throw new SessiondError("unauthorized", "The new token is for a different user; the connection keeps its identity.");
+        }
+        conn.principal = verified.principal;
+        conn.tokenExp = verified.exp;
+        this.scheduleExpiry(ws);
+        this.reply(ws, { type: "authed", ...ref(frame.id), exp: new Date(verified.exp * 1000).toISOString() });
+      },
+    ).catch((e) => this.replyError(ws, e, frame.id));
+  }
+
+  private scheduleExpiry(ws: Ws): void {
+    const data = ws.data;
+    if (data.expiryTimer) clearTimeout(data.expiryTimer);
+    data.expiryTimer = null;
+    if (!Number.isFinite(data.conn.tokenExp)) return;
+    const delay = Math.max(0, data.conn.tokenExp * 1000 - this.deps.clock.now());
+    data.expiryTimer = setTimeout(() => {
+      data.expiryTimer = null;
+      if (data.conn.closing) return;
+      if (data.conn.tokenExp * 1000 > this.deps.clock.now()) return this.scheduleExpiry(ws);
+      this.send(ws, errorFrame("unauthorized", "The token has expired; reconnect with a fresh token."));
+      this.close(ws, CloseCode.tokenExpired, "token expired");
+    }, Math.min(delay, MAX_TIMER_MS));
+  }
+
+  private invalid(ws: Ws, frameRef: string | number | undefined, error: SessiondError): void {
+    const data = ws.data;
+    const now = this.deps.clock.now();
+    if (now - data.invalidWindowStart > INVALID_FRAME_WINDOW_MS) {
+      data.invalidWindowStart = now;
+      data.invalidCount = 0;
+    }
+    this.replyError(ws, error, frameRef);
+    if (++data.invalidCount > INVALID_FRAME_LIMIT) this.close(ws, CloseCode.policyViolation, "too many invalid frames");
+  }
+
+  private replyError(ws: Ws, e: unknown, frameRef?: string | number, session?: string): void {
+    if (!isSessiondError(e) || e.code === "internal") {
+      this.report(e, { where: "ws.frame", sessionId: session, userId: ws.data.conn.principal.userId });
+    }
+    this.deps.onErrorSent?.(isSessiondError(e) ? e.code : "internal");
+    this.send(ws, toErrorFrame(e, frameRef, session));
+  }
+
+  private reply(ws: Ws, frame: Record<string, unknown>): void {
+    this.send(ws, JSON.stringify(frame));
+  }
+
+  /** Sends one frame; a peer that cannot keep up is closed with 4002 rather than silently missing frames. */
+  private send(ws: Ws, frame: string): void {
+    const conn = ws.data.conn;
+    if (conn.closing) return;
+    const status = ws.send(frame);
+    if (status === 0 || (status === -1 && ws.getBufferedAmount() > this.deps.options.slowConsumerBytes)) {
+      this.deps.fanout.closeSlow(conn);
+    }
+  }
+
+  private close(ws: Ws, code: number, reason: string): void {
+    ws.data.conn.closing = true;
+    ws.close(code, reason);
+  }
+
+  private linkFor(ws: Ws): ConnectionLink {
+    return {
+      send: (frame) => {
+        const status = ws.send(frame);
+        return status > 0;
+      },
+      close: (code, reason) => this.close(ws, code, reason),
+      bufferedBytes: () => ws.getBufferedAmount(),
+      subscribe: (sessionId) => ws.subscribe(topicOf(sessionId)),
+      unsubscribe: (sessionId) => ws.unsubscribe(topicOf(sessionId)),
+    };
+  }
+
+  private guard(ws: Ws, where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.report(e, { where, userId: ws.data?.conn?.principal.userId });
+      try {
+        ws.close(CloseCode.internal, "internal error");
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  private report(e: unknown, context: { where: string; sessionId?: string; userId?: string }): void {
+    this.deps.logger.error("internal.error", { ...context, ...errorFields(e) });
+    this.deps.reporter.capture(e, { ...context, code: "internal" });
+  }
+}
+
+const PENDING_LINK: ConnectionLink = { send: () => false, close: () => {}, bufferedBytes: () => 0 };
+
+function ref(id: string | number | undefined): { ref?: string | number } {
+  return id === undefined ? {} : { ref: id };
+}

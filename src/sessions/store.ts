@@ -1,0 +1,84 @@
+// The storage contract the domain relies on; implemented by db/SqliteSessionStore.
+import type { SessiondError } from "../protocol/errors.ts";
+import type { Message, MessageKind, MessageRole, SessionAccess, SessionMode, SessionStatus } from "../protocol/types.ts";
+
+/** A stored session. Times are epoch ms. */
+export interface SessionRecord {
+  id: string;
+  room: string | null;
+  ownerId: string;
+  mode: SessionMode;
+  status: SessionStatus;
+  access: SessionAccess;
+  members: string[];
+  config: Record<string, unknown>;
+  startedAt: number;
+  endedAt: number | null;
+  lastActivityAt: number;
+  lastSeq: number;
+  messageCount: number;
+  participantCount: number;
+  durationMs: number | null;
+}
+
+export interface AppendInput {
+  id: string;
+  sessionId: string;
+  userId: string;
+  role: MessageRole;
+  kind: MessageKind;
+  content: string;
+  metadata?: Record<string, unknown>;
+  clientMsgId?: string;
+  createdAt: number;
+}
+
+/** `duplicate`: the (session, user, clientMsgId) was already stored; `message` is the original. */
+export interface AppendResult {
+  message: Message;
+  duplicate: boolean;
+}
+
+/**
+ * Called once per append, synchronously right after its transaction committed (or failed), in enqueue order.
+ * Errors: `not_found` (no such session), `session_ended`, or `internal` (the transaction failed; nothing stored).
+ */
+export type AppendCallback = (error: SessiondError | null, result: AppendResult | null) => void;
+
+export interface SessionListQuery {
+  status?: SessionStatus;
+  room?: string;
+  /** Only sessions this user owns, is a member of, or that are open (null: no restriction). */
+  visibleTo?: { userId: string; sessionIds: string[]; rooms: string[] } | null;
+  limit: number;
+  /** Exclusive: sessions that sort after this (startedAt, id) position. */
+  after?: { startedAt: number; id: string };
+}
+
+export interface SessionStore {
+  /** Queues an append; `seq` is assigned inside the committing transaction, gapless per session. */
+  append(input: AppendInput, done: AppendCallback): void;
+  /** Commits every queued append now (before a session is ended, and at shutdown). */
+  flush(): void;
+  getSession(id: string): SessionRecord | null;
+  findActiveSessionByRoom(room: string): SessionRecord | null;
+  /** Throws `conflict` if the id exists or the room already has an active session. */
+  insertSession(record: SessionRecord): void;
+  updateSession(id: string, patch: Partial<Pick<SessionRecord, "config" | "access" | "members">>): void;
+  /** Ends an active session; false when it was not active. */
+  endSession(id: string, status: Exclude<SessionStatus, "active">, endedAt: number): boolean;
+  saveActivity(updates: ReadonlyArray<{ id: string; lastActivityAt: number }>): void;
+  /** Records a participant; true when the user is new to the session. */
+  addParticipant(sessionId: string, userId: string, at: number): boolean;
+  participants(sessionId: string): string[];
+  /** The last `limit` messages, ascending by seq. */
+  lastMessages(sessionId: string, limit: number): Message[];
+  /** Messages with seq > afterSeq, ascending, at most `limit`. */
+  messagesAfter(sessionId: string, afterSeq: number, limit: number): Message[];
+  /** Ids of active sessions whose last activity is before `before`, oldest first. */
+  idleSessionIds(before: number, limit: number): string[];
+  activeSessionIds(): string[];
+  listSessions(query: SessionListQuery): SessionRecord[];
+  /** Every message of a session in seq order, in pages, without loading them all at once. */
+  iterateMessages(sessionId: string, pageSize?: number): Generator<Message[]>;
+}
