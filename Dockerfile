@@ -25,7 +25,7 @@ ENV DATA_DIR=/data PORT=3000 HOST=0.0.0.0
 VOLUME /data
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:3000/health/ready || exit 1
+  CMD curl -fsS http://127.0.0.1:3000/health || exit 1
 # Exec form: the binary is PID 1 and receives SIGTERM itself (it drains and exits 0 within 10 s).
 ENTRYPOINT ["/usr/local/bin/sessiond"]
 CMD ["serve"]
