@@ -101,7 +101,8 @@ export function describeZodError(error: z.ZodError): string {
     case "unrecognized_keys":
       return `Unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}.`;
     case "invalid_type":
-      if (issue.input === undefined) return `Field "${field}" is required.`;
+      // zod 4 leaves `input` out of issues by default; its message still names what was received.
+      if (issue.message.endsWith("received undefined")) return `Field "${field}" is required.`;
       expected = issue.expected === "int" ? "a whole number" : `a ${issue.expected}`;
       break;
     case "invalid_value":
