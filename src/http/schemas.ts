@@ -87,7 +87,7 @@ export const PostMessageBody = z
   .openapi("PostMessage");
 
 export const IdempotencyHeader = z.object({
-  "idempotency-key": clientMsgId.optional().openapi({ param: { name: "Idempotency-Key", in: "header" } }),
+  "idempotency-key": clientMsgId.optional().openapi({ param: { name: "idempotency-key", in: "header" }, description: "Idempotency-Key: the same key space as the WebSocket clientMsgId" }),
 });
 
 export const ExportQuery = z.object({ format: z.enum(["json", "markdown", "yaml"]).default("json") });
