@@ -89,7 +89,7 @@ export class SqliteSessionStore implements SessionStore {
         onCommit?.(items.length, (performance.now() - started) / 1000);
         return outcomes;
       },
-      () => new SessiondError("internal", "The message could not be stored and was not saved; try again."),
+      (thrown) => new SessiondError("internal", "The message could not be stored and was not saved; try again.", undefined, undefined, { cause: thrown }),
       options,
     );
   }

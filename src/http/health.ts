@@ -10,10 +10,15 @@ export interface HealthProbe {
   startedAt: number;
 }
 
-/** A read that touches the file, so a closed or unreadable database fails the check. */
+/**
+ * A read and a write-lock probe: a closed, unreadable or locked-out database fails the check (a server that
+ * cannot commit cannot acknowledge a message, so it is not healthy).
+ */
 export function databaseAnswers(sqlite: Database): boolean {
   try {
     sqlite.query("SELECT count(*) FROM sessions WHERE rowid = 1").get();
+    sqlite.run("BEGIN IMMEDIATE");
+    sqlite.run("ROLLBACK");
     return true;
   } catch {
     return false;

@@ -26,8 +26,9 @@ export class SessiondError extends Error {
     readonly retryAfterMs?: number,
     /** Overrides the code's usual HTTP status (a full server answers `limit_exceeded` with 503, not 429). */
     readonly httpStatus?: number,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = "SessiondError";
   }
 }
