@@ -13,7 +13,7 @@ function parsePrometheus(text: string): Map<string, number> {
     const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line);
     if (meta) {
       if (meta[1] === "TYPE") {
-        expect(["counter", "gauge", "histogram", "summary", "untyped"]).toContain(meta[3]);
+        expect(["counter", "gauge", "histogram", "summary", "untyped"]).toContain(meta[3]!);
         typed.add(meta[2]!);
       }
       continue;

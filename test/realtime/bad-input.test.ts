@@ -16,7 +16,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function expectRefused(raw: string | Uint8Array, code: string, message: string | RegExp): Promise<void> {
+async function expectRefused(raw: string | Uint8Array<ArrayBuffer>, code: string, message: string | RegExp): Promise<void> {
   const before = client.frames.length;
   client.socket.send(raw);
   const error = await client.waitFor((f) => f.type === "error", 5000, before);
