@@ -7,6 +7,7 @@ export interface GroupCommitOptions {
    * Flush at most this long after the first item of a batch arrived. @default 1
    * One fsync-free WAL commit costs tens of microseconds; waiting about a millisecond lets every append that
    * arrived from other sockets in that time share it, without holding any caller longer than that plus one commit.
+   * 0 flushes right after the current I/O phase (setImmediate): everything that arrived in one event-loop turn.
    */
   maxDelayMs?: number;
   /** Told when a `done` callback throws (the rest of its batch still hears back). @default console.error */
@@ -22,7 +23,7 @@ export type Done<R, E> = (error: E | null, result: R | null) => void;
  */
 export class GroupCommit<I, R, E> {
   private queue: Array<{ item: I; done: Done<R, E> }> = [];
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | null = null;
   private microtaskScheduled = false;
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
@@ -54,17 +55,19 @@ export class GroupCommit<I, R, E> {
         });
       }
     } else if (this.timer === null) {
-      this.timer = setTimeout(() => {
+      const fire = () => {
         this.timer = null;
         this.flush();
-      }, this.maxDelayMs);
+      };
+      this.timer = this.maxDelayMs === 0 ? setImmediate(fire) : setTimeout(fire, this.maxDelayMs);
     }
   }
 
   /** Commits everything queued now, in batches of at most maxBatch. */
   flush(): void {
     if (this.timer !== null) {
-      clearTimeout(this.timer);
+      if (this.maxDelayMs === 0) clearImmediate(this.timer as ReturnType<typeof setImmediate>);
+      else clearTimeout(this.timer as ReturnType<typeof setTimeout>);
       this.timer = null;
     }
     while (this.queue.length > 0) {

@@ -1,0 +1,232 @@
+// WebSocket benchmarks against sessiond and, in the same run, against a bare Bun.serve pub/sub server (the ceiling
+// of this stack). Servers are pinned to core 0 and this load generator to core 1 where taskset exists.
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { mintToken } from "../src/auth/tokens.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const SECRET = "bench-secret-0123456789abcdef0123456789abcdef";
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const hasTaskset = Bun.spawnSync(["sh", "-c", "command -v taskset"]).exitCode === 0;
+if (hasTaskset) Bun.spawnSync(["taskset", "-cp", "1", String(process.pid)]);
+
+interface Target {
+  name: string;
+  url: string;
+  pid: number;
+  stop(): void;
+}
+
+async function start(name: string, cmd: string[], env: Record<string, string> = {}): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), "sessiond-bench-"));
+  const proc = Bun.spawn(hasTaskset ? ["taskset", "-c", "0", ...cmd] : cmd, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", DATA_DIR: dir, PORT: "0", HOST: "127.0.0.1", JWT_SECRET: SECRET, LOG_LEVEL: "warn", ...env },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  let port = 0;
+  while (!port) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${name} did not start`);
+    text += new TextDecoder().decode(value);
+    const m = /"port":(\d+)/.exec(text);
+    if (m) port = Number(m[1]);
+  }
+  (async () => { while (!(await reader.read()).done); })();
+  return { name, url: `ws://127.0.0.1:${port}/ws`, pid: proc.pid, stop: () => { proc.kill("SIGTERM"); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+type Handler = (f: any, at: number) => void;
+async function connect(url: string, token: string, onFrame: Handler): Promise<WebSocket> {
+  const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` } } as unknown as string[]);
+  ws.onmessage = (e) => onFrame(JSON.parse(String(e.data)), performance.now());
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("connect failed"));
+  });
+  return ws;
+}
+
+async function request(ws: WebSocket, frame: object, waiters: Map<number, (f: any) => void>, id: number): Promise<any> {
+  return new Promise((resolve) => {
+    waiters.set(id, resolve);
+    ws.send(JSON.stringify({ ...frame, id }));
+  });
+}
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const rssBytes = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
+
+async function fanout(t: Target, session: string, opts: { inFlight?: number; ratePerPublisher?: number }) {
+  const subs: WebSocket[] = [];
+  let delivered = 0;
+  const latencies: number[] = [];
+  let measuring = false;
+  for (let i = 0; i < 200; i++) {
+    const waiters = new Map<number, (f: any) => void>();
+    const sample = i % 20 === 0;
+    const ws = await connect(t.url, await mintToken(SECRET, { userId: `sub${i}`, ttlSeconds: 3600, admin: true }), (f, at) => {
+      if (f.type === "message") {
+        if (measuring) {
+          delivered++;
+          if (sample) latencies.push(at - Number(f.message.content.slice(0, f.message.content.indexOf("|"))));
+        }
+      } else if (f.ref !== undefined) waiters.get(f.ref)?.(f);
+    });
+    await request(ws, { type: "join", session, limit: 1 }, waiters, 1);
+    subs.push(ws);
+  }
+  const pubs = await Promise.all(
+    [0, 1, 2, 3].map(async (p) => {
+      let next = 0;
+      const ws = await connect(t.url, await mintToken(SECRET, { userId: `pub${p}`, ttlSeconds: 3600, admin: true }), (f) => {
+        if (f.type === "ack" && opts.inFlight && running) send();
+      });
+      const send = () => ws.send(JSON.stringify({ type: "message", session, content: `${performance.now()}|payload-${p}-${next}`, id: next++ }));
+      return { ws, send };
+    }),
+  );
+  let running = true;
+  const timers: Array<ReturnType<typeof setInterval>> = [];
+  if (opts.inFlight) for (const p of pubs) for (let i = 0; i < opts.inFlight; i++) p.send();
+  else for (const p of pubs) timers.push(setInterval(p.send, 1000 / opts.ratePerPublisher!));
+  await Bun.sleep(1000);
+  measuring = true;
+  const started = performance.now();
+  await Bun.sleep(SECONDS * 1000);
+  measuring = false;
+  const elapsed = (performance.now() - started) / 1000;
+  running = false;
+  for (const x of timers) clearInterval(x);
+  await Bun.sleep(500);
+  for (const ws of [...subs, ...pubs.map((p) => p.ws)]) ws.close();
+  await Bun.sleep(300);
+  return { deliveredPerSec: delivered / elapsed, p50: pct(latencies, 50), p99: pct(latencies, 99) };
+}
+
+async function pairs(t: Target) {
+  let acked = 0;
+  const latencies: number[] = [];
+  let measuring = false;
+  let running = true;
+  const sockets: WebSocket[] = [];
+  for (let s = 0; s < 500; s++) {
+    for (const side of [0, 1]) {
+      const sent = new Map<number, number>();
+      let next = 0;
+      const token = await mintToken(SECRET, { userId: `pair${s}-${side}`, ttlSeconds: 3600, admin: true });
+      const session = `pair-${s}`;
+      const ws: WebSocket = await connect(t.url, token, (f, at) => {
+        if (f.type !== "ack") return;
+        if (measuring) {
+          acked++;
+          latencies.push(at - sent.get(f.ref)!);
+        }
+        sent.delete(f.ref);
+        if (running) send();
+      });
+      const send = () => {
+        const id = next++;
+        sent.set(id, performance.now());
+        ws.send(JSON.stringify({ type: "message", session, content: `hello ${id}`, id }));
+      };
+      ws.send(JSON.stringify({ type: "join", session, id: -1 }));
+      sockets.push(ws);
+      (ws as any).kick = () => { send(); send(); };
+    }
+  }
+  await Bun.sleep(500);
+  for (const ws of sockets) (ws as any).kick();
+  await Bun.sleep(1000);
+  measuring = true;
+  const started = performance.now();
+  await Bun.sleep(SECONDS * 1000);
+  measuring = false;
+  const elapsed = (performance.now() - started) / 1000;
+  running = false;
+  await Bun.sleep(500);
+  for (const ws of sockets) ws.close();
+  await Bun.sleep(500);
+  return { ackedPerSec: acked / elapsed, p50: pct(latencies, 50), p99: pct(latencies, 99) };
+}
+
+async function memory(t: Target, n = 5000) {
+  await Bun.sleep(500);
+  const before = rssBytes(t.pid);
+  const sockets: WebSocket[] = [];
+  const token = await mintToken(SECRET, { userId: "mem", ttlSeconds: 3600, admin: true });
+  for (let i = 0; i < n; i += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, async (_, j) => {
+        let joined!: () => void;
+        const done = new Promise<void>((r) => (joined = r));
+        const ws = await connect(t.url, token, (f) => f.type === "joined" && joined());
+        ws.send(JSON.stringify({ type: "join", session: `mem-${i + j}`, id: 1 }));
+        await done;
+        sockets.push(ws);
+      }),
+    );
+  }
+  await Bun.sleep(1500);
+  const after = rssBytes(t.pid);
+  for (const ws of sockets) ws.close();
+  await Bun.sleep(1000);
+  return { perConnection: (after - before) / n };
+}
+
+async function joinLatency(t: Target) {
+  const waiters = new Map<number, (f: any) => void>();
+  const ws = await connect(t.url, await mintToken(SECRET, { userId: "hist", ttlSeconds: 3600, admin: true }), (f) => f.ref !== undefined && waiters.get(f.ref)?.(f));
+  let id = 0;
+  await request(ws, { type: "join", session: "history" }, waiters, ++id);
+  for (let i = 0; i < 100; i++) await request(ws, { type: "message", session: "history", content: `message ${i} `.padEnd(120, ".") }, waiters, ++id);
+  const times: number[] = [];
+  for (let i = 0; i < 600; i++) {
+    const t0 = performance.now();
+    const r = await request(ws, { type: "join", session: "history", limit: 100 }, waiters, ++id);
+    if (r.messages.length !== 100) throw new Error("expected 100 messages");
+    if (i >= 100) times.push(performance.now() - t0);
+  }
+  ws.close();
+  return { p50: pct(times, 50), p99: pct(times, 99) };
+}
+
+const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
+const f2 = (n: number) => n.toFixed(2);
+const env = { RATE_LIMIT_MESSAGES_PER_MINUTE: "100000000", RATE_LIMIT_CONNECTIONS_PER_MINUTE: "100000000", MAX_CONNECTIONS_PER_USER: "100000", MAX_CONNECTIONS: "100000" };
+
+console.log(`bench: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Bun ${Bun.version}, ${SECONDS} s windows, servers pinned: ${hasTaskset}\n`);
+const rows: string[] = [];
+for (const scenario of ["fanout", "fixed", "pairs", "memory"] as const) {
+  const results: Record<string, any> = {};
+  for (const which of ["bare", "sessiond"] as const) {
+    const t = which === "bare" ? await start("bare", [process.execPath, join(ROOT, "bench", "bare-server.ts")]) : await start("sessiond", [process.execPath, join(ROOT, "src", "main.ts"), "serve"], env);
+    try {
+      if (scenario === "fanout") results[which] = await fanout(t, "fan", { inFlight: 64 });
+      if (scenario === "fixed") results[which] = await fanout(t, "fixed", { ratePerPublisher: 50 });
+      if (scenario === "pairs") results[which] = await pairs(t);
+      if (scenario === "memory") results[which] = await memory(t);
+      if (scenario === "memory" && which === "sessiond") results.join = await joinLatency(t);
+    } finally {
+      t.stop();
+      await Bun.sleep(500);
+    }
+  }
+  const { bare, sessiond } = results;
+  if (scenario === "fanout") rows.push(`| fan-out 1×200, 4 publishers × 64 in flight | delivered/s | ${f0(bare.deliveredPerSec)} | ${f0(sessiond.deliveredPerSec)} | ${(sessiond.deliveredPerSec / bare.deliveredPerSec * 100).toFixed(0)}% |`, `| | p50 / p99 publish→deliver (ms) | ${f2(bare.p50)} / ${f2(bare.p99)} | ${f2(sessiond.p50)} / ${f2(sessiond.p99)} | p99 ${(sessiond.p99 / bare.p99).toFixed(2)}× |`);
+  if (scenario === "fixed") rows.push(`| fixed rate 4 × 50 msg/s into 200 | p50 / p99 publish→deliver (ms) | ${f2(bare.p50)} / ${f2(bare.p99)} | ${f2(sessiond.p50)} / ${f2(sessiond.p99)} | p99 ${(sessiond.p99 / bare.p99).toFixed(2)}× |`);
+  if (scenario === "pairs") rows.push(`| pairs 500 × 2, 2 in flight each | acked/s | ${f0(bare.ackedPerSec)} | ${f0(sessiond.ackedPerSec)} | ${(sessiond.ackedPerSec / bare.ackedPerSec * 100).toFixed(0)}% |`, `| | p50 / p99 ack (ms) | ${f2(bare.p50)} / ${f2(bare.p99)} | ${f2(sessiond.p50)} / ${f2(sessiond.p99)} | |`);
+  if (scenario === "memory") rows.push(`| 5,000 idle connections, each joined to its own session | RSS per connection | ${f0(bare.perConnection)} B | ${f0(sessiond.perConnection)} B | ${(sessiond.perConnection / bare.perConnection).toFixed(2)}× |`, `| join with 100 messages from a warm window | p50 / p99 to \`joined\` (ms) | – | ${f2(results.join.p50)} / ${f2(results.join.p99)} | |`);
+}
+console.log("| scenario | figure | bare Bun.serve | sessiond | sessiond / bare |");
+console.log("| --- | --- | ---: | ---: | ---: |");
+for (const r of rows) console.log(r);
