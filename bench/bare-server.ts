@@ -5,7 +5,7 @@ const server = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
   fetch(req, srv) {
-    return srv.upgrade(req, { data: {} }) ? undefined : new Response("bare");
+    return srv.upgrade(req) ? undefined : new Response("bare");
   },
   websocket: {
     maxPayloadLength: 64 * 1024 + 32 * 1024,
