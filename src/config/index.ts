@@ -38,7 +38,7 @@ export const configSchema = z.object({
 
   DB_SYNCHRONOUS: z.enum(["normal", "full"]).default("normal"),
   GROUP_COMMIT_MAX_BATCH: int(1, 100_000).default(1024),
-  GROUP_COMMIT_MAX_DELAY_MS: int(0, 100).default(1),
+  GROUP_COMMIT_MAX_DELAY_MS: int(0, 100).default(0),
 
   SESSION_EXPIRY_SECONDS: int(1, 31_536_000).default(1200),
   SESSION_SWEEP_INTERVAL_SECONDS: int(1, 86_400).default(30),
@@ -62,7 +62,7 @@ export const configSchema = z.object({
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
 
-  RATE_LIMIT_MESSAGES_PER_MINUTE: int(1, 1_000_000).default(100),
+  RATE_LIMIT_MESSAGES_PER_MINUTE: int(1, 100_000_000).default(100),
   RATE_LIMIT_WINDOW_SECONDS: int(1, 3600).default(60),
   RATE_LIMIT_CONNECTIONS_PER_MINUTE: int(1, 1_000_000).default(60),
   MAX_CONNECTIONS: int(1, 1_000_000).default(10_000),

@@ -2,13 +2,13 @@
 // overwrites the oldest slot in O(1), where Array.shift on a 1000-element array would move every element.
 
 export class MessageWindow<T extends { seq: number }> {
-  private readonly slots: Array<T | undefined>;
+  // Grows to capacity as messages arrive: a quiet session does not pay for 1000 empty slots.
+  private readonly slots: Array<T | undefined> = [];
   private start = 0;
   private count = 0;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("capacity must be a positive integer");
-    this.slots = new Array<T | undefined>(capacity);
   }
 
   /** Builds a window from messages in ascending seq order (keeps the last `capacity`). */
