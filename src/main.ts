@@ -21,7 +21,7 @@ import { SessionEvents, SessionService, systemClock } from "./sessions/index.ts"
 import { startMaintenance } from "./db/maintenance.ts";
 import pkg from "../package.json";
 
-export const VERSION: string = pkg.version;
+const VERSION: string = pkg.version;
 
 const HELP = `sessiond ${VERSION} — self-hosted real-time session server
 
@@ -165,7 +165,6 @@ async function serve(config: Config): Promise<void> {
     reporter,
     clock: systemClock,
     options: {
-      maxMessageBytes: config.MAX_MESSAGE_BYTES,
       maxSessionsPerConnection: config.MAX_SESSIONS_PER_CONNECTION,
       heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_SECONDS * 1000,
       heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_SECONDS * 1000,
@@ -187,7 +186,6 @@ async function serve(config: Config): Promise<void> {
     clock: systemClock,
     heartbeatMs: config.SSE_HEARTBEAT_SECONDS * 1000,
     slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
-    onErrorSent: (code) => metrics.errors.inc({ code }),
   });
 
   const app = createApp({
@@ -200,6 +198,7 @@ async function serve(config: Config): Promise<void> {
     },
     logger,
     reporter,
+    onErrorSent: (code) => metrics.errors.inc({ code }),
     mount: (app) => {
       mountMetrics(app, metrics, config.METRICS_TOKEN);
       mountApi(app, {
@@ -207,7 +206,6 @@ async function serve(config: Config): Promise<void> {
         authenticator,
         sse,
         maxMessageBytes: config.MAX_MESSAGE_BYTES,
-        onErrorSent: (code) => metrics.errors.inc({ code }),
         onMessageReceived: () => metrics.messagesReceived.inc({ transport: "http" }),
         admin: {
           hub,

@@ -2,4 +2,3 @@
 export { openDatabase, closeDatabase, databasePath, DATABASE_FILE } from "./open.ts";
 export { migrate, embeddedMigrations } from "./migrate.ts";
 export { SqliteSessionStore } from "./session-store.ts";
-export { GroupCommit } from "./group-commit.ts";

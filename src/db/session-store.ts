@@ -102,10 +102,6 @@ export class SqliteSessionStore implements SessionStore {
     this.commits.flush();
   }
 
-  get pendingAppends(): number {
-    return this.commits.pending;
-  }
-
   /** Runs inside one transaction: seq comes from the session row, so a rolled-back batch leaves no gap. */
   private commitBatch(items: AppendInput[]): Outcome[] {
     const heads = new Map<string, { lastSeq: number; added: number; lastAt: number; active: boolean } | null>();

@@ -10,7 +10,6 @@ import { SessiondError } from "../protocol/errors.ts";
 import type { Message, SessionInfo as SessionInfoT } from "../protocol/types.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { SseGateway } from "../realtime/sse-gateway.ts";
-import { errorResponse, jsonError } from "./errors.ts";
 import * as S from "./schemas.ts";
 import { registerAdminRoutes, type AdminDeps, type ApiEnv } from "./admin.ts";
 
@@ -19,7 +18,6 @@ export interface ApiDeps {
   authenticator: Authenticator;
   sse: SseGateway;
   maxMessageBytes: number;
-  onErrorSent?: (code: string) => void;
   onMessageReceived?: () => void;
   admin: AdminDeps;
 }
@@ -126,11 +124,9 @@ const routes = {
 export function mountApi(app: Hono, deps: ApiDeps): void {
   const { service, authenticator, sse } = deps;
   const api = new OpenAPIHono<Env>({
+    // Thrown, not returned, so validation failures reach the app's one error handler like every other error.
     defaultHook: (result) => {
-      if (!result.success) {
-        deps.onErrorSent?.("bad_request");
-        return jsonError(400, "bad_request", describeZodError(result.error));
-      }
+      if (!result.success) throw new SessiondError("bad_request", describeZodError(result.error));
     },
   });
 
@@ -143,7 +139,7 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
       const type = c.req.header("content-type");
       const hasBody = c.req.header("content-length") !== undefined ? c.req.header("content-length") !== "0" : c.req.header("transfer-encoding") !== undefined;
       if (hasBody && !/^application\/json\s*(;|$)/i.test(type ?? "")) {
-        return jsonError(415, "bad_request", "The request body must be JSON (Content-Type: application/json).");
+        throw new SessiondError("bad_request", "The request body must be JSON (Content-Type: application/json).", undefined, 415);
       }
     }
     await next();
@@ -152,7 +148,9 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
     "/api/*",
     bodyLimit({
       maxSize: deps.maxMessageBytes + 32 * 1024,
-      onError: () => jsonError(413, "payload_too_large", `The request body is over the limit of ${deps.maxMessageBytes + 32 * 1024} bytes.`),
+      onError: () => {
+        throw new SessiondError("payload_too_large", `The request body is over the limit of ${deps.maxMessageBytes + 32 * 1024} bytes.`);
+      },
     }),
   );
 
@@ -199,13 +197,8 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
     return c.json(message, duplicate ? 200 : 201);
   });
 
-  api.openapi(routes.events, async (c) => {
-    try {
-      return (await sse.open(c.req.raw, c.req.valid("param").id, c.env?.server)) as never;
-    } catch (e) {
-      return errorResponse(e) as never;
-    }
-  });
+  // Streamed responses (SSE, export) are plain Responses; the typed c.json() cannot express them, hence `as never`.
+  api.openapi(routes.events, async (c) => (await sse.open(c.req.raw, c.req.valid("param").id, c.env?.server)) as never);
 
   api.openapi(routes.export, (c) => {
     const id = c.req.valid("param").id;

@@ -5,7 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import type { Logger } from "../observability/logger.ts";
 import { errorFields } from "../observability/logger.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
-import { isSessiondError } from "../protocol/errors.ts";
+import { isSessiondError, type ErrorCode } from "../protocol/errors.ts";
 import { errorResponse, jsonError } from "./errors.ts";
 import type { HealthProbe } from "./health.ts";
 
@@ -15,9 +15,11 @@ export interface AppDeps {
   reporter: ErrorReporter;
   /** Further routes, mounted by main (the API, SSE, admin, metrics). */
   mount?: (app: Hono) => void;
+  /** Told of every error response, by protocol code (for metrics). */
+  onErrorSent?: (code: string) => void;
 }
 
-export function createApp({ health, logger, reporter, mount }: AppDeps): Hono {
+export function createApp({ health, logger, reporter, mount, onErrorSent }: AppDeps): Hono {
   const app = new Hono();
 
   app.get("/health", (c) => {
@@ -46,15 +48,23 @@ export function createApp({ health, logger, reporter, mount }: AppDeps): Hono {
 
   app.notFound(() => jsonError(404, "not_found", "No such route."));
   app.onError((e) => {
-    if (isSessiondError(e)) return errorResponse(e);
-    if (e instanceof HTTPException) {
-      const status = e.status;
-      if (status === 413) return jsonError(413, "payload_too_large", "The request body is too large.");
-      return jsonError(status, status === 401 ? "unauthorized" : "bad_request", e.message || "The request is invalid.");
+    let code: ErrorCode;
+    let response: Response;
+    if (isSessiondError(e)) {
+      code = e.code;
+      response = errorResponse(e);
+    } else if (e instanceof HTTPException) {
+      // Hono's own refusals, e.g. a body that is not valid JSON.
+      code = e.status === 413 ? "payload_too_large" : e.status === 401 ? "unauthorized" : "bad_request";
+      response = jsonError(e.status, code, e.status === 413 ? "The request body is too large." : e.message || "The request is invalid.");
+    } else {
+      code = "internal";
+      logger.error("internal.error", { where: "http", ...errorFields(e) });
+      reporter.capture(e, { where: "http", code });
+      response = errorResponse(e);
     }
-    logger.error("internal.error", { where: "http", ...errorFields(e) });
-    reporter.capture(e, { where: "http", code: "internal" });
-    return errorResponse(e);
+    onErrorSent?.(code);
+    return response;
   });
   return app;
 }

@@ -54,7 +54,7 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
 
 export class Metrics {
   readonly framesReceived = new Counter("sessiond_frames_received_total", "Client frames received over WebSocket, by frame type.");
-  readonly messagesReceived = new Counter("sessiond_messages_received_total", "Messages accepted for commit, by transport.");
+  readonly messagesReceived = new Counter("sessiond_messages_received_total", "Valid message frames and requests received, by transport (whether or not then accepted).");
   readonly messagesAcked = new Counter("sessiond_messages_acked_total", "Messages committed and acknowledged.");
   readonly messagesDelivered = new Counter("sessiond_messages_delivered_total", "Message frames handed to subscribers, by transport.");
   readonly errors = new Counter("sessiond_errors_total", "Error replies sent to clients, by protocol code.");

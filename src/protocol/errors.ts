@@ -51,9 +51,3 @@ export const CloseCode = {
   unauthorized: 4500,
   forbidden: 4501,
 } as const;
-
-/** Whether a client may reconnect after a close with this code. */
-export function isReconnectable(code: number): boolean {
-  if (code >= 4500 && code <= 4999) return false;
-  return code !== CloseCode.normal && code !== CloseCode.policyViolation;
-}

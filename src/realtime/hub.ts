@@ -19,6 +19,9 @@ export interface ConnectionLink {
   unsubscribe?(sessionId: string): void;
 }
 
+/** The link of a connection whose transport is not attached yet (between upgrade and open). */
+export const DETACHED_LINK: ConnectionLink = { send: () => false, close: () => {}, bufferedBytes: () => 0 };
+
 export interface Connection {
   id: string;
   principal: Principal;
@@ -93,10 +96,6 @@ export class Hub {
 
   sseSubscribers(sessionId: string): ReadonlySet<Connection> {
     return this.sseBySession.get(sessionId) ?? EMPTY;
-  }
-
-  get(id: string): Connection | undefined {
-    return this.connections.get(id);
   }
 
   all(): IterableIterator<Connection> {

@@ -9,8 +9,7 @@ import type { Message } from "../protocol/types.ts";
 import type { Clock } from "../sessions/clock.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Admission } from "./admission.ts";
-import type { Connection } from "./hub.ts";
-import type { Hub } from "./hub.ts";
+import { DETACHED_LINK, type Connection, type Hub } from "./hub.ts";
 
 export interface SseDeps {
   service: SessionService;
@@ -23,7 +22,6 @@ export interface SseDeps {
   heartbeatMs: number;
   /** A stream with more than this many bytes not yet taken by the peer is closed. */
   slowConsumerBytes: number;
-  onErrorSent?: (code: string) => void;
 }
 
 const encoder = new TextEncoder();
@@ -79,7 +77,7 @@ export class SseGateway {
       lastSeen: now,
       tokenExp: verified.exp,
       sessions: new Set(),
-      link: { send: () => false, close: () => {}, bufferedBytes: () => 0 },
+      link: DETACHED_LINK,
       closing: false,
     };
     let controller!: ReadableStreamDefaultController<Uint8Array>;

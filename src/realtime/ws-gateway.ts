@@ -14,12 +14,11 @@ import type { SessionService } from "../sessions/session-service.ts";
 import type { Admission } from "./admission.ts";
 import { topicOf, type Fanout } from "./fanout.ts";
 import { errorFrame, toErrorFrame } from "./frames.ts";
-import type { Connection, ConnectionLink, Hub } from "./hub.ts";
+import { DETACHED_LINK, type Connection, type ConnectionLink, type Hub } from "./hub.ts";
 
 export const PROTOCOL_NAME = "sessiond.v1";
 
 export interface GatewayOptions {
-  maxMessageBytes: number;
   maxSessionsPerConnection: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
@@ -48,7 +47,8 @@ interface WsData {
   /** Invalid frames in the current 10 s window; past the limit the socket is closed with 1008. */
   invalidCount: number;
   invalidWindowStart: number;
-  timedOutAt: number;
+  /** When the server started closing it (0: open). A peer that never completes the close is dropped later. */
+  closingAt: number;
 }
 
 type Ws = ServerWebSocket<WsData>;
@@ -93,13 +93,13 @@ export class WebSocketGateway {
         lastSeen: now,
         tokenExp: verified.exp,
         sessions: new Set(),
-        link: PENDING_LINK,
+        link: DETACHED_LINK,
         closing: false,
       };
       // Counted from here, so concurrent upgrades cannot overshoot the limits while this one completes.
       hub.add(conn);
       reserved = conn;
-      const data: WsData = { conn, expiryTimer: null, invalidCount: 0, invalidWindowStart: now, timedOutAt: 0 };
+      const data: WsData = { conn, expiryTimer: null, invalidCount: 0, invalidWindowStart: now, closingAt: 0 };
       const headers = protocols.includes(PROTOCOL_NAME) ? { "Sec-WebSocket-Protocol": PROTOCOL_NAME } : undefined;
       if (!server.upgrade(req, { data, headers })) {
         hub.remove(conn);
@@ -126,20 +126,22 @@ export class WebSocketGateway {
     },
   };
 
-  /** Pings every socket each interval and closes the ones silent for longer than the timeout. */
+  /**
+   * Pings every socket each interval and closes the ones silent for longer than the timeout. Bun's idleTimeout
+   * cannot do this: every send to a socket re-arms it, so a dead subscriber of a busy session would never expire.
+   */
   startHeartbeats(): void {
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.deps.options;
     this.heartbeat = setInterval(() => {
       const now = this.deps.clock.now();
       for (const ws of this.sockets.values()) {
         const data = ws.data;
-        if (data.timedOutAt > 0) {
-          // A dead peer never completes the close handshake; drop it outright one interval later.
-          if (now - data.timedOutAt >= heartbeatIntervalMs) ws.terminate();
+        if (data.closingAt > 0) {
+          // Any close the server started (timeout, 4001, 4002, reset) that a dead or stuck peer never completes.
+          if (now - data.closingAt >= heartbeatIntervalMs) ws.terminate();
           continue;
         }
         if (now - data.conn.lastSeen > heartbeatTimeoutMs) {
-          data.timedOutAt = now;
           this.close(ws, CloseCode.heartbeatTimeout, "heartbeat timeout");
         } else {
           ws.ping();
@@ -360,6 +362,7 @@ export class WebSocketGateway {
 
   private close(ws: Ws, code: number, reason: string): void {
     ws.data.conn.closing = true;
+    ws.data.closingAt ||= this.deps.clock.now();
     ws.close(code, reason);
   }
 
@@ -394,8 +397,6 @@ export class WebSocketGateway {
     this.deps.reporter.capture(e, { ...context, code: "internal" });
   }
 }
-
-const PENDING_LINK: ConnectionLink = { send: () => false, close: () => {}, bufferedBytes: () => 0 };
 
 function ref(id: string | number | undefined): { ref?: string | number } {
   return id === undefined ? {} : { ref: id };

@@ -33,13 +33,6 @@ export class Presence {
     return [...(this.sessions.get(sessionId)?.keys() ?? [])];
   }
 
-  /** Connections attached to the session (a user with two tabs counts twice). */
-  connections(sessionId: string): number {
-    let total = 0;
-    for (const n of this.sessions.get(sessionId)?.values() ?? []) total += n;
-    return total;
-  }
-
   clear(sessionId: string): void {
     this.sessions.delete(sessionId);
   }

@@ -93,7 +93,7 @@ export class SessionService {
   private readonly events: SessionEvents;
   private readonly clock: Clock;
   private readonly limiter: MessageRateLimiter;
-  readonly rules: SessionRules;
+  private readonly rules: SessionRules;
   private readonly newSessionId: () => string;
   private readonly newMessageId: () => string;
 
@@ -198,18 +198,7 @@ export class SessionService {
   }
 
   get(who: Principal, id: string): SessionInfo {
-    const entry = this.entry(id);
-    if (!entry) throw NOT_FOUND();
-    if (!canAccess(who, entry.record)) throw FORBIDDEN();
-    return this.info(entry.record);
-  }
-
-  /** Ensures `who` may read the session; returns it. For transports that stream it (SSE, export). */
-  authorize(who: Principal, id: string): SessionRecord {
-    const entry = this.entry(id);
-    if (!entry) throw NOT_FOUND();
-    if (!canAccess(who, entry.record)) throw FORBIDDEN();
-    return entry.record;
+    return this.info(this.accessible(who, id).record);
   }
 
   /**
@@ -227,9 +216,7 @@ export class SessionService {
     }
     const role = input.role ?? "user";
     if (role !== "user" && !who.admin) throw new SessiondError("forbidden", `Only an admin (an app backend) may post as "${role}".`);
-    const entry = this.entry(sessionId);
-    if (!entry) throw NOT_FOUND();
-    if (!canAccess(who, entry.record)) throw FORBIDDEN();
+    const entry = this.accessible(who, sessionId);
     if (entry.record.status !== "active") throw ENDED();
     const retryAfterMs = this.limiter.take(who.userId, received);
     if (retryAfterMs > 0) {
@@ -266,9 +253,7 @@ export class SessionService {
 
   /** Replaces the given fields (owner or admin); subscribers are told through `session.updated`. */
   configure(who: Principal, id: string, patch: { config?: Record<string, unknown>; access?: SessionAccess; members?: string[] }): SessionInfo {
-    const entry = this.entry(id);
-    if (!entry) throw NOT_FOUND();
-    if (!canAccess(who, entry.record)) throw FORBIDDEN();
+    const entry = this.accessible(who, id);
     if (!canManage(who, entry.record)) throw new SessiondError("forbidden", "Only the session's owner or an admin may change it.");
     if (entry.record.status !== "active") throw ENDED();
     const changes: Partial<Pick<SessionRecord, "config" | "access" | "members">> = {};
@@ -285,9 +270,7 @@ export class SessionService {
 
   /** Ends a session by request (owner or admin). */
   end(who: Principal, id: string, status: "completed" | "cancelled" = "completed"): SessionInfo {
-    const entry = this.entry(id);
-    if (!entry) throw NOT_FOUND();
-    if (!canAccess(who, entry.record)) throw FORBIDDEN();
+    const entry = this.accessible(who, id);
     if (!canManage(who, entry.record)) throw new SessiondError("forbidden", "Only the session's owner or an admin may end it.");
     if (entry.record.status !== "active") throw ENDED();
     return this.archive(id, status)!;
@@ -295,9 +278,7 @@ export class SessionService {
 
   /** Every message after `after`, ascending, at most `limit`, for HTTP paging; complete across the window edge. */
   history(who: Principal, id: string, after: number, limit: number): { messages: Message[]; nextAfter: number | null } {
-    const entry = this.entry(id);
-    if (!entry) throw NOT_FOUND();
-    if (!canAccess(who, entry.record)) throw FORBIDDEN();
+    const entry = this.accessible(who, id);
     const fromWindow = entry.window?.after(after, limit + 1);
     const page = fromWindow ?? this.store.messagesAfter(id, after, limit + 1);
     const more = page.length > limit;
@@ -314,8 +295,7 @@ export class SessionService {
   /** Every message of a session for export, in pages straight from SQLite. */
   transcript(who: Principal, id: string): { session: SessionInfo; pages: Generator<Message[]> } {
     this.store.flush();
-    const record = this.authorize(who, id);
-    return { session: this.info(record), pages: this.store.iterateMessages(id) };
+    return { session: this.info(this.accessible(who, id).record), pages: this.store.iterateMessages(id) };
   }
 
   /** Writes pending activity times, then ends every active session idle for longer than expiryMs. */
@@ -409,6 +389,14 @@ export class SessionService {
     if (!this.rules.createOnJoin) throw new SessiondError("not_found", "The room has no active session.");
     const { session } = this.open(who, { room: target.room });
     return this.entry(session.id)!;
+  }
+
+  /** The one access check every read and write path goes through: not_found, then forbidden. */
+  private accessible(who: Principal, id: string): CachedSession {
+    const entry = this.entry(id);
+    if (!entry) throw NOT_FOUND();
+    if (!canAccess(who, entry.record)) throw FORBIDDEN();
+    return entry;
   }
 
   /** The cached session, loading its row on a miss (not its messages: the window loads on first read). */

@@ -78,6 +78,9 @@ describe("metrics", () => {
     await c.request({ type: "join", session: "metered" });
     await Promise.all(Array.from({ length: 25 }, (_, i) => c.request({ type: "message", session: "metered", content: `x${i}` })));
     await api(server.http, "POST", "/api/sessions/metered/messages", { token: await token("mo"), body: { content: "http one" } });
+    await api(server.http, "GET", "/api/sessions/no-such-session", { token: await token("mo") });
+    await api(server.http, "POST", "/api/sessions", { token: await token("mo"), body: "x", headers: { "Content-Type": "text/plain" } });
+    await c.request({ type: "configure", session: "no-such-session", access: "open" });
     await c.waitForCount((f) => f.type === "message", 26);
     const after = parsePrometheus(await (await fetch(`${server.http}/metrics`)).text());
     const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
@@ -87,6 +90,9 @@ describe("metrics", () => {
     expect(delta('sessiond_messages_delivered_total{transport="ws"}')).toBe(26);
     expect(delta("sessiond_commit_batch_size_sum")).toBe(26);
     expect(delta("sessiond_ack_latency_seconds_count")).toBe(26);
+    // Errors are counted once per reply, whatever the transport.
+    expect(delta('sessiond_errors_total{code="not_found"}')).toBe(2);
+    expect(delta('sessiond_errors_total{code="bad_request"}')).toBe(1);
     expect(after.get('sessiond_connections{transport="ws"}')).toBe(1);
     await c.close();
   });
