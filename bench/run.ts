@@ -64,19 +64,29 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
+/** Warms up for 1 s, then holds `gate.open` for the measuring window; returns its length in seconds. */
+async function measure(gate: { open: boolean }): Promise<number> {
+  await Bun.sleep(1000);
+  gate.open = true;
+  const started = performance.now();
+  await Bun.sleep(SECONDS * 1000);
+  gate.open = false;
+  return (performance.now() - started) / 1000;
+}
+
 const rssBytes = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
 
 async function fanout(t: Target, session: string, opts: { inFlight?: number; ratePerPublisher?: number }) {
   const subs: WebSocket[] = [];
   let delivered = 0;
   const latencies: number[] = [];
-  let measuring = false;
+  const gate = { open: false };
   for (let i = 0; i < 200; i++) {
     const waiters = new Map<number, (f: any) => void>();
     const sample = i % 20 === 0;
     const ws = await connect(t.url, await mintToken(SECRET, { userId: `sub${i}`, ttlSeconds: 3600, admin: true }), (f, at) => {
       if (f.type === "message") {
-        if (measuring) {
+        if (gate.open) {
           delivered++;
           if (sample) latencies.push(at - Number(f.message.content.slice(0, f.message.content.indexOf("|"))));
         }
@@ -85,7 +95,6 @@ async function fanout(t: Target, session: string, opts: { inFlight?: number; rat
     await request(ws, { type: "join", session, limit: 1 }, waiters, 1);
     subs.push(ws);
   }
-  console.error("subscribers joined");
   const pubs = await Promise.all(
     [0, 1, 2, 3].map(async (p) => {
       let next = 0;
@@ -100,12 +109,7 @@ async function fanout(t: Target, session: string, opts: { inFlight?: number; rat
   const timers: Array<ReturnType<typeof setInterval>> = [];
   if (opts.inFlight) for (const p of pubs) for (let i = 0; i < opts.inFlight; i++) p.send();
   else for (const p of pubs) timers.push(setInterval(p.send, 1000 / opts.ratePerPublisher!));
-  await Bun.sleep(1000);
-  measuring = true;
-  const started = performance.now();
-  await Bun.sleep(SECONDS * 1000);
-  measuring = false;
-  const elapsed = (performance.now() - started) / 1000;
+  const elapsed = await measure(gate);
   running = false;
   for (const x of timers) clearInterval(x);
   await Bun.sleep(500);
@@ -117,9 +121,10 @@ async function fanout(t: Target, session: string, opts: { inFlight?: number; rat
 async function pairs(t: Target) {
   let acked = 0;
   const latencies: number[] = [];
-  let measuring = false;
+  const gate = { open: false };
   let running = true;
   const sockets: WebSocket[] = [];
+  const starters: Array<() => void> = [];
   for (let s = 0; s < 500; s++) {
     for (const side of [0, 1]) {
       const sent = new Map<number, number>();
@@ -128,7 +133,7 @@ async function pairs(t: Target) {
       const session = `pair-${s}`;
       const ws: WebSocket = await connect(t.url, token, (f, at) => {
         if (f.type !== "ack") return;
-        if (measuring) {
+        if (gate.open) {
           acked++;
           latencies.push(at - sent.get(f.ref)!);
         }
@@ -142,17 +147,15 @@ async function pairs(t: Target) {
       };
       ws.send(JSON.stringify({ type: "join", session, id: -1 }));
       sockets.push(ws);
-      (ws as any).kick = () => { send(); send(); };
+      starters.push(() => {
+        send();
+        send();
+      });
     }
   }
   await Bun.sleep(500);
-  for (const ws of sockets) (ws as any).kick();
-  await Bun.sleep(1000);
-  measuring = true;
-  const started = performance.now();
-  await Bun.sleep(SECONDS * 1000);
-  measuring = false;
-  const elapsed = (performance.now() - started) / 1000;
+  for (const start of starters) start();
+  const elapsed = await measure(gate);
   running = false;
   await Bun.sleep(500);
   for (const ws of sockets) ws.close();
@@ -210,7 +213,6 @@ const rows: string[] = [];
 for (const scenario of ["fanout", "fixed", "pairs", "memory"] as const) {
   const results: Record<string, any> = {};
   for (const which of ["bare", "sessiond"] as const) {
-    console.error(`${scenario}: ${which}`);
     const t = which === "bare" ? await start("bare", [process.execPath, join(ROOT, "bench", "bare-server.ts")]) : await start("sessiond", [process.execPath, join(ROOT, "src", "main.ts"), "serve"], env);
     try {
       if (scenario === "fanout") results[which] = await fanout(t, "fan", { inFlight: 64 });

@@ -218,6 +218,27 @@ export async function api(
   return { status: res.status, body, headers: res.headers };
 }
 
+/**
+ * Attempts a WebSocket upgrade with fetch, so a refusal comes back as an ordinary HTTP response to inspect.
+ * A successful attempt answers 101 (and the socket is not used).
+ */
+export async function attemptUpgrade(
+  server: ServerProcess,
+  opts: { token?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${server.http}/ws`, {
+    headers: {
+      Upgrade: "websocket",
+      Connection: "Upgrade",
+      "Sec-WebSocket-Version": "13",
+      "Sec-WebSocket-Key": btoa("0123456789abcdef"),
+      ...(opts.token && { Authorization: `Bearer ${opts.token}` }),
+      ...opts.headers,
+    },
+  });
+  return { status: res.status, body: res.status === 101 ? null : await res.json().catch(() => null), headers: res.headers };
+}
+
 /** Polls until `check` returns true. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,22 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sign } from "hono/jwt";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { api, MAIN, ROOT, startServer, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
-
-/** Attempts an upgrade with fetch: refusals come back as ordinary HTTP responses. */
-async function upgrade(server: ServerProcess, opts: { token?: string; query?: string; headers?: Record<string, string> } = {}) {
-  const res = await fetch(`${server.http}/ws${opts.query ?? ""}`, {
-    headers: {
-      Upgrade: "websocket",
-      Connection: "Upgrade",
-      "Sec-WebSocket-Version": "13",
-      "Sec-WebSocket-Key": btoa("0123456789abcdef"),
-      ...(opts.token && { Authorization: `Bearer ${opts.token}` }),
-      ...opts.headers,
-    },
-  });
-  return { status: res.status, body: res.status === 101 ? null : await res.json().catch(() => null), headers: res.headers };
-}
+import { api, attemptUpgrade, MAIN, ROOT, startServer, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const now = () => Math.floor(Date.now() / 1000);
@@ -56,7 +41,7 @@ describe("refused tokens get 401 before any upgrade", () => {
   for (const [name, make, message] of cases) {
     test(name, async () => {
       const t = await make();
-      const r = await upgrade(server, { token: t });
+      const r = await attemptUpgrade(server, { token: t });
       expect(r.status).toBe(401);
       expect(r.body).toEqual({ error: { code: "unauthorized", message } });
       const h = await api(server.http, "GET", "/api/sessions", { token: t });
@@ -66,7 +51,7 @@ describe("refused tokens get 401 before any upgrade", () => {
   }
 
   test("no token at all", async () => {
-    const r = await upgrade(server);
+    const r = await attemptUpgrade(server);
     expect(r.status).toBe(401);
     expect(r.body.error.code).toBe("unauthorized");
     expect((await api(server.http, "GET", "/api/sessions")).status).toBe(401);
@@ -89,7 +74,7 @@ describe("refused tokens get 401 before any upgrade", () => {
 
   test("a token offered as a subprotocol is never echoed back", async () => {
     const t = await token("quinn");
-    const r = await upgrade(server, { token: t, headers: { "Sec-WebSocket-Protocol": t } });
+    const r = await attemptUpgrade(server, { token: t, headers: { "Sec-WebSocket-Protocol": t } });
     expect(r.status).toBe(400);
     expect(r.headers.get("sec-websocket-protocol")).toBeNull();
   });
@@ -106,7 +91,7 @@ describe("RS256 with a public key", () => {
       const hs = await token("rita");
       const refused = await api(rs.http, "GET", "/api/sessions", { token: hs });
       expect(refused.status).toBe(401);
-      expect((await upgrade(rs, { token: hs })).status).toBe(401);
+      expect((await attemptUpgrade(rs, { token: hs })).status).toBe(401);
     } finally {
       await rs.stop();
     }

@@ -1,12 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { api, startServer, token, WsClient, type ServerProcess } from "../helpers.ts";
-
-async function upgradeStatus(server: ServerProcess, t: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${server.http}/ws`, {
-    headers: { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": btoa("0123456789abcdef"), Authorization: `Bearer ${t}`, ...headers },
-  });
-  return { status: res.status, body: await res.json().catch(() => null), retryAfter: res.headers.get("retry-after") };
-}
+import { api, attemptUpgrade, startServer, token, WsClient } from "../helpers.ts";
 
 describe("message rate limit", () => {
   test("the (N+1)th message in the window is refused with retryAfterMs, nothing is written, and sending works again after the wait", async () => {
@@ -43,10 +36,10 @@ describe("connection limits", () => {
     try {
       const t = await token("ann");
       const open = await Promise.all([1, 2, 3].map(() => WsClient.connect(server.ws, { token: t })));
-      const refused = await upgradeStatus(server, t);
+      const refused = await attemptUpgrade(server, { token: t });
       expect(refused.status).toBe(429);
       expect(refused.body.error.code).toBe("rate_limited");
-      expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
       // Existing connections are unaffected.
       expect((await open[0]!.request({ type: "ping" })).type).toBe("pong");
       await Promise.all(open.map((c) => c.close()));
@@ -60,11 +53,11 @@ describe("connection limits", () => {
     try {
       const a = await token("amy");
       const mine = await Promise.all([1, 2].map(() => WsClient.connect(server.ws, { token: a })));
-      const perUser = await upgradeStatus(server, a);
+      const perUser = await attemptUpgrade(server, { token: a });
       expect(perUser.status).toBe(429);
       expect(perUser.body.error.code).toBe("limit_exceeded");
       const other = await WsClient.connect(server.ws, { token: await token("ben") });
-      const full = await upgradeStatus(server, await token("cat"));
+      const full = await attemptUpgrade(server, { token: await token("cat") });
       expect(full.status).toBe(503);
       expect(full.body.error.code).toBe("limit_exceeded");
       expect((await mine[0]!.request({ type: "ping" })).type).toBe("pong");
@@ -94,7 +87,7 @@ describe("connection limits", () => {
     const server = await startServer({ env: { ALLOWED_ORIGINS: "https://app.example.com,http://localhost:5173" } });
     try {
       const t = await token("ola");
-      const bad = await upgradeStatus(server, t, { Origin: "https://evil.example.com" });
+      const bad = await attemptUpgrade(server, { token: t, headers: { Origin: "https://evil.example.com" } });
       expect(bad.status).toBe(403);
       expect(bad.body.error.code).toBe("forbidden");
       const good = await WsClient.connect(server.ws, { token: t, headers: { Origin: "https://app.example.com" } });
