@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { mintToken } from "../src/auth/tokens.ts";
+import { connect, type ConnectOptions, type SessiondClient } from "../src/client/index.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
 export const MAIN = join(ROOT, "src", "main.ts");
@@ -247,4 +248,22 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await Bun.sleep(20);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A TCP port that was free a moment ago, for a server that must come back on the same address after a restart. */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+/** The SDK client for `userId`, with fresh tokens and test-sized backoff. */
+export function sdk(server: { http: string }, userId: string, options: Partial<ConnectOptions> = {}): SessiondClient {
+  return connect({
+    url: server.http,
+    getToken: () => token(userId),
+    reconnect: { baseMs: 50, capMs: 500 },
+    ...options,
+  });
 }

@@ -51,3 +51,9 @@ export const CloseCode = {
   unauthorized: 4500,
   forbidden: 4501,
 } as const;
+
+/** Whether a client should reconnect after the server closed with `code` (see the close-code table). */
+export function isReconnectable(code: number): boolean {
+  if (code >= 4500 && code <= 4999) return false;
+  return code !== CloseCode.normal && code !== CloseCode.policyViolation;
+}

@@ -1,9 +1,9 @@
 // Client-to-server frames of protocol v1 as zod schemas, and parsing of one text frame (pure).
 import { z } from "zod";
 import { SessiondError } from "./errors.ts";
+import { ID_PATTERN } from "./types.ts";
 
-/** Session ids and room keys. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export { ID_PATTERN };
 export const MAX_METADATA_BYTES = 16 * 1024;
 
 export const sessionId = z.string().regex(ID_PATTERN, "a session id of 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");

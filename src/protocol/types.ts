@@ -1,4 +1,8 @@
-// The wire shapes of a message and a session, as clients see them (pure types).
+// The wire shapes the server sends: a message, a session, and every server-to-client frame (pure types).
+import type { ErrorCode } from "./errors.ts";
+
+/** Session ids and room keys. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export type SessionMode = "chat" | "voice" | "video";
 export type SessionStatus = "active" | "completed" | "cancelled" | "expired";
@@ -34,3 +38,20 @@ export interface SessionInfo {
   lastActivityAt: string;
   metrics: { messageCount: number; participantCount: number; durationMs: number };
 }
+
+/** A client frame's `id`, echoed as `ref` in the direct reply. */
+export type FrameRef = string | number;
+
+export type ServerFrame =
+  | { type: "pong"; ref?: FrameRef; ts: number }
+  | { type: "joined"; ref?: FrameRef; session: SessionInfo; messages: Message[]; participants: string[]; truncated?: true }
+  | { type: "left"; ref?: FrameRef; session: string }
+  | { type: "ack"; ref?: FrameRef; session: string; clientMsgId?: string; seq: number; messageId: string; ts: number }
+  | { type: "configured"; ref?: FrameRef; session: SessionInfo }
+  | { type: "ended"; ref?: FrameRef; session: SessionInfo }
+  | { type: "authed"; ref?: FrameRef; exp: string }
+  | { type: "error"; ref?: FrameRef; code: ErrorCode; message: string; retryAfterMs?: number; session?: string }
+  | { type: "message"; session: string; message: Message }
+  | { type: "session"; session: SessionInfo }
+  | { type: "presence"; session: string; userId: string; event: "join" | "leave" }
+  | { type: "session.status"; session: string; status: Exclude<SessionStatus, "active"> };
