@@ -2,8 +2,18 @@
 
 type Listener<T> = (value: T) => void;
 
+/** Rethrows on a fresh task, where the app's own error handling (window.onerror, process) sees it. */
+const rethrowLater = (error: unknown): void => {
+  setTimeout(() => {
+    throw error;
+  }, 0);
+};
+
 export class Emitter<Events extends object> {
   #listeners = new Map<keyof Events, Set<Listener<never>>>();
+
+  /** `onListenerError`: a listener that throws must not break the connection's bookkeeping, so it goes here. */
+  constructor(private readonly onListenerError: (error: unknown) => void = rethrowLater) {}
 
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof Events>(name: K, listener: Listener<Events[K]>): () => void {
@@ -17,10 +27,6 @@ export class Emitter<Events extends object> {
     this.#listeners.get(name)?.delete(listener as Listener<never>);
   }
 
-  /**
-   * Calls every listener. A listener that throws must not break the connection's bookkeeping, so its error is
-   * rethrown on a fresh task, where the app's own error handling sees it.
-   */
   protected emit<K extends keyof Events>(name: K, value: Events[K]): void {
     const set = this.#listeners.get(name);
     if (!set) return;
@@ -28,9 +34,7 @@ export class Emitter<Events extends object> {
       try {
         (listener as Listener<Events[K]>)(value);
       } catch (e) {
-        setTimeout(() => {
-          throw e;
-        }, 0);
+        this.onListenerError(e);
       }
     }
   }
