@@ -1,14 +1,14 @@
 // The connection: one WebSocket with reconnect and backoff, heartbeat, token refresh, re-join with `since` and
 // an ordered, bounded queue of sends. Standard WebSocket only, so it runs unchanged in browsers and Bun.
 import { CloseCode, isReconnectable } from "../protocol/errors.ts";
-import { ID_PATTERN, type ServerFrame } from "../protocol/types.ts";
+import { ID_PATTERN, type ServerFrame, type SessionInfo } from "../protocol/types.ts";
 import { backoffDelay } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
 import { SessiondClientError } from "./errors.ts";
 import { Outbox } from "./outbox.ts";
 import { SessionHandle, type SessionLink } from "./session-handle.ts";
 import { refreshDelayMs, tokenExpiryMs } from "./token.ts";
-import type { Ack, ClientEvents, ConnectOptions, ConnectionState, JoinOptions, JoinTarget, SendOptions } from "./types.ts";
+import type { Ack, ClientEvents, ConnectOptions, ConnectionState, JoinOptions, JoinTarget, SendOptions, SessionChanges } from "./types.ts";
 
 const ABNORMAL_CLOSURE = 1006;
 const OPEN = 1;
@@ -31,11 +31,10 @@ interface PendingSend {
   bytes: number;
 }
 
-interface PendingJoin {
-  target: { session: string } | { room: string };
-  limit?: number;
-  since?: number;
-  resolve: (handle: SessionHandle) => void;
+/** A join, configure or end: waits for the connection, is sent again if the connection drops before the reply. */
+interface PendingCall {
+  frame: { type: "join" | "configure" | "end"; session?: string; [field: string]: unknown };
+  onReply: (reply: Frame) => void;
   reject: (error: SessiondClientError) => void;
   timer: ReturnType<typeof setTimeout>;
   inFlight: number | null;
@@ -69,7 +68,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
   #pausedUntil = 0;
   readonly #replies = new Map<number, Reply>();
   readonly #handles = new Map<string, SessionHandle>();
-  readonly #joins: PendingJoin[] = [];
+  readonly #calls: PendingCall[] = [];
   readonly #outbox: Outbox<PendingSend>;
   readonly #timers = {
     reconnect: undefined as ReturnType<typeof setTimeout> | undefined,
@@ -112,27 +111,35 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
   /** Joins a session by id (or a room by key) and resolves with its handle once the server answered. */
   join(target: JoinTarget, options: JoinOptions = {}): Promise<SessionHandle> {
     const normalized = typeof target === "string" ? { session: target } : target;
-    const key = "session" in normalized ? normalized.session : normalized.room;
-    return new Promise((resolve, reject) => {
-      if (this.#closedByApp) return reject(this.#closedError());
-      if (!ID_PATTERN.test(key)) return reject(new SessiondClientError("bad_request", `"${key.slice(0, 40)}" is not a valid session id or room key.`));
-      const existing = "session" in normalized ? this.#handles.get(normalized.session) : undefined;
-      if (existing?.active) return resolve(existing);
-      const join: PendingJoin = {
-        target: normalized,
-        limit: options.limit,
-        since: options.since,
-        resolve,
-        reject,
-        inFlight: null,
-        timer: setTimeout(() => {
-          this.#removeJoin(join);
-          reject(new SessiondClientError("timeout", "The join was not answered in time.", { session: "session" in normalized ? normalized.session : undefined }));
-        }, options.timeoutMs ?? this.#options.timeoutMs),
-      };
-      this.#joins.push(join);
-      if (this.#state === "open") this.#sendJoin(join);
+    const existing = "session" in normalized ? this.#handles.get(normalized.session) : undefined;
+    if (existing?.active && !this.#closedByApp) return Promise.resolve(existing);
+    const frame: PendingCall["frame"] = { type: "join", ...normalized };
+    if (options.limit !== undefined) frame.limit = options.limit;
+    if (options.since !== undefined) frame.since = options.since;
+    return this.#call(frame, options.timeoutMs, "session" in normalized ? normalized.session : normalized.room, (reply) => {
+      if (reply.type !== "joined") return undefined;
+      const current = this.#handles.get(reply.session.id);
+      if (current?.active) return current;
+      const handle = new SessionHandle(this, reply, options.since);
+      this.#handles.set(handle.id, handle);
+      queueMicrotask(() => {
+        if (reply.truncated) this.catchUp(handle);
+        this.#pump(handle.id);
+      });
+      return handle;
     });
+  }
+
+  /** Changes a session's configuration, access or members (owner or admin); resolves with its new description. */
+  configure(session: string | SessionHandle, changes: SessionChanges, options: { timeoutMs?: number } = {}): Promise<SessionInfo> {
+    const id = typeof session === "string" ? session : session.id;
+    return this.#call({ type: "configure", session: id, ...changes }, options.timeoutMs, id, (reply) => (reply.type === "configured" ? reply.session : undefined));
+  }
+
+  /** Ends a session for everyone (owner or admin); resolves with its final description. */
+  end(session: string | SessionHandle, status: "completed" | "cancelled" = "completed", options: { timeoutMs?: number } = {}): Promise<SessionInfo> {
+    const id = typeof session === "string" ? session : session.id;
+    return this.#call({ type: "end", session: id, status }, options.timeoutMs, id, (reply) => (reply.type === "ended" ? reply.session : undefined));
   }
 
   /**
@@ -297,7 +304,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
       handle._ready = false;
       this.#rejoin(handle);
     }
-    for (const join of this.#joins) this.#sendJoin(join);
+    for (const call of this.#calls) this.#sendCall(call);
     this.#pumpAll();
   }
 
@@ -335,7 +342,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
       if (entry.inFlight !== null && (!largest || entry.bytes > largest.bytes)) largest = entry;
       entry.inFlight = null;
     }
-    for (const join of this.#joins) join.inFlight = null;
+    for (const call of this.#calls) call.inFlight = null;
     for (const handle of this.#handles.values()) {
       handle._ready = false;
       handle._catchingUp = false;
@@ -498,37 +505,47 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
 
   // --- joins ----------------------------------------------------------------------------------------------------
 
-  #sendJoin(join: PendingJoin): void {
-    if (join.inFlight !== null) return;
-    const frame: Record<string, unknown> = { type: "join", ...join.target };
-    if (join.limit !== undefined) frame.limit = join.limit;
-    if (join.since !== undefined) frame.since = join.since;
-    join.inFlight = this.#nextId;
-    this.#request(frame, (reply) => {
-      this.#removeJoin(join);
-      const session = "session" in join.target ? join.target.session : undefined;
-      if (reply.type === "error") {
-        join.reject(new SessiondClientError(reply.code, reply.message, { session, retryAfterMs: reply.retryAfterMs }));
-      } else if (reply.type === "joined") {
-        const existing = this.#handles.get(reply.session.id);
-        if (existing?.active) {
-          join.resolve(existing);
-        } else {
-          const handle = new SessionHandle(this, reply, join.since);
-          this.#handles.set(handle.id, handle);
-          join.resolve(handle);
-          if (reply.truncated) this.catchUp(handle);
-        }
-        this.#pump(reply.session.id);
-      }
-      if (session !== undefined) this.#pump(session);
+  /** Sends `frame` once the connection is open and resolves with what `pick` makes of the reply. */
+  #call<T>(frame: PendingCall["frame"], timeoutMs: number | undefined, key: string, pick: (reply: Frame) => T | undefined): Promise<T> {
+    return new Promise((resolve, reject) => {
+      if (this.#closedByApp) return reject(this.#closedError());
+      if (!ID_PATTERN.test(key)) return reject(new SessiondClientError("bad_request", `"${key.slice(0, 40)}" is not a valid session id or room key.`));
+      const session = frame.session;
+      const call: PendingCall = {
+        frame,
+        reject,
+        inFlight: null,
+        onReply: (reply) => {
+          if (reply.type === "error") reject(new SessiondClientError(reply.code, reply.message, { session, retryAfterMs: reply.retryAfterMs }));
+          else {
+            const value = pick(reply);
+            if (value !== undefined) resolve(value);
+          }
+          if (session !== undefined) this.#pump(session);
+        },
+        timer: setTimeout(() => {
+          this.#removeCall(call);
+          reject(new SessiondClientError("timeout", `The ${frame.type} was not answered in time.`, { session }));
+        }, timeoutMs ?? this.#options.timeoutMs),
+      };
+      this.#calls.push(call);
+      if (this.#state === "open") this.#sendCall(call);
     });
   }
 
-  #removeJoin(join: PendingJoin): void {
-    clearTimeout(join.timer);
-    const i = this.#joins.indexOf(join);
-    if (i !== -1) this.#joins.splice(i, 1);
+  #sendCall(call: PendingCall): void {
+    if (call.inFlight !== null) return;
+    call.inFlight = this.#nextId;
+    this.#request(call.frame, (reply) => {
+      this.#removeCall(call);
+      call.onReply(reply);
+    });
+  }
+
+  #removeCall(call: PendingCall): void {
+    clearTimeout(call.timer);
+    const i = this.#calls.indexOf(call);
+    if (i !== -1) this.#calls.splice(i, 1);
   }
 
   /** Re-joins with `since = lastSeq`: after a reconnect, or to fill a gap on the same connection. */
@@ -573,7 +590,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     if (this.#state !== "open" || Date.now() < this.#pausedUntil) return;
     const handle = this.#handles.get(session);
     if (handle && handle.active && !handle._ready) return;
-    if (this.#joins.some((j) => "session" in j.target && j.target.session === session)) return;
+    if (this.#calls.some((c) => c.frame.type === "join" && c.frame.session === session)) return;
     const entry = this.#outbox.head(session);
     if (!entry || entry.inFlight !== null) return;
     entry.inFlight = this.#nextId;
@@ -609,9 +626,9 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
   }
 
   #failPending(error: SessiondClientError): void {
-    for (const join of this.#joins.splice(0)) {
-      clearTimeout(join.timer);
-      join.reject(error);
+    for (const call of this.#calls.splice(0)) {
+      clearTimeout(call.timer);
+      call.reject(error);
     }
     for (const entry of this.#outbox.entries()) this.#settleSend(entry, new SessiondClientError(error.code, error.message, { ...error.details, session: entry.session, clientMsgId: entry.frame.clientMsgId }));
   }

@@ -3,13 +3,15 @@ import type { Message, ServerFrame, SessionInfo, SessionStatus } from "../protoc
 import { Emitter } from "./emitter.ts";
 import type { SessiondClientError } from "./errors.ts";
 import { OrderedDelivery } from "./ordered-delivery.ts";
-import type { Ack, SendOptions, SessionHandleEvents } from "./types.ts";
+import type { Ack, SendOptions, SessionChanges, SessionHandleEvents } from "./types.ts";
 
 type Joined = Extract<ServerFrame, { type: "joined" }>;
 
 /** What a handle needs from its client. */
 export interface SessionLink {
   send(session: string, content: string, options?: SendOptions): Promise<Ack>;
+  configure(session: string, changes: SessionChanges): Promise<SessionInfo>;
+  end(session: string, status?: "completed" | "cancelled"): Promise<SessionInfo>;
   leave(handle: SessionHandle): Promise<void>;
   catchUp(handle: SessionHandle): void;
 }
@@ -63,6 +65,16 @@ export class SessionHandle extends Emitter<SessionHandleEvents> {
 
   send(content: string, options?: SendOptions): Promise<Ack> {
     return this.link.send(this.id, content, options);
+  }
+
+  /** Changes the session's configuration, access or members (owner or admin). */
+  configure(changes: SessionChanges): Promise<SessionInfo> {
+    return this.link.configure(this.id, changes);
+  }
+
+  /** Ends the session for everyone (owner or admin). */
+  end(status: "completed" | "cancelled" = "completed"): Promise<SessionInfo> {
+    return this.link.end(this.id, status);
   }
 
   /** Stops following the session; the handle emits nothing more. */

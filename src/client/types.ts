@@ -1,5 +1,5 @@
 // The client's public option, result and event types.
-import type { Message, MessageKind, SessionInfo, SessionStatus } from "../protocol/types.ts";
+import type { Message, MessageKind, SessionAccess, SessionInfo, SessionStatus } from "../protocol/types.ts";
 import type { SessiondClientError } from "./errors.ts";
 
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
@@ -53,6 +53,13 @@ export interface Ack {
   clientMsgId: string;
   /** Commit time, epoch milliseconds. */
   ts: number;
+}
+
+/** Each given field replaces the old value. */
+export interface SessionChanges {
+  config?: Record<string, unknown>;
+  access?: SessionAccess;
+  members?: string[];
 }
 
 export type JoinTarget = string | { session: string } | { room: string };

@@ -77,7 +77,7 @@ describe("joining", () => {
     expect((await rejection(client("alice").join("no spaces allowed"))).code).toBe("bad_request");
   });
 
-  test("presence, configuration and the end of the session arrive as handle events", async () => {
+  test("configure and end from the owner; presence, configuration and the end arrive as handle events", async () => {
     const alice = await client("alice").join("events-1");
     const presence: string[] = [];
     alice.on("presence", ({ userId, event }) => presence.push(`${userId}:${event}`));
@@ -86,7 +86,7 @@ describe("joining", () => {
     const statuses: string[] = [];
     alice.on("status", (status) => statuses.push(status));
 
-    await patch("events-1", { members: ["bob"], config: { persona: "coach" } });
+    expect(await alice.configure({ members: ["bob"], config: { persona: "coach" } })).toMatchObject({ members: ["bob"], config: { persona: "coach" } });
     const bobClient = client("bob");
     const bob = await bobClient.join("events-1");
     expect(bob.participants.sort()).toEqual(["alice", "bob"]);
@@ -95,8 +95,7 @@ describe("joining", () => {
     expect(presence).toEqual(["bob:join", "bob:leave"]);
     expect(configs).toEqual([{ persona: "coach" }]);
 
-    const ended = await api(server.http, "POST", "/api/sessions/events-1/end", { token: await ownerToken(), body: { status: "completed" } });
-    expect(ended.status).toBe(200);
+    expect((await alice.end()).status).toBe("completed");
     await eventually(() => statuses.length === 1);
     expect(statuses).toEqual(["completed"]);
     expect(alice.active).toBe(false);
