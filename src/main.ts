@@ -8,6 +8,7 @@ import { backupDatabase } from "./db/backup.ts";
 import { createApp } from "./http/app.ts";
 import { databaseAnswers } from "./http/health.ts";
 import { mountApi } from "./http/api.ts";
+import { loadExamples, mountExamples, type Examples } from "./http/examples.ts";
 import { createLogger, errorFields, type Logger } from "./observability/logger.ts";
 import { Metrics, mountMetrics } from "./observability/metrics.ts";
 import { initSentry, noopReporter, type ErrorReporter } from "./observability/sentry.ts";
@@ -20,6 +21,8 @@ import { WebSocketGateway } from "./realtime/ws-gateway.ts";
 import { SessionEvents, SessionService, systemClock } from "./sessions/index.ts";
 import { startMaintenance } from "./db/maintenance.ts";
 import pkg from "../package.json";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 const VERSION: string = pkg.version;
 
@@ -77,6 +80,18 @@ async function serve(config: Config): Promise<void> {
   const reporter: ErrorReporter = config.SENTRY_DSN ? initSentry(config.SENTRY_DSN, config.SENTRY_ENVIRONMENT, VERSION) : noopReporter;
   const startedAt = Date.now();
   let ready = false;
+
+  let examples: Examples | null = null;
+  if (config.DEV_EXAMPLES) {
+    // Located from the source tree, which the compiled binary does not carry.
+    const root = join(import.meta.dir, "..");
+    const clientEntry = join(root, "src", "client", "index.ts");
+    if (!existsSync(clientEntry) || !existsSync(join(root, "examples"))) {
+      fail(["config: DEV_EXAMPLES=true needs the source checkout (run `bun run dev` there); the compiled binary does not carry the examples"]);
+    }
+    examples = await loadExamples(join(root, "examples"), clientEntry);
+    logger.warn("dev.examples", { warning: "DEV_EXAMPLES=true: serving the example pages at /examples/. Development only." });
+  }
 
   const sqlite = openDatabase(databasePath(config.DATA_DIR), { synchronous: config.DB_SYNCHRONOUS });
   const applied = migrate(sqlite);
@@ -201,6 +216,7 @@ async function serve(config: Config): Promise<void> {
     onErrorSent: (code) => metrics.errors.inc({ code }),
     mount: (app) => {
       mountMetrics(app, metrics, config.METRICS_TOKEN);
+      if (examples) mountExamples(app, examples);
       mountApi(app, {
         service,
         authenticator,

@@ -28,3 +28,8 @@ test("storage never imports a transport", () => {
   const bad = importsOf("db").filter(({ spec }) => /\.\.\/(realtime|http)\//.test(spec));
   expect(bad).toEqual([]);
 });
+
+test("the client SDK has no dependencies: it imports only itself and protocol/'s errors and types", () => {
+  const bad = importsOf("client").filter(({ spec }) => !spec.startsWith("./") && spec !== "../protocol/errors.ts" && spec !== "../protocol/types.ts");
+  expect(bad).toEqual([]);
+});

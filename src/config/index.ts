@@ -72,6 +72,7 @@ export const configSchema = z.object({
 
   SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, "at least 16 characters").optional()),
+  DEV_EXAMPLES: bool.default(false),
   RETENTION_DAYS: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), int(1, 36_500).optional()),
 });
 
