@@ -158,6 +158,18 @@ describe("sending", () => {
     expect((await handle.send("fits")).seq).toBe(1);
   });
 
+  test("a frame the server closes the connection over (1009) rejects that send; the client reconnects and sends the rest", async () => {
+    const alice = client("alice");
+    const handle = await alice.join("too-big-1");
+    const reconnects: number[] = [];
+    alice.on("reconnecting", ({ code }) => reconnects.push(code));
+    const huge = handle.send("x".repeat(40 * 1024));
+    const next = handle.send("small");
+    expect((await rejection(huge)).code).toBe("payload_too_large");
+    expect((await next).seq).toBe(1);
+    expect(reconnects).toEqual([1009]);
+  });
+
   test("sends beyond maxQueuedSends reject with queue_full; a send not acked in time rejects with timeout and is never sent later", async () => {
     const port = freePort();
     const offline = client("alice", { maxQueuedSends: 2 }, { http: `http://127.0.0.1:${port}` });
