@@ -180,9 +180,9 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     const handle = typeof session === "string" ? this.#handles.get(session) : session;
     if (!handle || this.#handles.get(handle.id) !== handle) return;
     this.#handles.delete(handle.id);
-    const subscribed = handle.active && handle._ready;
     handle._dispose();
-    if (this.#state !== "open" || !subscribed) return;
+    // Sent even while a re-join is in flight: the server answers both in order and ends unsubscribed.
+    if (this.#state !== "open") return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.#options.timeoutMs);
       this.#request({ type: "leave", session: handle.id }, () => {
@@ -367,8 +367,8 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
 
   /** Closed for good by the server (or by giving up); `reconnect()` may start again. Pending requests reject. */
   #terminate(code: number, reason: string, error: SessiondClientError): void {
-    this.#failPending(error);
     this.#setState("closed");
+    this.#failPending(error);
     this.emit("closed", { code, reason, error });
   }
 
@@ -587,7 +587,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
 
   /** Puts the head of a session's queue on the wire when the connection and the session are ready for it. */
   #pump(session: string): void {
-    if (this.#state !== "open" || Date.now() < this.#pausedUntil) return;
+    if (this.#state !== "open" || this.#ws?.readyState !== OPEN || Date.now() < this.#pausedUntil) return;
     const handle = this.#handles.get(session);
     if (handle && handle.active && !handle._ready) return;
     if (this.#calls.some((c) => c.frame.type === "join" && c.frame.session === session)) return;

@@ -39,6 +39,10 @@ export class Emitter<Events extends object> {
     }
   }
 
+  protected listenerCount(name: keyof Events): number {
+    return this.#listeners.get(name)?.size ?? 0;
+  }
+
   protected removeAllListeners(): void {
     this.#listeners.clear();
   }

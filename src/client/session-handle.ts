@@ -7,6 +7,8 @@ import type { Ack, SendOptions, SessionChanges, SessionHandleEvents } from "./ty
 
 type Joined = Extract<ServerFrame, { type: "joined" }>;
 
+const MAX_UNHEARD = 1000;
+
 /** What a handle needs from its client. */
 export interface SessionLink {
   send(session: string, content: string, options?: SendOptions): Promise<Ack>;
@@ -24,6 +26,8 @@ export class SessionHandle extends Emitter<SessionHandleEvents> {
   #participants: Set<string>;
   readonly #delivery: OrderedDelivery;
   #gone = false;
+  /** Messages that arrived before the app listened for them (e.g. while it awaited something after the join). */
+  #unheard: Message[] = [];
   /** @internal Joined on the current connection: false while reconnecting, until the re-join is answered. */
   _ready = true;
   /** @internal A catch-up join is on the wire. */
@@ -63,6 +67,13 @@ export class SessionHandle extends Emitter<SessionHandleEvents> {
     return !this.#gone && this.#info.status === "active";
   }
 
+  /** A `message` listener added after messages arrived gets those first, in order, on the next microtask. */
+  override on<K extends keyof SessionHandleEvents>(name: K, listener: (value: SessionHandleEvents[K]) => void): () => void {
+    const off = super.on(name, listener);
+    if (name === "message" && this.#unheard.length > 0) queueMicrotask(() => this.#flushUnheard());
+    return off;
+  }
+
   send(content: string, options?: SendOptions): Promise<Ack> {
     return this.link.send(this.id, content, options);
   }
@@ -84,7 +95,7 @@ export class SessionHandle extends Emitter<SessionHandleEvents> {
 
   /** @internal A live `message` frame. */
   _receive(message: Message): void {
-    for (const m of this.#delivery.accept(message)) this.emit("message", m);
+    for (const m of this.#delivery.accept(message)) this.#deliver(m);
     if (this.#delivery.hasGap && !this._catchingUp) this.link.catchUp(this);
   }
 
@@ -94,7 +105,7 @@ export class SessionHandle extends Emitter<SessionHandleEvents> {
     this._catchingUp = false;
     const before = this.#info;
     this.#info = joined.session;
-    for (const m of this.#delivery.acceptRecovered(joined.messages)) this.emit("message", m);
+    for (const m of this.#delivery.acceptRecovered(joined.messages)) this.#deliver(m);
     if (describes(before) !== describes(joined.session)) this.emit("session", joined.session);
     const now = new Set(joined.participants);
     for (const userId of this.#participants) if (!now.has(userId)) this.emit("presence", { userId, event: "leave" });
@@ -102,6 +113,18 @@ export class SessionHandle extends Emitter<SessionHandleEvents> {
     this.#participants = now;
     if (joined.session.status !== "active") this.emit("status", joined.session.status);
     return this.active && (joined.truncated === true || this.#delivery.hasGap);
+  }
+
+  #deliver(message: Message): void {
+    if (this.#unheard.length === 0 && this.listenerCount("message") > 0) return this.emit("message", message);
+    this.#unheard.push(message);
+    // A handle used only to send never listens; keep the newest few for a listener that comes late.
+    if (this.#unheard.length > MAX_UNHEARD) this.#unheard.shift();
+  }
+
+  #flushUnheard(): void {
+    if (this.listenerCount("message") === 0) return;
+    for (const m of this.#unheard.splice(0)) this.emit("message", m);
   }
 
   /** @internal */
@@ -133,6 +156,7 @@ export class SessionHandle extends Emitter<SessionHandleEvents> {
   _dispose(): void {
     this.#gone = true;
     this.#delivery.clear();
+    this.#unheard = [];
     this.removeAllListeners();
   }
 }

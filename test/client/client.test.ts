@@ -48,6 +48,18 @@ describe("joining", () => {
     expect(live[0]).toMatchObject({ seq: 4, content: "d", userId: "alice" });
   });
 
+  test("messages that arrive before the app listens are delivered to its first message listener, in order", async () => {
+    const writer = await client("alice").join("late-listener");
+    const handle = await client("alice").join("late-listener");
+    for (const content of ["early 1", "early 2"]) await writer.send(content);
+    await Bun.sleep(50);
+    const seen: string[] = [];
+    handle.on("message", (m) => seen.push(m.content));
+    await writer.send("live");
+    await eventually(() => seen.length === 3);
+    expect(seen).toEqual(["early 1", "early 2", "live"]);
+  });
+
   test("joining with since returns what follows it, paging through a truncated recovery as in-order events", async () => {
     const alice = client("alice");
     const writer = await alice.join("paged");
