@@ -265,7 +265,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     } catch (e) {
       this.#opening = false;
       if (this.#closedByApp) return;
-      if (e instanceof SessiondClientError) return this.#terminate(CloseCode.unauthorized, e.message, e);
+      if (e instanceof SessiondClientError) return this.#terminate(CloseCode.tokenExpired, e.message, e);
       this.emit("error", new SessiondClientError("unauthorized", `getToken failed: ${e instanceof Error ? e.message : String(e)}`));
       return this.#retry(ABNORMAL_CLOSURE, "getToken failed");
     }
@@ -299,11 +299,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     this.#setState("open");
     this.emit("open", { reconnected });
     if (this.#state !== "open") return; // a listener closed the client
-    for (const handle of this.#handles.values()) {
-      if (!handle.active) continue;
-      handle._ready = false;
-      this.#rejoin(handle);
-    }
+    for (const handle of this.#handles.values()) if (handle.active) this.#rejoin(handle);
     for (const call of this.#calls) this.#sendCall(call);
     this.#pumpAll();
   }
