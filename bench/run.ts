@@ -1,45 +1,9 @@
 // WebSocket benchmarks against sessiond and, in the same run, against a bare Bun.serve pub/sub server (the ceiling
 // of this stack). Servers are pinned to core 0 and this load generator to core 1 where taskset exists.
 import { cpus } from "node:os";
-import { join } from "node:path";
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { mintToken } from "../src/auth/tokens.ts";
-
-const ROOT = join(import.meta.dir, "..");
-const SECRET = "bench-secret-0123456789abcdef0123456789abcdef";
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const hasTaskset = Bun.spawnSync(["sh", "-c", "command -v taskset"]).exitCode === 0;
-if (hasTaskset) Bun.spawnSync(["taskset", "-cp", "1", String(process.pid)]);
-
-interface Target {
-  name: string;
-  url: string;
-  pid: number;
-  stop(): void;
-}
-
-async function start(name: string, cmd: string[], env: Record<string, string> = {}): Promise<Target> {
-  const dir = mkdtempSync(join(tmpdir(), "sessiond-bench-"));
-  const proc = Bun.spawn(hasTaskset ? ["taskset", "-c", "0", ...cmd] : cmd, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", DATA_DIR: dir, PORT: "0", HOST: "127.0.0.1", JWT_SECRET: SECRET, LOG_LEVEL: "info", ...env },
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  let port = 0;
-  while (!port) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${name} did not start`);
-    text += new TextDecoder().decode(value);
-    const m = /"port":(\d+)/.exec(text);
-    if (m) port = Number(m[1]);
-  }
-  (async () => { while (!(await reader.read()).done); })();
-  return { name, url: `ws://127.0.0.1:${port}/ws`, pid: proc.pid, stop: () => { proc.kill("SIGTERM"); rmSync(dir, { recursive: true, force: true }); } };
-}
+import { hasTaskset, SECONDS, SECRET, startBare, startSessiond, type Target } from "./servers.ts";
 
 type Handler = (f: any, at: number) => void;
 async function connect(url: string, token: string, onFrame: Handler): Promise<WebSocket> {
@@ -206,14 +170,13 @@ async function joinLatency(t: Target) {
 
 const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
 const f2 = (n: number) => n.toFixed(2);
-const env = { RATE_LIMIT_MESSAGES_PER_MINUTE: "1000000", RATE_LIMIT_CONNECTIONS_PER_MINUTE: "1000000", MAX_CONNECTIONS_PER_USER: "100000", MAX_CONNECTIONS: "100000" };
 
 console.log(`bench: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Bun ${Bun.version}, ${SECONDS} s windows, servers pinned: ${hasTaskset}\n`);
 const rows: string[] = [];
 for (const scenario of ["fanout", "fixed", "pairs", "memory"] as const) {
   const results: Record<string, any> = {};
   for (const which of ["bare", "sessiond"] as const) {
-    const t = which === "bare" ? await start("bare", [process.execPath, join(ROOT, "bench", "bare-server.ts")]) : await start("sessiond", [process.execPath, join(ROOT, "src", "main.ts"), "serve"], env);
+    const t = which === "bare" ? await startBare() : await startSessiond();
     try {
       if (scenario === "fanout") results[which] = await fanout(t, "fan", { inFlight: 64 });
       if (scenario === "fixed") results[which] = await fanout(t, "fixed", { ratePerPublisher: 50 });

@@ -79,6 +79,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     refresh: undefined as ReturnType<typeof setTimeout> | undefined,
     paused: undefined as ReturnType<typeof setTimeout> | undefined,
   };
+  readonly #rejoinRetries = new Set<ReturnType<typeof setTimeout>>();
   #closed: Promise<void> = Promise.resolve();
 
   constructor(options: ConnectOptions) {
@@ -388,6 +389,8 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     }
     clearInterval(this.#timers.heartbeat);
     this.#timers.heartbeat = undefined;
+    for (const timer of this.#rejoinRetries) clearTimeout(timer);
+    this.#rejoinRetries.clear();
   }
 
   /** A browser that comes back online retries at once instead of sitting out the backoff delay. */
@@ -558,11 +561,12 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
       if (reply.type !== "error") return;
       const error = new SessiondClientError(reply.code, reply.message, { session: handle.id, retryAfterMs: reply.retryAfterMs });
       if (reply.code === "internal" || reply.code === "rate_limited") {
-        // Transient: try again on this connection.
-        const ws = this.#ws;
-        setTimeout(() => {
-          if (this.#ws === ws && this.#handles.get(handle.id) === handle) this.#rejoin(handle);
+        // Transient: try again on this connection (a reconnect re-joins anyway and clears this timer).
+        const timer = setTimeout(() => {
+          this.#rejoinRetries.delete(timer);
+          if (this.#handles.get(handle.id) === handle) this.#rejoin(handle);
         }, reply.retryAfterMs ?? RETRY_AFTER_MS);
+        this.#rejoinRetries.add(timer);
         return;
       }
       this.#loseHandle(handle, error);
