@@ -113,7 +113,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
   join(target: JoinTarget, options: JoinOptions = {}): Promise<SessionHandle> {
     const normalized = typeof target === "string" ? { session: target } : target;
     const existing = "session" in normalized ? this.#handles.get(normalized.session) : undefined;
-    if (existing?.active && !this.#closedByApp) return Promise.resolve(existing);
+    if (existing?.active) return Promise.resolve(existing);
     const frame: PendingCall["frame"] = { type: "join", ...normalized };
     if (options.limit !== undefined) frame.limit = options.limit;
     if (options.since !== undefined) frame.since = options.since;
@@ -603,7 +603,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
       return this.#settleSend(entry, { session: reply.session, seq: reply.seq, messageId: reply.messageId, clientMsgId: entry.frame.clientMsgId, ts: reply.ts });
     }
     if (reply.type !== "error") return;
-    if (reply.code === "rate_limited" || reply.code === "internal" || reply.code === "unauthorized") {
+    if (reply.code === "rate_limited" || reply.code === "internal") {
       // Nothing was written: the same message (same clientMsgId) goes again after the wait, still first in line.
       return this.#pauseSends(reply.retryAfterMs ?? RETRY_AFTER_MS);
     }

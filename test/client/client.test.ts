@@ -319,6 +319,28 @@ describe("closes", () => {
     }
   });
 
+  test("the attempt count starts over once a connection has stayed open for stableAfterMs", async () => {
+    const own = await startServer();
+    try {
+      const c = client("alice", { reconnect: { baseMs: 20, capMs: 100, stableAfterMs: 300 } }, own);
+      const attempts: number[] = [];
+      c.on("reconnecting", ({ attempt, code }) => attempts.push(code === 4003 ? attempt : -attempt));
+      await c.join("stable-1");
+      const reset = async () => {
+        const before = attempts.length;
+        expect((await api(own.http, "POST", "/api/admin/reset", { token: await token("root", { admin: true }) })).status).toBe(200);
+        await eventually(() => attempts.length > before && c.state === "open", 5000, "the reconnect");
+      };
+      await reset();
+      await reset(); // at once: the connection was not stable yet, so this is attempt 2
+      await Bun.sleep(500);
+      await reset(); // after stableAfterMs: attempt 1 again
+      expect(attempts).toEqual([1, 2, 1]);
+    } finally {
+      await own.stop();
+    }
+  });
+
   test("reconnecting gives up after maxAttempts with growing, capped delays", async () => {
     const c = client("alice", { reconnect: { baseMs: 10, capMs: 40, maxAttempts: 4 } }, { http: `http://127.0.0.1:${freePort()}` });
     const delays: number[] = [];
