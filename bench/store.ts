@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir, cpus } from "node:os";
 import { join } from "node:path";
 import { migrate, openDatabase, SqliteSessionStore } from "../src/db/index.ts";
+import { newSessionRecord } from "../src/sessions/store.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -16,7 +17,7 @@ async function run(synchronous: "normal" | "full", mode: "per-append" | "group" 
   const sessions = Array.from({ length: 16 }, (_, i) => `bench-${i}`);
   const now = Date.now();
   for (const id of sessions) {
-    store.insertSession({ id, room: null, ownerId: "u", mode: "chat", status: "active", access: "private", members: [], config: {}, startedAt: now, endedAt: null, lastActivityAt: now, lastSeq: 0, messageCount: 0, participantCount: 0, durationMs: null });
+    store.insertSession(newSessionRecord({ id, ownerId: "u", at: now }));
   }
   const content = "x".repeat(200);
   let committed = 0;

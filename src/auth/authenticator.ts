@@ -19,7 +19,9 @@ export class Authenticator {
     if (this.mode === "none") {
       const user = url.searchParams.get("user");
       if (!user || user.length > 256) throw new SessiondError("unauthorized", "Development mode: pass the user id as the \"user\" query parameter.");
-      return { principal: principal(user), exp: Infinity };
+      // Development only: `role=admin|moderator` stands in for a token's role claim.
+      const role = url.searchParams.get("role");
+      return { principal: principal(user, { role: role === "admin" || role === "moderator" ? role : "user" }), exp: Infinity };
     }
     const header = req.headers.get("authorization");
     let token: string | null = null;

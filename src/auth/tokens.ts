@@ -70,7 +70,7 @@ export class TokenVerifier {
     const { sub, exp, nbf, role, sessions } = claims.data;
     if (exp + this.leeway <= now) throw unauthorized("The token has expired.");
     if (nbf !== undefined && nbf - this.leeway > now) throw unauthorized("The token is not valid yet.");
-    return { principal: principal(sub, { admin: role === "admin", sessions }), exp };
+    return { principal: principal(sub, { role: role === "admin" || role === "moderator" ? role : "user", sessions }), exp };
   }
 }
 
@@ -95,6 +95,8 @@ function describeJwtError(e: unknown): string {
 export interface MintOptions {
   userId: string;
   admin?: boolean;
+  /** "moderator" mints a staff token that reads every session and handles alerts (admin wins over it). */
+  moderator?: boolean;
   ttlSeconds: number;
   /** Session ids, and `room:<key>` entries. */
   sessions?: string[];
@@ -111,7 +113,7 @@ export async function mintToken(secret: string, o: MintOptions): Promise<string>
       sub: o.userId,
       iat,
       exp: iat + o.ttlSeconds,
-      ...(o.admin && { role: "admin" }),
+      ...(o.admin ? { role: "admin" } : o.moderator ? { role: "moderator" } : {}),
       ...(o.sessions && o.sessions.length > 0 && { sessions: o.sessions }),
       ...(o.issuer !== undefined && { iss: o.issuer }),
       ...(o.audience !== undefined && { aud: o.audience }),

@@ -74,6 +74,20 @@ export const configSchema = z.object({
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, "at least 16 characters").optional()),
   DEV_EXAMPLES: bool.default(false),
   RETENTION_DAYS: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), int(1, 36_500).optional()),
+
+  ANALYZER: z.enum(["builtin", "llm", "both"]).default("builtin"),
+  ANALYSIS_DEFAULT: z.enum(["on", "off"]).default("on"),
+  ANALYSIS_QUEUE_MAX: int(1, 10_000_000).default(10_000),
+  ANALYSIS_TOPICS_FILE: optionalString,
+  ANALYSIS_LLM_TIMEOUT_SECONDS: int(1, 600).default(20),
+  ALERT_MIN_RISK: z.enum(["low", "medium", "high"]).default("medium"),
+
+  AI_BASE_URL: optionalString.pipe(z.url().optional()),
+  AI_API_KEY: optionalString,
+  AI_MODEL: optionalString,
+  AI_TIMEOUT_SECONDS: int(1, 3600).default(60),
+  AI_MAX_DURATION_SECONDS: int(1, 86_400).default(300),
+  AI_MAX_CONCURRENCY: int(1, 1000).default(4),
 });
 
 type Raw = z.infer<typeof configSchema>;
@@ -85,7 +99,7 @@ export interface Config extends Omit<Raw, "JWT_ALGORITHM"> {
 }
 
 /** Names whose values are never echoed back in an error line. */
-const SECRET_NAMES = new Set(["JWT_SECRET", "JWT_PUBLIC_KEY", "SENTRY_DSN", "METRICS_TOKEN"]);
+const SECRET_NAMES = new Set(["JWT_SECRET", "JWT_PUBLIC_KEY", "SENTRY_DSN", "METRICS_TOKEN", "AI_API_KEY"]);
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -152,6 +166,12 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: R
       `config: HEARTBEAT_TIMEOUT_SECONDS="${raw.HEARTBEAT_TIMEOUT_SECONDS}" is invalid: expected more than HEARTBEAT_INTERVAL_SECONDS (${raw.HEARTBEAT_INTERVAL_SECONDS})`,
     );
   }
+  if (raw.ANALYZER !== "builtin" && !raw.AI_BASE_URL) {
+    errors.push(`config: ANALYZER="${raw.ANALYZER}" is invalid: expected AI_BASE_URL to be set as well (the model server's OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1)`);
+  }
+  if (raw.AI_BASE_URL && !raw.AI_MODEL) {
+    errors.push("config: AI_MODEL=(unset) is invalid: expected the model to use when AI_BASE_URL is set (for example llama3.1:8b)");
+  }
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, config: { ...raw, JWT_ALGORITHM: algorithm } };
 }
@@ -186,5 +206,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     authMode: config.AUTH_MODE,
     jwtAlgorithm: config.JWT_ALGORITHM,
     sentry: config.SENTRY_DSN !== undefined,
+    analyzer: config.ANALYZER,
+    analysisDefault: config.ANALYSIS_DEFAULT,
+    modelServer: config.AI_BASE_URL !== undefined,
   };
 }

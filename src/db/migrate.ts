@@ -4,10 +4,12 @@ import { drizzle } from "drizzle-orm/bun-sqlite";
 import type { MigrationMeta } from "drizzle-orm/migrator";
 import journal from "../../drizzle/meta/_journal.json";
 import m0000 from "../../drizzle/0000_init.sql" with { type: "text" };
+import m0001 from "../../drizzle/0001_ai.sql" with { type: "text" };
 
 /** Every migration file, in journal order. A new `drizzle-kit generate` output must be added here. */
 const EMBEDDED_SQL: Record<string, string> = {
   "0000_init": m0000,
+  "0001_ai": m0001,
 };
 
 /** The embedded migrations in the form drizzle's migrator takes; throws if the journal and the files disagree. */

@@ -1,6 +1,7 @@
 // The SQLite schema (drizzle). drizzle-kit generates drizzle/*.sql from this file; times are epoch ms.
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { AnalysisSetting, AssistantSetting, EndOnDisconnectSetting } from "../protocol/types.ts";
 
 export const sessions = sqliteTable(
   "sessions",
@@ -20,6 +21,17 @@ export const sessions = sqliteTable(
     messageCount: integer("message_count").notNull().default(0),
     participantCount: integer("participant_count").notNull().default(0),
     durationMs: integer("duration_ms"),
+    // Per-session settings; NULL (rows from before they existed) means the server's default.
+    analysis: text("analysis", { mode: "json" }).$type<AnalysisSetting>(),
+    assistant: text("assistant", { mode: "json" }).$type<AssistantSetting>(),
+    endOnDisconnect: text("end_on_disconnect", { mode: "json" }).$type<EndOnDisconnectSetting>(),
+    // Running aggregates for SessionInfo.metrics, updated with the rows they summarise.
+    analyzedCount: integer("analyzed_count").notNull().default(0),
+    sentimentSum: real("sentiment_sum").notNull().default(0),
+    riskLevel: text("risk_level", { enum: ["none", "low", "medium", "high"] }),
+    assistantMessages: integer("assistant_messages").notNull().default(0),
+    responseTimeSumMs: integer("response_time_sum_ms").notNull().default(0),
+    responseTimeCount: integer("response_time_count").notNull().default(0),
   },
   (t) => [
     index("sessions_status_activity_idx").on(t.status, t.lastActivityAt),
@@ -63,3 +75,74 @@ export const sessionParticipants = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.userId] })],
 );
+
+/** One analysis per analysed message; its presence is what "already analysed" means after a restart. */
+export const messageAnalyses = sqliteTable(
+  "message_analyses",
+  {
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    messageId: text("message_id").notNull(),
+    analysis: text("analysis").notNull(),
+    riskLevel: text("risk_level", { enum: ["none", "low", "medium", "high"] }).notNull(),
+    sentiment: real("sentiment").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.seq] })],
+);
+
+export const alerts = sqliteTable(
+  "alerts",
+  {
+    id: text("id").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    messageId: text("message_id").notNull(),
+    userId: text("user_id").notNull(),
+    riskLevel: text("risk_level", { enum: ["none", "low", "medium", "high"] }).notNull(),
+    triggers: text("triggers").notNull(),
+    recommendedAction: text("recommended_action").notNull(),
+    status: text("status", { enum: ["open", "acknowledged", "resolved"] }).notNull().default("open"),
+    createdAt: integer("created_at").notNull(),
+    acknowledgedBy: text("acknowledged_by"),
+    acknowledgedAt: integer("acknowledged_at"),
+    resolvedBy: text("resolved_by"),
+    resolvedAt: integer("resolved_at"),
+    note: text("note"),
+  },
+  (t) => [
+    // One alert per message, however often the message is analysed (a crash between commit and analysis).
+    uniqueIndex("alerts_session_seq_uq").on(t.sessionId, t.seq),
+    index("alerts_status_created_idx").on(t.status, t.createdAt),
+    index("alerts_created_idx").on(t.createdAt, t.id),
+  ],
+);
+
+/** Assistant replies in progress, with the text saved so far; committed as messages when they end. */
+export const assistantStreams = sqliteTable(
+  "assistant_streams",
+  {
+    id: text("id").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    replyTo: integer("reply_to").notNull(),
+    userId: text("user_id").notNull(),
+    model: text("model").notNull(),
+    startedAt: integer("started_at").notNull(),
+    text: text("text").notNull().default(""),
+    reasoning: text("reasoning").notNull().default(""),
+    savedAt: integer("saved_at").notNull(),
+  },
+  (t) => [index("assistant_streams_session_idx").on(t.sessionId)],
+);
+
+/** Facts about the database itself (its epoch, for example). */
+export const meta = sqliteTable("sessiond_meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

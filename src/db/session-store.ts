@@ -9,6 +9,7 @@ import type {
   AppendInput,
   AppendResult,
   SessionListQuery,
+  SessionPatch,
   SessionRecord,
   SessionStore,
 } from "../sessions/store.ts";
@@ -192,7 +193,7 @@ export class SqliteSessionStore implements SessionStore {
     }
   }
 
-  updateSession(id: string, patch: Partial<Pick<SessionRecord, "config" | "access" | "members">>): void {
+  updateSession(id: string, patch: SessionPatch): void {
     if (Object.keys(patch).length === 0) return;
     this.db.update(sessions).set(patch).where(eq(sessions.id, id)).run();
   }
@@ -280,6 +281,18 @@ export class SqliteSessionStore implements SessionStore {
       .orderBy(sql`${sessions.startedAt} DESC`, sql`${sessions.id} DESC`)
       .limit(query.limit)
       .all() as SessionRecord[];
+  }
+
+  /** A read and a write-lock probe: a closed, unreadable or locked-out database fails. */
+  probe(): boolean {
+    try {
+      this.sqlite.query("SELECT count(*) FROM sessions WHERE rowid = 1").get();
+      this.sqlite.run("BEGIN IMMEDIATE");
+      this.sqlite.run("ROLLBACK");
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   *iterateMessages(sessionId: string, pageSize = 1000): Generator<Message[]> {

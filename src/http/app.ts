@@ -6,7 +6,7 @@ import type { Logger } from "../observability/logger.ts";
 import { errorFields } from "../observability/logger.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
 import { isSessiondError, type ErrorCode } from "../protocol/errors.ts";
-import { errorResponse, jsonError } from "./errors.ts";
+import { errorResponse, jsonError } from "../protocol/http-errors.ts";
 import type { HealthProbe } from "./health.ts";
 
 export interface AppDeps {
@@ -25,11 +25,13 @@ export function createApp({ health, logger, reporter, mount, onErrorSent }: AppD
   app.get("/health", (c) => {
     const database = health.database();
     const websocket = health.ready();
-    const status = !database ? "unhealthy" : websocket ? "healthy" : "degraded";
+    const extra = health.checks?.() ?? {};
+    const degraded = !websocket || Object.values(extra).some((ok) => !ok);
+    const status = !database ? "unhealthy" : degraded ? "degraded" : "healthy";
     return c.json(
       {
         status,
-        checks: { database, websocket },
+        checks: { database, websocket, ...extra },
         timestamp: new Date().toISOString(),
         uptimeSeconds: Math.floor((Date.now() - health.startedAt) / 1000),
         activeSessions: health.activeSessions(),

@@ -1,26 +1,16 @@
-// Health checks: whether the database answers and the server accepts connections.
-import type { Database } from "bun:sqlite";
+// Health checks: what /health reports. The probes live with what they check (storage, subscribers).
 
 export interface HealthProbe {
   /** True while the server accepts work; false while starting and while draining at shutdown. */
   ready(): boolean;
+  /** Whether storage can commit; false makes the server unhealthy (503). */
   database(): boolean;
+  /**
+   * Further checks by name (e.g. `analysis`, `ai`): a false one makes the server `degraded`, still 200, because
+   * messages are still committed and delivered.
+   */
+  checks?: () => Record<string, boolean>;
   connections(): number;
   activeSessions(): number;
   startedAt: number;
-}
-
-/**
- * A read and a write-lock probe: a closed, unreadable or locked-out database fails the check (a server that
- * cannot commit cannot acknowledge a message, so it is not healthy).
- */
-export function databaseAnswers(sqlite: Database): boolean {
-  try {
-    sqlite.query("SELECT count(*) FROM sessions WHERE rowid = 1").get();
-    sqlite.run("BEGIN IMMEDIATE");
-    sqlite.run("ROLLBACK");
-    return true;
-  } catch {
-    return false;
-  }
 }

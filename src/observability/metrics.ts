@@ -2,11 +2,18 @@
 // the /metrics route. Labels are codes, transports and statuses only: never ids, tokens or content.
 import type { Hono } from "hono";
 import type { TokenBucketLimiter } from "../auth/token-bucket.ts";
-import type { Hub } from "../realtime/hub.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 
 type Labels = Record<string, string>;
+
+/** What the metrics read of the connection registry (realtime's Hub), so observability imports no transport. */
+export interface ConnectionRegistry {
+  readonly subscriptions: number;
+  subscribers(sessionId: string): { readonly size: number };
+  sseSubscribers(sessionId: string): Iterable<{ closing: boolean }>;
+  all(): Iterable<{ transport: "ws" | "sse" }>;
+}
 
 const labelKey = (labels?: Labels): string =>
   labels ? Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`).join(",") : "";
@@ -66,7 +73,28 @@ export class Metrics {
   readonly commitLatency = new Histogram("sessiond_commit_duration_seconds", "Time to run one group-commit transaction.", LATENCY_BUCKETS);
   readonly ackLatency = new Histogram("sessiond_ack_latency_seconds", "Time from a message's arrival to its durable commit.", LATENCY_BUCKETS);
   private gauges: () => Array<[name: string, help: string, value: number, labels?: Labels]> = () => [];
+  private readonly registered: Array<Counter | Histogram> = [];
+  private readonly registeredGauges: Array<() => Array<[name: string, help: string, value: number, labels?: Labels]>> = [];
   private active = 0;
+
+  /** A counter owned by a feature module (analysis, assistant, webhooks), rendered with the rest. */
+  counter(name: string, help: string): Counter {
+    const c = new Counter(name, help);
+    this.registered.push(c);
+    return c;
+  }
+
+  /** A histogram owned by a feature module; buckets default to the latency buckets (seconds). */
+  histogram(name: string, help: string, buckets: readonly number[] = LATENCY_BUCKETS): Histogram {
+    const h = new Histogram(name, help, buckets);
+    this.registered.push(h);
+    return h;
+  }
+
+  /** A gauge read when /metrics is scraped. */
+  gauge(name: string, help: string, read: () => number, labels?: Labels): void {
+    this.registeredGauges.push(() => [[name, help, read(), labels]]);
+  }
 
   observeCommit(size: number, seconds: number): void {
     this.commitBatch.observe(size);
@@ -77,7 +105,7 @@ export class Metrics {
     return this.active;
   }
 
-  listen(events: SessionEvents, service: SessionService, hub: Hub, limiter: TokenBucketLimiter): void {
+  listen(events: SessionEvents, service: SessionService, hub: ConnectionRegistry, limiter: TokenBucketLimiter): void {
     this.active = 0;
     events.on("message.committed", ({ message, ackLatencyMs }) => {
       this.messagesAcked.inc();
@@ -124,7 +152,7 @@ export class Metrics {
   render(): string {
     const out: string[] = [];
     const seen = new Set<string>();
-    for (const [name, help, value, labels] of this.gauges()) {
+    for (const [name, help, value, labels] of [...this.gauges(), ...this.registeredGauges.flatMap((g) => g())]) {
       if (!seen.has(name)) {
         seen.add(name);
         out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${name.endsWith("_total") ? "counter" : "gauge"}`);
@@ -145,6 +173,7 @@ export class Metrics {
       this.commitBatch,
       this.commitLatency,
       this.ackLatency,
+      ...this.registered,
     ]) {
       out.push(m.render());
     }

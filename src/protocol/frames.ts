@@ -17,6 +17,32 @@ export const sessionConfig = z.record(z.string(), z.unknown());
 export const access = z.enum(["private", "open"]);
 export const members = z.array(userId).max(1000);
 
+/** Session settings are given as partial objects and merged into the current (or default) value. */
+export const analysisSettingInput = z.strictObject({
+  enabled: z.boolean().optional(),
+  share: z.enum(["staff", "all"]).optional(),
+});
+export const assistantSettingInput = z.strictObject({
+  enabled: z.boolean().optional(),
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a name of 1-64 letters, digits, '_' or '-'").optional(),
+  model: z.string().min(1).max(200).optional(),
+  systemPrompt: z.string().max(32 * 1024).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  maxTokens: z.number().int().min(1).max(1_000_000).optional(),
+  trigger: z.enum(["every", "mention"]).optional(),
+  contextMessages: z.number().int().min(0).max(1000).optional(),
+});
+export const endOnDisconnectInput = z.strictObject({
+  enabled: z.boolean().optional(),
+  graceSeconds: z.number().int().min(0).max(86_400).optional(),
+});
+/** What a message may ask of the assistant: a reply to it, as JSON and/or with reasoning streamed apart. */
+export const assistantRequest = z.strictObject({
+  json: z.boolean().optional(),
+  reasoning: z.boolean().optional(),
+});
+export const streamId = z.string().min(1).max(128);
+
 const ping = z.strictObject({ type: z.literal("ping"), id: frameId, session: sessionId.optional() });
 const join = z
   .strictObject({
@@ -40,6 +66,7 @@ const message = z.strictObject({
   kind: z.enum(["text", "action"]).optional(),
   clientMsgId: clientMsgId.optional(),
   metadata: metadata.optional(),
+  assistant: assistantRequest.optional(),
 });
 const configure = z.strictObject({
   type: z.literal("configure"),
@@ -48,6 +75,9 @@ const configure = z.strictObject({
   config: sessionConfig.optional(),
   access: access.optional(),
   members: members.optional(),
+  analysis: analysisSettingInput.optional(),
+  assistant: assistantSettingInput.optional(),
+  endOnDisconnect: endOnDisconnectInput.optional(),
 });
 const end = z.strictObject({
   type: z.literal("end"),
@@ -56,8 +86,9 @@ const end = z.strictObject({
   status: z.enum(["completed", "cancelled"]).optional(),
 });
 const auth = z.strictObject({ type: z.literal("auth"), id: frameId, token: z.string().min(1).max(16 * 1024) });
+const cancel = z.strictObject({ type: z.literal("cancel"), id: frameId, session: sessionId, stream: streamId });
 
-const FRAMES = { ping, join, leave, message, configure, end, auth } as const;
+const FRAMES = { ping, join, leave, message, configure, end, auth, cancel } as const;
 export type ClientFrameType = keyof typeof FRAMES;
 export type ClientFrame = { [K in ClientFrameType]: z.infer<(typeof FRAMES)[K]> }[ClientFrameType];
 export type FrameOf<K extends ClientFrameType> = z.infer<(typeof FRAMES)[K]>;
@@ -81,7 +112,7 @@ export function parseClientFrame(text: string): ParsedFrame {
   const record = value as Record<string, unknown>;
   const ref = typeof record.id === "string" || typeof record.id === "number" ? record.id : undefined;
   const type = record.type;
-  if (typeof type !== "string" || !(type in FRAMES)) {
+  if (typeof type !== "string" || !Object.hasOwn(FRAMES, type)) {
     const known = Object.keys(FRAMES).join(", ");
     const what = typeof type === "string" ? `Unknown frame type ${JSON.stringify(type.slice(0, 40))}` : "The frame has no \"type\"";
     return { ok: false, ref, error: new SessiondError("bad_request", `${what}; expected one of: ${known}.`) };

@@ -1,4 +1,5 @@
 // The wire shapes the server sends: a message, a session, and every server-to-client frame (pure types).
+import type { Alert, Analysis, RiskLevel } from "./analysis.ts";
 import type { ErrorCode } from "./errors.ts";
 
 /** Session ids and room keys. */
@@ -22,7 +23,55 @@ export interface Message {
   clientMsgId?: string;
   /** ISO 8601 */
   createdAt: string;
+  /** Present once analysed, and only for readers who may see it (staff, or everyone when share is "all"). */
+  analysis?: Analysis;
 }
+
+/** Per-session analysis setting: whether user messages are analysed and who sees the results. */
+export interface AnalysisSetting {
+  enabled: boolean;
+  share: "staff" | "all";
+}
+
+/** Per-session AI assistant setting. */
+export interface AssistantSetting {
+  enabled: boolean;
+  /** The assistant's user id in the session and its @mention. */
+  name: string;
+  model?: string;
+  systemPrompt?: string;
+  temperature?: number;
+  maxTokens?: number;
+  /** "every": reply to every user message; "mention": only to messages containing @<name>. */
+  trigger: "every" | "mention";
+  /** How many recent messages are given to the model. @default 50 */
+  contextMessages?: number;
+}
+
+/** End the session as completed when its last participant's last connection went and nobody came back in time. */
+export interface EndOnDisconnectSetting {
+  enabled: boolean;
+  graceSeconds: number;
+}
+
+/** A reply of the assistant that is still streaming. */
+export interface StreamInfo {
+  id: string;
+  /** The seq of the message being answered. */
+  replyTo: number;
+  userId: string;
+  model: string;
+  /** ISO 8601 */
+  startedAt: string;
+}
+
+/** A stream in progress with everything streamed so far (in `joined`, and GET .../streams). */
+export interface StreamSnapshot extends StreamInfo {
+  text: string;
+  reasoning?: string;
+}
+
+export type StreamStatus = "complete" | "cancelled" | "failed" | "interrupted";
 
 export interface SessionInfo {
   id: string;
@@ -36,7 +85,23 @@ export interface SessionInfo {
   startedAt: string;
   endedAt?: string;
   lastActivityAt: string;
-  metrics: { messageCount: number; participantCount: number; durationMs: number };
+  analysis: AnalysisSetting;
+  assistant: AssistantSetting;
+  endOnDisconnect: EndOnDisconnectSetting;
+  metrics: SessionMetrics;
+}
+
+export interface SessionMetrics {
+  messageCount: number;
+  participantCount: number;
+  durationMs: number;
+  /** Mean sentiment score of the analysed messages (null before the first analysis). */
+  sentiment: number | null;
+  /** Highest crisis risk level so far (null before the first analysis). */
+  riskLevel: RiskLevel | null;
+  /** Mean ms from a triggering message's commit to the assistant's first delta (null before the first reply). */
+  responseTime: number | null;
+  assistantMessages: number;
 }
 
 /** A client frame's `id`, echoed as `ref` in the direct reply. */
@@ -44,7 +109,15 @@ export type FrameRef = string | number;
 
 export type ServerFrame =
   | { type: "pong"; ref?: FrameRef; ts: number }
-  | { type: "joined"; ref?: FrameRef; session: SessionInfo; messages: Message[]; participants: string[]; truncated?: true }
+  | {
+      type: "joined";
+      ref?: FrameRef;
+      session: SessionInfo;
+      messages: Message[];
+      participants: string[];
+      truncated?: true;
+      streams?: StreamSnapshot[];
+    }
   | { type: "left"; ref?: FrameRef; session: string }
   | { type: "ack"; ref?: FrameRef; session: string; clientMsgId?: string; seq: number; messageId: string; ts: number }
   | { type: "configured"; ref?: FrameRef; session: SessionInfo }
@@ -54,4 +127,11 @@ export type ServerFrame =
   | { type: "message"; session: string; message: Message }
   | { type: "session"; session: SessionInfo }
   | { type: "presence"; session: string; userId: string; event: "join" | "leave" }
-  | { type: "session.status"; session: string; status: Exclude<SessionStatus, "active"> };
+  | { type: "session.status"; session: string; status: Exclude<SessionStatus, "active"> }
+  | { type: "analysis"; session: string; seq: number; analysis: Analysis }
+  | { type: "alert"; alert: Alert }
+  | { type: "alert.updated"; alert: Alert }
+  | { type: "stream.start"; session: string; stream: StreamInfo }
+  | { type: "stream.delta"; session: string; stream: string; offset: number; text: string; part?: "reasoning" }
+  | { type: "stream.end"; session: string; stream: string; status: StreamStatus; seq?: number }
+  | { type: "cancelled"; ref?: FrameRef; session: string; stream: string };

@@ -3,7 +3,7 @@
 // where order is fixed (the append is queued), so frames from one socket are applied in the order they came.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import type { Authenticator } from "../auth/authenticator.ts";
-import { errorResponse, jsonError } from "../http/errors.ts";
+import { errorResponse, jsonError } from "../protocol/http-errors.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
 import type { Logger } from "../observability/logger.ts";
 import { errorFields } from "../observability/logger.ts";

@@ -1,9 +1,15 @@
 // Who may read, write and manage a session: the one access check every transport calls (pure).
 
+/** "admin": an app backend or operator; "moderator": a clinician or supervisor (reads all, handles alerts). */
+export type Role = "user" | "moderator" | "admin";
+
 /** An authenticated caller, as established by the auth module. */
 export interface Principal {
   userId: string;
+  role: Role;
   admin: boolean;
+  /** Admins and moderators: may read every session, see analyses and receive alerts. */
+  staff: boolean;
   /** Sessions granted by the token's `sessions` claim: ids, and room keys (from `room:<key>` entries). */
   grantedSessions: ReadonlySet<string>;
   grantedRooms: ReadonlySet<string>;
@@ -17,10 +23,10 @@ export interface AccessSubject {
   members: readonly string[];
 }
 
-/** Read and write: admins, the owner, members, matching grants; anyone authenticated if open. */
+/** Read (and, for non-moderators, write): staff, the owner, members, matching grants; anyone if open. */
 export function canAccess(who: Principal, session: AccessSubject): boolean {
   return (
-    who.admin ||
+    who.staff ||
     session.access === "open" ||
     session.ownerId === who.userId ||
     session.members.includes(who.userId) ||
@@ -34,12 +40,18 @@ export function canManage(who: Principal, session: AccessSubject): boolean {
   return who.admin || session.ownerId === who.userId;
 }
 
-export function principal(userId: string, options: { admin?: boolean; sessions?: readonly string[] } = {}): Principal {
+/** Whether the caller may see analyses of a session whose analysis is shared with `share`. */
+export function canSeeAnalysis(who: Principal, share: "staff" | "all"): boolean {
+  return share === "all" || who.staff;
+}
+
+export function principal(userId: string, options: { admin?: boolean; role?: Role; sessions?: readonly string[] } = {}): Principal {
   const grantedSessions = new Set<string>();
   const grantedRooms = new Set<string>();
   for (const entry of options.sessions ?? []) {
     if (entry.startsWith("room:")) grantedRooms.add(entry.slice(5));
     else grantedSessions.add(entry);
   }
-  return { userId, admin: options.admin ?? false, grantedSessions, grantedRooms };
+  const role: Role = options.role ?? (options.admin ? "admin" : "user");
+  return { userId, role, admin: role === "admin", staff: role !== "user", grantedSessions, grantedRooms };
 }

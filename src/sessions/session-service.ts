@@ -2,14 +2,24 @@
 // is one write path, one access check and one source of domain events. It never touches a socket.
 import { SessiondError } from "../protocol/errors.ts";
 import { MAX_METADATA_BYTES, utf8Bytes } from "../protocol/frames.ts";
-import type { Message, MessageKind, MessageRole, SessionAccess, SessionInfo, SessionMode } from "../protocol/types.ts";
+import type {
+  AnalysisSetting,
+  AssistantSetting,
+  EndOnDisconnectSetting,
+  Message,
+  MessageKind,
+  MessageRole,
+  SessionAccess,
+  SessionInfo,
+  SessionMode,
+} from "../protocol/types.ts";
 import { canAccess, canManage, type Principal } from "./access.ts";
 import type { Clock } from "./clock.ts";
 import type { SessionEvents } from "./events.ts";
 import { MessageWindow } from "./message-window.ts";
 import { Presence } from "./presence.ts";
 import { SessionCache } from "./session-cache.ts";
-import type { AppendResult, SessionListQuery, SessionRecord, SessionStore } from "./store.ts";
+import { newSessionRecord, type AppendResult, type SessionListQuery, type SessionPatch, type SessionRecord, type SessionStore } from "./store.ts";
 
 export interface SessionRules {
   /** Inactivity after which an active session ends as `expired`. */
@@ -24,7 +34,26 @@ export interface SessionRules {
   maxMessageBytes: number;
   /** Whether joining an unknown id or room opens it (SESSION_CREATE=join) or gives not_found (api). */
   createOnJoin: boolean;
+  /** Settings of a session that was not given its own. */
+  defaults: SessionDefaults;
+  /** Whether a model server is configured (AI_BASE_URL); without one the assistant cannot be enabled. */
+  assistantAvailable: boolean;
 }
+
+export interface SessionDefaults {
+  analysis: AnalysisSetting;
+  assistant: AssistantSetting;
+  endOnDisconnect: EndOnDisconnectSetting;
+}
+
+/** What a caller may pass for each setting: a partial value merged into the current one. */
+export interface SettingsInput {
+  analysis?: Partial<AnalysisSetting>;
+  assistant?: Partial<AssistantSetting>;
+  endOnDisconnect?: Partial<EndOnDisconnectSetting>;
+}
+
+export const DEFAULT_ASSISTANT: AssistantSetting = { enabled: false, name: "assistant", trigger: "every" };
 
 /** Per-user message budget; implemented by auth/TokenBucketLimiter. */
 export interface MessageRateLimiter {
@@ -53,10 +82,16 @@ export interface JoinResult {
   truncated: boolean;
 }
 
-export interface NewSession {
+export interface NewSession extends SettingsInput {
   id?: string;
   room?: string;
   mode?: SessionMode;
+  config?: Record<string, unknown>;
+  access?: SessionAccess;
+  members?: string[];
+}
+
+export interface SessionChanges extends SettingsInput {
   config?: Record<string, unknown>;
   access?: SessionAccess;
   members?: string[];
@@ -77,7 +112,8 @@ export interface SessionServiceDeps {
   limiter: MessageRateLimiter;
   rules: SessionRules;
   newSessionId?: () => string;
-  newMessageId?: () => string;
+  /** Time-ordered unique ids for messages (the server passes UUIDv7). */
+  newMessageId: () => string;
 }
 
 const NOT_FOUND = () => new SessiondError("not_found", "No such session.");
@@ -85,6 +121,9 @@ const NOT_FOUND = () => new SessiondError("not_found", "No such session.");
 // the caller may not see it.
 const FORBIDDEN = () => new SessiondError("forbidden", "You do not have access to this session.");
 const ENDED = () => new SessiondError("session_ended", "The session has ended; it is read-only.");
+const MODERATOR_READ_ONLY = () =>
+  new SessiondError("forbidden", "A moderator token may read sessions and handle alerts, but not post, open or change sessions.");
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 export class SessionService {
   readonly presence = new Presence();
@@ -104,7 +143,7 @@ export class SessionService {
     this.limiter = deps.limiter;
     this.rules = deps.rules;
     this.newSessionId = deps.newSessionId ?? randomSessionId;
-    this.newMessageId = deps.newMessageId ?? (() => Bun.randomUUIDv7());
+    this.newMessageId = deps.newMessageId;
     // Evicting loses nothing (every message is in SQLite); only a pending activity time must be written first.
     this.cache = new SessionCache(deps.rules.cacheMaxSessions, (_, entry) => {
       if (entry.activityDirty) this.store.saveActivity([{ id: entry.record.id, lastActivityAt: entry.record.lastActivityAt }]);
@@ -132,24 +171,25 @@ export class SessionService {
         return { session: this.info(entry.record), created: false };
       }
     }
+    if (who.role === "moderator") throw MODERATOR_READ_ONLY();
+    const d = this.rules.defaults;
+    const analysis = { ...d.analysis, ...input.analysis };
+    const assistant = this.checkAssistant({ ...d.assistant, ...input.assistant });
+    const endOnDisconnect = { ...d.endOnDisconnect, ...input.endOnDisconnect };
     const now = this.clock.now();
-    const record: SessionRecord = {
+    const record = newSessionRecord({
       id: input.id ?? this.newSessionId(),
-      room: input.room ?? null,
       ownerId: who.userId,
+      at: now,
+      room: input.room ?? null,
       mode: input.mode ?? "chat",
-      status: "active",
       access: input.access ?? "private",
       members: input.members ?? [],
       config: input.config ?? {},
-      startedAt: now,
-      endedAt: null,
-      lastActivityAt: now,
-      lastSeq: 0,
-      messageCount: 0,
-      participantCount: 0,
-      durationMs: null,
-    };
+      analysis,
+      assistant,
+      endOnDisconnect,
+    });
     this.store.insertSession(record);
     this.cache.set(record.id, { record, window: new MessageWindow(this.rules.windowSize), participants: new Set(), activityDirty: false });
     const session = this.info(record);
@@ -168,7 +208,8 @@ export class SessionService {
     if (!canAccess(who, entry.record)) throw FORBIDDEN();
     if (entry.record.status === "active") {
       this.markActive(entry);
-      this.addParticipant(entry, who.userId);
+      // Staff who only watch (moderators) are not participants of the conversation.
+      if (who.role !== "moderator") this.addParticipant(entry, who.userId);
     }
     let messages: Message[];
     let truncated = false;
@@ -215,6 +256,7 @@ export class SessionService {
       throw new SessiondError("payload_too_large", `Message metadata is over the limit of ${MAX_METADATA_BYTES} bytes of JSON.`);
     }
     const role = input.role ?? "user";
+    if (who.role === "moderator") throw MODERATOR_READ_ONLY();
     if (role !== "user" && !who.admin) throw new SessiondError("forbidden", `Only an admin (an app backend) may post as "${role}".`);
     const entry = this.accessible(who, sessionId);
     if (entry.record.status !== "active") throw ENDED();
@@ -251,15 +293,22 @@ export class SessionService {
     });
   }
 
-  /** Replaces the given fields (owner or admin); subscribers are told through `session.updated`. */
-  configure(who: Principal, id: string, patch: { config?: Record<string, unknown>; access?: SessionAccess; members?: string[] }): SessionInfo {
+  /**
+   * Replaces config, access or members, and merges the given setting fields into the current settings (owner or
+   * admin); subscribers are told through `session.updated`.
+   */
+  configure(who: Principal, id: string, patch: SessionChanges): SessionInfo {
     const entry = this.accessible(who, id);
     if (!canManage(who, entry.record)) throw new SessiondError("forbidden", "Only the session's owner or an admin may change it.");
     if (entry.record.status !== "active") throw ENDED();
-    const changes: Partial<Pick<SessionRecord, "config" | "access" | "members">> = {};
+    const changes: SessionPatch = {};
     if (patch.config !== undefined) changes.config = patch.config;
     if (patch.access !== undefined) changes.access = patch.access;
     if (patch.members !== undefined) changes.members = [...new Set(patch.members)];
+    const current = this.settings(entry.record);
+    if (patch.analysis !== undefined) changes.analysis = { ...current.analysis, ...patch.analysis };
+    if (patch.assistant !== undefined) changes.assistant = this.checkAssistant({ ...current.assistant, ...patch.assistant });
+    if (patch.endOnDisconnect !== undefined) changes.endOnDisconnect = { ...current.endOnDisconnect, ...patch.endOnDisconnect };
     this.store.updateSession(id, changes);
     Object.assign(entry.record, changes);
     this.markActive(entry);
@@ -380,13 +429,13 @@ export class SessionService {
     if (target.session !== undefined) {
       const entry = this.entry(target.session);
       if (entry) return entry;
-      if (!this.rules.createOnJoin) throw NOT_FOUND();
+      if (!this.rules.createOnJoin || who.role === "moderator") throw NOT_FOUND();
       this.open(who, { id: target.session });
       return this.entry(target.session)!;
     }
     const active = this.store.findActiveSessionByRoom(target.room);
     if (active) return this.entry(active.id)!;
-    if (!this.rules.createOnJoin) throw new SessiondError("not_found", "The room has no active session.");
+    if (!this.rules.createOnJoin || who.role === "moderator") throw new SessiondError("not_found", "The room has no active session.");
     const { session } = this.open(who, { room: target.room });
     return this.entry(session.id)!;
   }
@@ -428,7 +477,28 @@ export class SessionService {
     if (this.store.addParticipant(entry.record.id, userId, this.clock.now())) entry.record.participantCount++;
   }
 
+  /** The session's settings with the server's defaults filled in. */
+  settings(r: SessionRecord): SessionDefaults {
+    const d = this.rules.defaults;
+    return {
+      analysis: r.analysis ?? d.analysis,
+      assistant: r.assistant ?? d.assistant,
+      endOnDisconnect: r.endOnDisconnect ?? d.endOnDisconnect,
+    };
+  }
+
+  private checkAssistant(setting: AssistantSetting): AssistantSetting {
+    if (setting.enabled && !this.rules.assistantAvailable) {
+      throw new SessiondError(
+        "bad_request",
+        "The assistant needs a model server: set AI_BASE_URL (for example http://127.0.0.1:11434/v1) and AI_MODEL, then restart sessiond.",
+      );
+    }
+    return setting;
+  }
+
   private info(r: SessionRecord): SessionInfo {
+    const settings = this.settings(r);
     const info: SessionInfo = {
       id: r.id,
       ownerId: r.ownerId,
@@ -439,10 +509,17 @@ export class SessionService {
       config: r.config,
       startedAt: new Date(r.startedAt).toISOString(),
       lastActivityAt: new Date(r.lastActivityAt).toISOString(),
+      analysis: settings.analysis,
+      assistant: settings.assistant,
+      endOnDisconnect: settings.endOnDisconnect,
       metrics: {
         messageCount: r.messageCount,
         participantCount: r.participantCount,
         durationMs: r.durationMs ?? Math.max(0, this.clock.now() - r.startedAt),
+        sentiment: r.analyzedCount > 0 ? round3(r.sentimentSum / r.analyzedCount) : null,
+        riskLevel: r.riskLevel,
+        responseTime: r.responseTimeCount > 0 ? Math.round(r.responseTimeSumMs / r.responseTimeCount) : null,
+        assistantMessages: r.assistantMessages,
       },
     };
     if (r.room !== null) info.room = r.room;

@@ -1,6 +1,17 @@
 // The storage contract the domain relies on; implemented by db/SqliteSessionStore.
 import type { SessiondError } from "../protocol/errors.ts";
-import type { Message, MessageKind, MessageRole, SessionAccess, SessionMode, SessionStatus } from "../protocol/types.ts";
+import type { RiskLevel } from "../protocol/analysis.ts";
+import type {
+  AnalysisSetting,
+  AssistantSetting,
+  EndOnDisconnectSetting,
+  Message,
+  MessageKind,
+  MessageRole,
+  SessionAccess,
+  SessionMode,
+  SessionStatus,
+} from "../protocol/types.ts";
 
 /** A stored session. Times are epoch ms. */
 export interface SessionRecord {
@@ -19,7 +30,21 @@ export interface SessionRecord {
   messageCount: number;
   participantCount: number;
   durationMs: number | null;
+  /** Settings; null means the server's default (rows from before the setting existed). */
+  analysis: AnalysisSetting | null;
+  assistant: AssistantSetting | null;
+  endOnDisconnect: EndOnDisconnectSetting | null;
+  /** Running aggregates behind SessionInfo.metrics. */
+  analyzedCount: number;
+  sentimentSum: number;
+  riskLevel: RiskLevel | null;
+  assistantMessages: number;
+  responseTimeSumMs: number;
+  responseTimeCount: number;
 }
+
+/** The fields `configure` may replace. */
+export type SessionPatch = Partial<Pick<SessionRecord, "config" | "access" | "members" | "analysis" | "assistant" | "endOnDisconnect">>;
 
 export interface AppendInput {
   id: string;
@@ -64,7 +89,7 @@ export interface SessionStore {
   findActiveSessionByRoom(room: string): SessionRecord | null;
   /** Throws `conflict` if the id exists or the room already has an active session. */
   insertSession(record: SessionRecord): void;
-  updateSession(id: string, patch: Partial<Pick<SessionRecord, "config" | "access" | "members">>): void;
+  updateSession(id: string, patch: SessionPatch): void;
   /** Ends an active session; false when it was not active. */
   endSession(id: string, status: Exclude<SessionStatus, "active">, endedAt: number): boolean;
   saveActivity(updates: ReadonlyArray<{ id: string; lastActivityAt: number }>): void;
@@ -81,4 +106,38 @@ export interface SessionStore {
   listSessions(query: SessionListQuery): SessionRecord[];
   /** Every message of a session in seq order, in pages, without loading them all at once. */
   iterateMessages(sessionId: string, pageSize?: number): Generator<Message[]>;
+  /** Whether storage answers a read and could take the write lock now (for /health). */
+  probe(): boolean;
+}
+
+/** A new active session row with empty history and default settings (null), for `open` and for tests. */
+export function newSessionRecord(init: { id: string; ownerId: string; at: number } & Partial<SessionRecord>): SessionRecord {
+  const { id, ownerId, at, ...rest } = init;
+  return {
+    id,
+    room: null,
+    ownerId,
+    mode: "chat",
+    status: "active",
+    access: "private",
+    members: [],
+    config: {},
+    startedAt: at,
+    endedAt: null,
+    lastActivityAt: at,
+    lastSeq: 0,
+    messageCount: 0,
+    participantCount: 0,
+    durationMs: null,
+    analysis: null,
+    assistant: null,
+    endOnDisconnect: null,
+    analyzedCount: 0,
+    sentimentSum: 0,
+    riskLevel: null,
+    assistantMessages: 0,
+    responseTimeSumMs: 0,
+    responseTimeCount: 0,
+    ...rest,
+  };
 }

@@ -125,7 +125,7 @@ describe("zero-config secret", () => {
     const path = join(first.dataDir, "secret");
     expect(existsSync(path)).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(first.logs.some((l) => l.includes("auth.secret_created") && l.includes("sessiond token --user"))).toBe(true);
+    expect(first.logs.some((l) => l.includes("auth.secret_created") && l.includes("bun src/main.ts token --user"))).toBe(true);
     const secret = readFileSync(path, "utf8");
     await first.stop();
     const second = await startServer({ dataDir: first.dataDir, env: { JWT_SECRET: "" } });

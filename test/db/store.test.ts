@@ -3,13 +3,10 @@ import { Database } from "bun:sqlite";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { embeddedMigrations, migrate, openDatabase, SqliteSessionStore } from "../../src/db/index.ts";
-import type { AppendResult, SessionRecord } from "../../src/sessions/store.ts";
+import { newSessionRecord, type AppendResult, type SessionRecord } from "../../src/sessions/store.ts";
 import { ROOT, tempDir } from "../helpers.ts";
 
-const session = (id: string, now = Date.now()): SessionRecord => ({
-  id, room: null, ownerId: "u", mode: "chat", status: "active", access: "private", members: [], config: {},
-  startedAt: now, endedAt: null, lastActivityAt: now, lastSeq: 0, messageCount: 0, participantCount: 0, durationMs: null,
-});
+const session = (id: string, now = Date.now()): SessionRecord => newSessionRecord({ id, ownerId: "u", at: now });
 
 function freshStore() {
   const path = join(tempDir(), "s.db");

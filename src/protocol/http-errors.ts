@@ -1,5 +1,6 @@
-// The one mapping from an error value to an HTTP response: `{"error":{"code","message"}}` with its status.
-import { isSessiondError, type ErrorCode } from "../protocol/errors.ts";
+// The one mapping from an error value to an HTTP response: `{"error":{"code","message"}}` with its status. Used by
+// every edge that answers HTTP (the API, and the WebSocket upgrade refusals).
+import { isSessiondError, type ErrorCode } from "./errors.ts";
 
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
