@@ -1,6 +1,24 @@
 // The ceiling of this stack: a bare Bun.serve pub/sub server with no persistence, no auth and no validation.
 // It speaks just enough of protocol v1 (join, message -> ack + publish) for the same load generator to drive it.
 let seq = 0;
+const streams: Array<{ session: string; pieces: number }> = [];
+/** One stream at a time, in order (as sessiond answers one reply per session at a time). */
+async function pump(): Promise<void> {
+  while (streams.length > 0) {
+    const { session, pieces } = streams[0]!;
+    const id = String(++seq);
+    let offset = 0;
+    for (let i = 0; i < pieces; i++) {
+      const text = `tok${i} `;
+      server.publish(session, JSON.stringify({ type: "stream.delta", session, stream: id, offset, text }));
+      offset += text.length;
+      // Let the sockets drain now and then, as a reply arriving over the network would.
+      if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+    }
+    server.publish(session, JSON.stringify({ type: "stream.end", session, stream: id, status: "complete" }));
+    streams.shift();
+  }
+}
 const server = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
@@ -16,6 +34,10 @@ const server = Bun.serve({
       if (f.type === "join") {
         ws.subscribe(f.session);
         ws.send(JSON.stringify({ type: "joined", ref: f.id, session: { id: f.session }, messages: [], participants: [] }));
+      } else if (f.type === "stream") {
+        // The stream benchmark's ceiling: `pieces` stream.delta frames published as fast as the loop allows.
+        streams.push(f);
+        if (streams.length === 1) void pump();
       } else if (f.type === "message") {
         const s = ++seq;
         ws.send(JSON.stringify({ type: "ack", ref: f.id, session: f.session, seq: s, messageId: String(s), ts: Date.now() }));

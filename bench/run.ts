@@ -40,7 +40,11 @@ async function measure(gate: { open: boolean }): Promise<number> {
 
 const rssBytes = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
 
-async function fanout(t: Target, session: string, opts: { inFlight?: number; ratePerPublisher?: number }) {
+/** Admin tokens (the main rows), or plain users granted just this session (the analysis rows: nobody is staff). */
+const tokenFor = (userId: string, session: string, users = false) =>
+  mintToken(SECRET, users ? { userId, ttlSeconds: 3600, sessions: [session] } : { userId, ttlSeconds: 3600, admin: true });
+
+async function fanout(t: Target, session: string, opts: { inFlight?: number; ratePerPublisher?: number; users?: boolean }) {
   const subs: WebSocket[] = [];
   let delivered = 0;
   const latencies: number[] = [];
@@ -48,7 +52,7 @@ async function fanout(t: Target, session: string, opts: { inFlight?: number; rat
   for (let i = 0; i < 200; i++) {
     const waiters = new Map<number, (f: any) => void>();
     const sample = i % 20 === 0;
-    const ws = await connect(t.url, await mintToken(SECRET, { userId: `sub${i}`, ttlSeconds: 3600, admin: true }), (f, at) => {
+    const ws = await connect(t.url, await tokenFor(`sub${i}`, session, opts.users), (f, at) => {
       if (f.type === "message") {
         if (gate.open) {
           delivered++;
@@ -62,7 +66,7 @@ async function fanout(t: Target, session: string, opts: { inFlight?: number; rat
   const pubs = await Promise.all(
     [0, 1, 2, 3].map(async (p) => {
       let next = 0;
-      const ws = await connect(t.url, await mintToken(SECRET, { userId: `pub${p}`, ttlSeconds: 3600, admin: true }), (f) => {
+      const ws = await connect(t.url, await tokenFor(`pub${p}`, session, opts.users), (f) => {
         if (f.type === "ack" && opts.inFlight && running) send();
       });
       const send = () => ws.send(JSON.stringify({ type: "message", session, content: `${performance.now()}|payload-${p}-${next}`, id: next++ }));
@@ -82,7 +86,7 @@ async function fanout(t: Target, session: string, opts: { inFlight?: number; rat
   return { deliveredPerSec: delivered / elapsed, p50: pct(latencies, 50), p99: pct(latencies, 99) };
 }
 
-async function pairs(t: Target) {
+async function pairs(t: Target, users = false) {
   let acked = 0;
   const latencies: number[] = [];
   const gate = { open: false };
@@ -93,8 +97,8 @@ async function pairs(t: Target) {
     for (const side of [0, 1]) {
       const sent = new Map<number, number>();
       let next = 0;
-      const token = await mintToken(SECRET, { userId: `pair${s}-${side}`, ttlSeconds: 3600, admin: true });
       const session = `pair-${s}`;
+      const token = await tokenFor(`pair${s}-${side}`, session, users);
       const ws: WebSocket = await connect(t.url, token, (f, at) => {
         if (f.type !== "ack") return;
         if (gate.open) {
@@ -174,6 +178,8 @@ const f2 = (n: number) => n.toFixed(2);
 console.log(`bench: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Bun ${Bun.version}, ${SECONDS} s windows, servers pinned: ${hasTaskset}\n`);
 const rows: string[] = [];
 for (const scenario of ["fanout", "fixed", "pairs", "memory"] as const) {
+  // BENCH_ONLY=analysis runs just the analysis on/off rows below.
+  if (process.env.BENCH_ONLY === "analysis" || process.env.BENCH_ONLY === "encryption") break;
   const results: Record<string, any> = {};
   for (const which of ["bare", "sessiond"] as const) {
     const t = which === "bare" ? await startBare() : await startSessiond();
@@ -197,3 +203,79 @@ for (const scenario of ["fanout", "fixed", "pairs", "memory"] as const) {
 console.log("| scenario | figure | bare Bun.serve | sessiond | sessiond / bare |");
 console.log("| --- | --- | ---: | ---: | ---: |");
 for (const r of rows) console.log(r);
+
+// Encryption at rest on vs off (ENCRYPTION_KEY set or not), same run, rounds alternating the order as below; the
+// medians are printed with each round's ratio. BENCH_ONLY=encryption runs just these rows.
+{
+  const rounds = Number(process.env.BENCH_ENCRYPTION_ROUNDS ?? 3);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const key = Buffer.alloc(32, 0x5e).toString("base64");
+  const encryptionRows: string[] = [];
+  for (const scenario of ["fanout", "pairs"] as const) {
+    const runs: Record<"off" | "on", any[]> = { off: [], on: [] };
+    for (let round = 0; round < rounds; round++) {
+      for (const side of round % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
+        const t = await startSessiond(side === "on" ? { ENCRYPTION_KEY: key } : {});
+        try {
+          const r: any = scenario === "fanout" ? await fanout(t, "fan", { inFlight: 64 }) : await pairs(t);
+          r.rate = scenario === "fanout" ? r.deliveredPerSec : r.ackedPerSec;
+          runs[side].push(r);
+        } finally {
+          t.stop();
+          await Bun.sleep(500);
+        }
+      }
+    }
+    const pick = (side: "off" | "on", k: string) => median(runs[side].map((r) => r[k]));
+    const ratios = runs.on.map((r, i) => `${((r.rate / runs.off[i].rate) * 100).toFixed(0)}%`).join(", ");
+    const label = scenario === "fanout" ? "fan-out 1×200, 4 × 64 in flight | delivered/s" : "pairs 500 × 2, 2 in flight each | acked/s";
+    encryptionRows.push(
+      `| ${label} | ${f0(pick("off", "rate"))} | ${f0(pick("on", "rate"))} | ${((pick("on", "rate") / pick("off", "rate")) * 100).toFixed(0)}% (${ratios}) |`,
+      `| | p50 / p99 (ms) | ${f2(pick("off", "p50"))} / ${f2(pick("off", "p99"))} | ${f2(pick("on", "p50"))} / ${f2(pick("on", "p99"))} | |`,
+    );
+  }
+  console.log(`\n| scenario (encryption at rest, medians of ${rounds} rounds) | figure | off | on | on / off (each round) |`);
+  console.log("| --- | --- | ---: | ---: | ---: |");
+  for (const r of encryptionRows) console.log(r);
+  if (process.env.BENCH_ONLY === "encryption") process.exit(0);
+}
+
+// Analysis on vs off, same run: participants are plain users (no staff watching, so no analysis frames go out);
+// the only difference is ANALYSIS_DEFAULT. Rounds alternate the order (off/on, on/off, ...) so a machine that gets
+// busier or quieter during the run does not favour one side; the medians are printed, with each round's ratio.
+const analysisRows: string[] = [];
+const rounds = Number(process.env.BENCH_ANALYSIS_ROUNDS ?? 3);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const scrape = async (t: Target, name: string) => {
+  const text = await (await fetch(t.url.replace(/^ws/, "http").replace(/\/ws$/, "/metrics"))).text();
+  return Number(text.split("\n").find((l) => l.startsWith(`${name} `))?.split(" ")[1] ?? 0);
+};
+for (const scenario of ["fanout", "pairs"] as const) {
+  const runs: Record<"off" | "on", any[]> = { off: [], on: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const analysis of round % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
+      const t = await startSessiond({ ANALYSIS_DEFAULT: analysis });
+      try {
+        const r: any = scenario === "fanout" ? await fanout(t, "fan", { inFlight: 64, users: true }) : await pairs(t, true);
+        r.rate = scenario === "fanout" ? r.deliveredPerSec : r.ackedPerSec;
+        r.analysed = await scrape(t, "sessiond_analysis_seconds_count");
+        r.dropped = await scrape(t, "sessiond_analysis_dropped_total");
+        runs[analysis].push(r);
+      } finally {
+        t.stop();
+        await Bun.sleep(500);
+      }
+    }
+  }
+  const pick = (side: "off" | "on", key: string) => median(runs[side].map((r) => r[key]));
+  const ratios = runs.on.map((r, i) => `${((r.rate / runs.off[i].rate) * 100).toFixed(0)}%`).join(", ");
+  const work = `${f0(pick("on", "analysed"))} analysed, ${f0(pick("on", "dropped"))} dropped (caught up afterwards)`;
+  const label = scenario === "fanout" ? "fan-out 1×200 users, 4 × 64 in flight | delivered/s" : "pairs 500 × 2 users, 2 in flight each | acked/s";
+  analysisRows.push(
+    `| ${label} | ${f0(pick("off", "rate"))} | ${f0(pick("on", "rate"))} | ${((pick("on", "rate") / pick("off", "rate")) * 100).toFixed(0)}% (${ratios}) | ${work} |`,
+    `| | p50 / p99 (ms) | ${f2(pick("off", "p50"))} / ${f2(pick("off", "p99"))} | ${f2(pick("on", "p50"))} / ${f2(pick("on", "p99"))} | | |`,
+  );
+}
+console.log(`\n| scenario (analysis, medians of ${rounds} rounds) | figure | off | on | on / off (each round) | analysis during the window |`);
+console.log("| --- | --- | ---: | ---: | ---: | --- |");
+for (const r of analysisRows) console.log(r);

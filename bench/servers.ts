@@ -42,4 +42,4 @@ export async function start(name: string, cmd: string[], env: Record<string, str
 }
 
 export const startBare = () => start("bare", [process.execPath, join(ROOT, "bench", "bare-server.ts")]);
-export const startSessiond = () => start("sessiond", [process.execPath, join(ROOT, "src", "main.ts"), "serve"], SERVER_ENV);
+export const startSessiond = (env: Record<string, string> = {}) => start("sessiond", [process.execPath, join(ROOT, "src", "main.ts"), "serve"], { ...SERVER_ENV, ...env });

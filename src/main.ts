@@ -1,9 +1,10 @@
 #!/usr/bin/env bun
-// The CLI: serve, migrate, token, backup, version, help. Server assembly lives in server/node.ts.
+// The CLI: serve, migrate, token, backup, restore, rotate-key, encrypt, audit verify, version, help. Server assembly lives in server/node.ts.
 import { mintToken, parseTtl } from "./auth/index.ts";
 import { loadConfig, parseFlags, configSchema, type Config } from "./config/index.ts";
 import { closeDatabase, databasePath, migrate, openDatabase } from "./db/index.ts";
 import { backupDatabase } from "./db/backup.ts";
+import { auditVerifyCommand, recordCliAudit, resealCommand, restoreCommand, type CommandResult } from "./privacy/commands.ts";
 import { signingSecret, startNode, StartupError, type RunningNode } from "./server/node.ts";
 import pkg from "../package.json";
 
@@ -15,9 +16,16 @@ Usage: sessiond [command] [--setting value ...]
 
 Commands:
   serve                 start the server (default)
+  dev                   start for local development: no tokens (AUTH_MODE=none), example pages, listening on
+                        127.0.0.1 only, data in ./data-dev (each can still be set by variable or flag)
   migrate               apply database migrations and exit
   token --user <id>     print a signed token: [--admin | --moderator] [--ttl 1h|30m|7d] [--session <id>]... [--room <key>]...
   backup <file>         write a consistent copy of the database to <file> (refuses to overwrite)
+  restore <file>        replace the database with a backup (the server must be stopped; checks the file is a
+                        sessiond database this version can migrate; gives it a new epoch)
+  rotate-key            re-encrypt every stored value with ENCRYPTION_KEY while the server runs (resumable)
+  encrypt               encrypt a plaintext database with ENCRYPTION_KEY while the server runs (resumable)
+  audit verify          check the audit trail's hash chain; exit 1 naming the entry where it breaks
   version               print the version
   help, --help          this text
 
@@ -50,13 +58,21 @@ function cliCommand(): string {
   return Bun.main.endsWith(".ts") ? "bun src/main.ts" : "sessiond";
 }
 
-async function serve(config: Config): Promise<void> {
+/** What `dev` changes unless the environment or a flag says otherwise: nobody else can reach it, its data apart. */
+const DEV_DEFAULTS: Record<string, string> = { AUTH_MODE: "none", DEV_EXAMPLES: "true", HOST: "127.0.0.1", DATA_DIR: "./data-dev" };
+
+async function serve(config: Config, dev = false): Promise<void> {
   let node: RunningNode;
   try {
     node = await startNode(config, { version: VERSION, command: cliCommand() });
   } catch (e) {
     if (e instanceof StartupError) fail([e.message]);
     throw e;
+  }
+  if (dev) {
+    const where = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
+    const who = config.AUTH_MODE === "none" ? "no tokens: add ?user=<id>" : "tokens required";
+    process.stderr.write(`sessiond dev: listening on ${where}:${node.port} only, data in ${config.DATA_DIR}, ${who} — http://${where}:${node.port}/examples/chat/?user=alice\n`);
   }
   const stop = (signal: string) => {
     // A shutdown stuck on a peer or a flush must not keep the process alive past 10 s.
@@ -140,6 +156,13 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "token":
       return tokenCommand(args);
+    case "dev": {
+      const { overrides, positional, unknown } = parseFlags(args);
+      if (unknown.length > 0 || positional.length > 0) fail([...unknown, ...positional].map((u) => `sessiond: unknown option ${u} (see sessiond --help)`));
+      const result = loadConfig({ ...DEV_DEFAULTS, ...process.env }, overrides);
+      if (!result.ok) fail(result.errors);
+      return serve(result.config, true);
+    }
     case "serve":
     case "migrate":
     case "backup": {
@@ -158,7 +181,30 @@ async function main(argv: string[]): Promise<void> {
       if (!target) fail(["backup: a target file is required: sessiond backup <file>"]);
       const result = backupDatabase(databasePath(config.DATA_DIR), target);
       if (!result.ok) fail([`backup: ${result.error}`]);
+      const unrecorded = recordCliAudit(config, "database.backup", "sessiond.db", { bytes: result.bytes });
+      if (unrecorded) process.stderr.write(`backup: written, but not recorded in the audit trail: ${unrecorded}\n`);
       process.stdout.write(`backup written to ${target} (${result.bytes} bytes)\n`);
+      return;
+    }
+    case "restore":
+    case "rotate-key":
+    case "encrypt":
+    case "audit": {
+      const { overrides, positional, unknown } = parseFlags(args);
+      if (unknown.length > 0) fail(unknown.map((u) => `sessiond: unknown option ${u} (see sessiond --help)`));
+      const config = readConfig(overrides);
+      let result: CommandResult;
+      if (command === "restore") {
+        if (!positional[0]) fail(["restore: a backup file is required: sessiond restore <file>"]);
+        result = restoreCommand(config, positional[0]);
+      } else if (command === "audit") {
+        if (positional[0] !== "verify") fail(["audit: expected a subcommand: sessiond audit verify"]);
+        result = auditVerifyCommand(config);
+      } else {
+        result = resealCommand(config, command === "rotate-key" ? "rotate" : "encrypt", (line) => process.stdout.write(`${line}\n`));
+      }
+      for (const line of result.out) process.stdout.write(`${line}\n`);
+      if (result.code !== 0) fail(result.err);
       return;
     }
     default:

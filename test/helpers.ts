@@ -267,3 +267,82 @@ export function sdk(server: { http: string }, userId: string, options: Partial<C
     ...options,
   });
 }
+
+/** A moderator token (staff: reads every session, receives alerts; cannot post, configure or use admin routes). */
+export function moderatorToken(userId: string, opts: { ttlSeconds?: number } = {}): Promise<string> {
+  return mintToken(TEST_SECRET, { userId, moderator: true, ttlSeconds: opts.ttlSeconds ?? 3600 });
+}
+
+export interface SseEvent {
+  event: string;
+  data: string;
+  id?: string;
+}
+
+/** A Server-Sent Events reader over fetch that records every event (comments are skipped). */
+export class SseClient {
+  readonly events: SseEvent[] = [];
+  private constructor(
+    readonly response: Response,
+    private readonly controller: AbortController,
+  ) {}
+
+  static async open(url: string, token?: string, headers: Record<string, string> = {}): Promise<SseClient> {
+    const controller = new AbortController();
+    const res = await fetch(url, { headers: { ...(token && { Authorization: `Bearer ${token}` }), ...headers }, signal: controller.signal });
+    const client = new SseClient(res, controller);
+    if (res.ok && res.body) void client.pump(res.body);
+    return client;
+  }
+
+  private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for await (const chunk of body) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const e: SseEvent = { event: "message", data: "" };
+          let hasData = false;
+          for (const line of block.split("\n")) {
+            if (line.startsWith(":")) continue;
+            const colon = line.indexOf(":");
+            const field = colon === -1 ? line : line.slice(0, colon);
+            const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+            if (field === "event") e.event = value;
+            else if (field === "id") e.id = value;
+            else if (field === "data") {
+              e.data = hasData ? `${e.data}\n${value}` : value;
+              hasData = true;
+            }
+          }
+          if (hasData) this.events.push(e);
+        }
+      }
+    } catch {
+      // aborted or the server closed the stream
+    }
+  }
+
+  /** The parsed data of every event of this type. */
+  frames(event: string): any[] {
+    return this.events.filter((e) => e.event === event).map((e) => JSON.parse(e.data));
+  }
+
+  async waitFor(event: string, match: (frame: any) => boolean = () => true, timeoutMs = 10_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const found = this.frames(event).find(match);
+      if (found !== undefined) return found;
+      await Bun.sleep(10);
+    }
+    throw new Error(`timed out waiting for an SSE ${event} event; got: ${JSON.stringify(this.events.slice(-5))}`);
+  }
+
+  close(): void {
+    this.controller.abort();
+  }
+}

@@ -1,14 +1,17 @@
 // A Bun process that follows a room and appends every message to a JSON-lines transcript, exactly once, even
 // across restarts of this process (it resumes from the last seq it wrote) and of the server.
 //
-//   JWT_SECRET=… bun examples/bun/transcript.ts standup transcript.jsonl
+//   JWT_SECRET=$(cat data/secret) bun examples/bun/transcript.ts standup transcript.jsonl
+//
+// data/secret is the signing secret the server generated on its first start (no JWT_SECRET set); if you started the
+// server with your own JWT_SECRET, pass that one instead.
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { sign } from "hono/jwt";
 import { connect } from "sessiond/client";
 
 const [room = "standup", file = "transcript.jsonl"] = process.argv.slice(2);
 const secret = process.env.JWT_SECRET;
-if (!secret) throw new Error("set JWT_SECRET to the server's signing secret");
+if (!secret) throw new Error("set JWT_SECRET to the server's signing secret, e.g. JWT_SECRET=$(cat data/secret)");
 
 // Tokens are short-lived; the client asks for a fresh one before expiry and on every reconnect.
 const getToken = () => sign({ sub: "transcript-bot", sessions: [`room:${room}`], exp: Math.floor(Date.now() / 1000) + 600 }, secret, "HS256");

@@ -1,6 +1,7 @@
-// The chat example: one room, live messages, presence, an outbox that shows what is not acknowledged yet, and
-// "end and start a new session". Served by `bun run dev` at /examples/chat/?user=alice&room=lobby.
+// The chat example: one room, live messages, presence, an outbox that shows what is not acknowledged yet, the
+// assistant's streamed replies, and "end and start a new session". Served by `bun run dev` at /examples/chat/?user=alice&room=lobby.
 import { connect } from "../sessiond-client.js";
+import { createAssistantView } from "./assistant.js";
 
 const params = new URLSearchParams(location.search);
 const room = params.get("room") ?? "lobby";
@@ -16,6 +17,8 @@ $("me").textContent = user;
 
 const client = connect({ url: url.toString(), token });
 let session = null;
+// Assistant replies stream in as growing lines (with a stop button); the owner turns the assistant on or off.
+const assistant = createAssistantView({ user, $ });
 
 function showState(state, note = "") {
   $("state").dataset.state = state;
@@ -54,19 +57,50 @@ function showParticipants() {
   );
 }
 
-async function enter() {
-  session = await client.join({ room }, { limit: 50 });
-  // The first person in a room owns its session; open it so everyone in the room may join.
-  if (session.info.ownerId === user && session.info.access === "private") await session.configure({ access: "open" });
+// The session on screen. A handle joined with { room } follows the room: when the room's session ends and the next
+// one opens (whoever opens it), the handle moves there and emits `session` with the new id.
+let shown = null;
+
+function render() {
+  shown = session.id;
   $("messages").replaceChildren();
   session.history.forEach(showMessage);
+  assistant.render(session);
   showParticipants();
   $("session-status").textContent = "";
-  $("restart").hidden = session.info.ownerId !== user;
+  showRestart();
+}
+
+function showRestart() {
+  // The owner may end the session and start over; once it has ended (expired, or ended by its owner), anyone may.
+  $("restart").hidden = session.active && session.info.ownerId !== user;
+  $("restart").textContent = session.active ? "End and start a new session" : "Start a new session";
+}
+
+async function openToRoom() {
+  // The first person in a room owns its session; open it so everyone in the room may join (unless the server
+  // already opens room sessions to everyone: ROOM_ACCESS_DEFAULT=open).
+  if (session.active && session.info.ownerId === user && session.info.access === "private") await session.configure({ access: "open" });
+}
+
+async function enter() {
+  session = await client.join({ room }, { limit: 50 });
+  assistant.attach(session);
   session.on("message", showMessage);
   session.on("presence", showParticipants);
-  session.on("status", (status) => ($("session-status").textContent = `session ${status}`));
+  session.on("status", (status) => {
+    $("session-status").textContent = `session ${status}: waiting for the room's next session`;
+    showRestart();
+  });
+  session.on("session", (info) => {
+    if (info.id === shown) return showRestart();
+    // Moved to the room's next session: a fresh start, nothing of the old one is kept on screen.
+    render();
+    openToRoom().catch((error) => ($("session-status").textContent = error.message));
+  });
   session.on("error", (error) => ($("session-status").textContent = error.message));
+  render();
+  await openToRoom();
 }
 
 $("composer").addEventListener("submit", (event) => {
@@ -90,11 +124,15 @@ $("composer").addEventListener("submit", (event) => {
   });
 });
 
-// "Practice again": end this session for everyone, then the room opens a fresh one.
+// "Practice again": end this session for everyone, then open the room's next one. Every page in the room follows.
 $("restart").addEventListener("click", async () => {
-  await session.end("completed");
-  await session.leave();
-  await enter();
+  try {
+    if (session.active) await session.end("completed");
+    // The room handle moves to the session this join opens (its `session` event renders it).
+    await client.join({ room }, { limit: 50 });
+  } catch (error) {
+    $("session-status").textContent = error.message;
+  }
 });
 
 enter().catch((error) => showState("closed", error.message));

@@ -78,6 +78,9 @@ class CallControl {
   stop(reason: StopReason): void {
     if (this.reason) return;
     this.reason = reason;
+    // No timer matters once stopped; clearing them also frees a stream its consumer abandoned without return().
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
     this.controller.abort();
   }
 
@@ -159,7 +162,9 @@ export class ModelClient {
    * Streams a chat reply. Yields non-empty pieces in arrival order and, last, one `StreamDone` (see its doc for
    * `stop`). Throws `ModelError`: `timeout` (no piece within `firstTokenTimeoutMs`), `aborted` (the caller's
    * signal), `http`, `unreachable`, `broken_stream` (ended without a finish reason), `invalid_reply` (a chunk
-   * that is not JSON). Retries happen only before the first piece. Leaving the loop early aborts the request.
+   * that is not JSON). Retries happen only before the first piece. Nothing is sent before the first `next()`;
+   * the timers start then. Leaving the loop early aborts the request. A stream that loses only its tail after the
+   * finish reason (usage, `[DONE]`) still ends with `stop: "complete"`.
    */
   async *streamChat(request: ChatRequest, opts: StreamOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     const firstTokenTimeoutMs = opts.firstTokenTimeoutMs ?? MODEL_CALL_DEFAULTS.firstTokenTimeoutMs;
@@ -212,6 +217,11 @@ export class ModelClient {
             return;
           }
           const error = call.stoppedError() ?? toModelError(e, phase);
+          // The finish arrived and only the tail (usage, [DONE]) was lost: the reply itself is whole.
+          if (phase === "stream" && finishReason !== undefined && !call.reason && error.kind === "broken_stream") {
+            yield { part: "done", stop: "complete", finishReason, ...(usage && { usage }) };
+            return;
+          }
           if (started || !error.retryable || attempt >= this.#maxRetries || call.reason) throw error;
           await call.sleep(retryDelayMs(attempt, error, this.#backoff));
         }

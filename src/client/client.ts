@@ -22,7 +22,15 @@ type Reply = (frame: Frame) => void;
 
 interface PendingSend {
   session: string;
-  frame: { type: "message"; session: string; content: string; clientMsgId: string; kind?: string; metadata?: Record<string, unknown> };
+  frame: {
+    type: "message";
+    session: string;
+    content: string;
+    clientMsgId: string;
+    kind?: string;
+    metadata?: Record<string, unknown>;
+    assistant?: { json?: boolean; reasoning?: boolean };
+  };
   resolve: (ack: Ack) => void;
   reject: (error: SessiondClientError) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -33,7 +41,7 @@ interface PendingSend {
 
 /** A join, configure or end: waits for the connection, is sent again if the connection drops before the reply. */
 interface PendingCall {
-  frame: { type: "join" | "configure" | "end"; session?: string; [field: string]: unknown };
+  frame: { type: "join" | "configure" | "end" | "cancel"; session?: string; [field: string]: unknown };
   onReply: (reply: Frame) => void;
   reject: (error: SessiondClientError) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -61,6 +69,8 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
   #state: ConnectionState = "connecting";
   #ws: WebSocket | null = null;
   #closedByApp = false;
+  /** Why the client stopped for good (a terminal close, an expired fixed token, maxAttempts); null while running. */
+  #terminal: SessiondClientError | null = null;
   #opening = false;
   #everOpened = false;
   #attempt = 0;
@@ -109,19 +119,40 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     return this.#state;
   }
 
-  /** Joins a session by id (or a room by key) and resolves with its handle once the server answered. */
+  /**
+   * Joins a session by id (or a room by key) and resolves with its handle once the server answered. A handle joined
+   * with `{ room }` follows the room: it moves to the room's next session by itself (see SessionHandle.room).
+   * Joining what is already followed returns the same handle; with `since` it rejects with `bad_request` instead
+   * (its messages were delivered once already: leave it first to read them again).
+   */
   join(target: JoinTarget, options: JoinOptions = {}): Promise<SessionHandle> {
+    if (this.#closedByApp || this.#state === "closed") return Promise.reject(this.#closedError());
     const normalized = typeof target === "string" ? { session: target } : target;
-    const existing = "session" in normalized ? this.#handles.get(normalized.session) : undefined;
+    const room = "room" in normalized ? normalized.room : undefined;
+    const existing = room === undefined ? this.#handles.get((normalized as { session: string }).session) : this.#roomHandle(room);
+    if (existing && (existing.active || existing._waiting) && options.since !== undefined) {
+      return Promise.reject(
+        new SessiondClientError("bad_request", `Already joined ${room === undefined ? `session "${existing.id}"` : `room "${room}"`}; leave it first to join again with since.`, {
+          session: existing.id,
+        }),
+      );
+    }
     if (existing?.active) return Promise.resolve(existing);
     const frame: PendingCall["frame"] = { type: "join", ...normalized };
     if (options.limit !== undefined) frame.limit = options.limit;
     if (options.since !== undefined) frame.since = options.since;
-    return this.#call(frame, options.timeoutMs, "session" in normalized ? normalized.session : normalized.room, (reply) => {
+    if (options.since !== undefined && options.epoch !== undefined) frame.epoch = options.epoch;
+    return this.#call(frame, options.timeoutMs, room ?? (normalized as { session: string }).session, (reply) => {
       if (reply.type !== "joined") return undefined;
+      // A room handle waiting for the room's next session: this join opened (or found) it, so the handle moves.
+      const waiting = room !== undefined ? this.#roomHandle(room) : undefined;
+      if (waiting?._waiting) {
+        this.#move(waiting, reply);
+        return waiting;
+      }
       const current = this.#handles.get(reply.session.id);
       if (current?.active) return current;
-      const handle = new SessionHandle(this, reply, options.since);
+      const handle = new SessionHandle(this, reply, options.since, { room, limit: options.limit });
       this.#handles.set(handle.id, handle);
       queueMicrotask(() => {
         if (reply.truncated) this.catchUp(handle);
@@ -143,6 +174,13 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     return this.#call({ type: "end", session: id, status }, options.timeoutMs, id, (reply) => (reply.type === "ended" ? reply.session : undefined));
   }
 
+  /** Stops an assistant reply in progress in a session (see SessionHandle.cancel). */
+  cancel(session: string | SessionHandle, streamId: string, options: { timeoutMs?: number } = {}): Promise<void> {
+    const id = typeof session === "string" ? session : session.id;
+    const pick = (reply: Frame) => (reply.type === "cancelled" ? true : undefined);
+    return this.#call({ type: "cancel", session: id, stream: streamId }, options.timeoutMs, id, pick).then(() => undefined);
+  }
+
   /**
    * Sends a message; resolves with the durable ack. Queued while offline and sent in call order per session once
    * joined again; resent after a reconnect with the same `clientMsgId`, so it is committed at most once.
@@ -151,11 +189,12 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     const id = typeof session === "string" ? session : session.id;
     const clientMsgId = options.clientMsgId ?? newClientMsgId();
     return new Promise((resolve, reject) => {
-      if (this.#closedByApp) return reject(this.#closedError());
+      if (this.#closedByApp || this.#state === "closed") return reject(this.#closedError());
       if (!ID_PATTERN.test(id)) return reject(new SessiondClientError("bad_request", `"${id.slice(0, 40)}" is not a valid session id.`));
       const frame: PendingSend["frame"] = { type: "message", session: id, content, clientMsgId };
       if (options.kind !== undefined) frame.kind = options.kind;
       if (options.metadata !== undefined) frame.metadata = options.metadata;
+      if (options.assistant !== undefined) frame.assistant = options.assistant;
       const entry: PendingSend = {
         session: id,
         frame,
@@ -203,6 +242,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
   /** Reconnects now: after a terminal close, after giving up, or to skip the current backoff delay. */
   reconnect(): void {
     if (this.#closedByApp) throw this.#closedError();
+    this.#terminal = null;
     this.#attempt = 0;
     clearTimeout(this.#timers.reconnect);
     this.#timers.reconnect = undefined;
@@ -300,7 +340,8 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     this.#setState("open");
     this.emit("open", { reconnected });
     if (this.#state !== "open") return; // a listener closed the client
-    for (const handle of this.#handles.values()) if (handle.active) this.#rejoin(handle);
+    // A room handle waiting for the next session re-joins its ended one: the server then follows the room again.
+    for (const handle of this.#handles.values()) if (handle.active || handle._waiting) this.#rejoin(handle);
     for (const call of this.#calls) this.#sendCall(call);
     this.#pumpAll();
   }
@@ -364,6 +405,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
 
   /** Closed for good by the server (or by giving up); `reconnect()` may start again. Pending requests reject. */
   #terminate(code: number, reason: string, error: SessiondClientError): void {
+    this.#terminal = error;
     this.#setState("closed");
     this.#failPending(error);
     this.emit("closed", { code, reason, error });
@@ -479,8 +521,19 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
         return this.#handles.get(frame.session)?._presence(frame.userId, frame.event);
       case "session":
         return this.#handles.get(frame.session.id)?._updated(frame.session);
-      case "session.status":
-        return this.#handles.get(frame.session)?._ended(frame.status);
+      case "session.status": {
+        const handle = this.#handles.get(frame.session);
+        if (!handle) return;
+        if (frame.status !== "erased") return handle._ended(frame.status);
+        handle._erased();
+        return this.#loseHandle(handle, new SessiondClientError("not_found", "The session was erased by an administrator.", { session: frame.session }));
+      }
+      case "stream.start":
+      case "stream.delta":
+      case "stream.end":
+        return this.#handles.get(frame.session)?._stream(frame);
+      case "room.session":
+        return this.#followRoom(frame.room, frame.session.id);
       case "error": {
         const error = new SessiondClientError(frame.code, frame.message, { session: frame.session, retryAfterMs: frame.retryAfterMs });
         const handle = frame.session !== undefined ? this.#handles.get(frame.session) : undefined;
@@ -507,7 +560,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
   /** Sends `frame` once the connection is open and resolves with what `pick` makes of the reply. */
   #call<T>(frame: PendingCall["frame"], timeoutMs: number | undefined, key: string, pick: (reply: Frame) => T | undefined): Promise<T> {
     return new Promise((resolve, reject) => {
-      if (this.#closedByApp) return reject(this.#closedError());
+      if (this.#closedByApp || this.#state === "closed") return reject(this.#closedError());
       if (!ID_PATTERN.test(key)) return reject(new SessiondClientError("bad_request", `"${key.slice(0, 40)}" is not a valid session id or room key.`));
       const session = frame.session;
       const call: PendingCall = {
@@ -549,8 +602,11 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
 
   /** Re-joins with `since = lastSeq`: after a reconnect, or to fill a gap on the same connection. */
   #rejoin(handle: SessionHandle): void {
-    this.#request({ type: "join", session: handle.id, since: handle.lastSeq }, (reply) => {
-      if (this.#handles.get(handle.id) !== handle) return;
+    const id = handle.id;
+    const epoch = handle.epoch;
+    this.#request({ type: "join", session: id, since: handle.lastSeq, ...(epoch !== undefined && { epoch }) }, (reply) => {
+      // Left, lost, or moved on to the room's next session while this was on the wire.
+      if (handle.id !== id || this.#handles.get(id) !== handle) return;
       if (reply.type === "joined") {
         if (handle._recover(reply)) {
           handle._catchingUp = true;
@@ -560,7 +616,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
       }
       if (reply.type !== "error") return;
       const error = new SessiondClientError(reply.code, reply.message, { session: handle.id, retryAfterMs: reply.retryAfterMs });
-      if (reply.code === "internal" || reply.code === "rate_limited") {
+      if (reply.code === "internal" || reply.code === "rate_limited" || reply.code === "unavailable") {
         // Transient: try again on this connection (a reconnect re-joins anyway and clears this timer).
         const timer = setTimeout(() => {
           this.#rejoinRetries.delete(timer);
@@ -570,6 +626,46 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
         return;
       }
       this.#loseHandle(handle, error);
+    });
+  }
+
+  /** The room handle of `room`, if one is kept. */
+  #roomHandle(room: string): SessionHandle | undefined {
+    for (const handle of this.#handles.values()) if (handle.room === room) return handle;
+    return undefined;
+  }
+
+  /** `room.session`: the room has an active session again; a room handle waiting for it joins it and moves. */
+  #followRoom(room: string, next: string): void {
+    const handle = this.#roomHandle(room);
+    if (!handle?._waiting || this.#handles.has(next)) return;
+    const frame: Record<string, unknown> = { type: "join", session: next };
+    if (handle._limit !== undefined) frame.limit = handle._limit;
+    this.#request(frame, (reply) => {
+      if (!handle._waiting || this.#handles.get(handle.id) !== handle) return;
+      if (reply.type === "joined") return this.#move(handle, reply);
+      if (reply.type !== "error") return;
+      if (reply.code === "internal" || reply.code === "rate_limited" || reply.code === "unavailable") {
+        // Transient: try again on this connection (a reconnect re-joins the ended session and hears of it anew).
+        const timer = setTimeout(() => {
+          this.#rejoinRetries.delete(timer);
+          this.#followRoom(room, next);
+        }, reply.retryAfterMs ?? RETRY_AFTER_MS);
+        this.#rejoinRetries.add(timer);
+        return;
+      }
+      this.#loseHandle(handle, new SessiondClientError(reply.code, reply.message, { session: next }));
+    });
+  }
+
+  #move(handle: SessionHandle, joined: Extract<Frame, { type: "joined" }>): void {
+    if (handle.id === joined.session.id) return;
+    this.#handles.delete(handle.id);
+    this.#handles.set(joined.session.id, handle);
+    handle._moveTo(joined);
+    queueMicrotask(() => {
+      if (joined.truncated) this.catchUp(handle);
+      this.#pump(handle.id);
     });
   }
 
@@ -603,8 +699,9 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
       return this.#settleSend(entry, { session: reply.session, seq: reply.seq, messageId: reply.messageId, clientMsgId: entry.frame.clientMsgId, ts: reply.ts });
     }
     if (reply.type !== "error") return;
-    if (reply.code === "rate_limited" || reply.code === "internal") {
-      // Nothing was written: the same message (same clientMsgId) goes again after the wait, still first in line.
+    if (reply.code === "rate_limited" || reply.code === "unavailable" || reply.code === "internal") {
+      // Nothing was written (a rate limit, a busy or full database, a server restarting): the same message (same
+      // clientMsgId) goes again after retryAfterMs, still first in line, so call order is kept.
       return this.#pauseSends(reply.retryAfterMs ?? RETRY_AFTER_MS);
     }
     this.#settleSend(entry, new SessiondClientError(reply.code, reply.message, { session: entry.session, clientMsgId: entry.frame.clientMsgId }));
@@ -633,8 +730,11 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     for (const entry of this.#outbox.entries()) this.#settleSend(entry, new SessiondClientError(error.code, error.message, { ...error.details, session: entry.session, clientMsgId: entry.frame.clientMsgId }));
   }
 
+  /** For a call made after the client stopped: `closed`, saying why (and `reconnect()` when that can help). */
   #closedError(): SessiondClientError {
-    return new SessiondClientError("closed", "The client was closed.");
+    const t = this.#terminal;
+    if (this.#closedByApp || !t) return new SessiondClientError("closed", "The client was closed.");
+    return new SessiondClientError("closed", `The client stopped (${t.message}); call reconnect() to start again.`, { closeCode: t.details.closeCode });
   }
 }
 

@@ -1,5 +1,5 @@
 // The client's public option, result and event types.
-import type { Message, MessageKind, SessionAccess, SessionInfo, SessionStatus } from "../protocol/types.ts";
+import type { AssistantSetting, Message, MessageKind, SessionAccess, SessionInfo, SessionStatus, StreamStatus } from "../protocol/types.ts";
 import type { SessiondClientError } from "./errors.ts";
 
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
@@ -42,6 +42,11 @@ export interface SendOptions {
   metadata?: Record<string, unknown>;
   /** The idempotency key; one is generated when not given. Reuse it only to retry the same message. */
   clientMsgId?: string;
+  /**
+   * Ask the session's assistant for a reply to this message (it must be enabled there): `json` for a JSON object,
+   * `reasoning` to have the model's reasoning streamed apart.
+   */
+  assistant?: { json?: boolean; reasoning?: boolean };
   timeoutMs?: number;
 }
 
@@ -60,6 +65,8 @@ export interface SessionChanges {
   config?: Record<string, unknown>;
   access?: SessionAccess;
   members?: string[];
+  /** The given fields are merged into the session's assistant setting (enabling it needs a server with AI_BASE_URL). */
+  assistant?: Partial<AssistantSetting>;
 }
 
 export type JoinTarget = string | { session: string } | { room: string };
@@ -69,6 +76,11 @@ export interface JoinOptions {
   limit?: number;
   /** Start after this seq instead (e.g. one the app stored); later messages arrive as `message` events. */
   since?: number;
+  /**
+   * The epoch `since` was counted in (the handle's `epoch`, stored with it). If the server's database has another
+   * one (it was restored), the join answers with the current history from the start and the handle's `reset` is true.
+   */
+  epoch?: string;
   timeoutMs?: number;
 }
 
@@ -81,14 +93,48 @@ export interface ClientEvents {
   error: SessiondClientError;
 }
 
+/** An assistant reply as the app shows it: every character once, in order, across reconnects. */
+export interface AssistantStream {
+  id: string;
+  /** The seq of the message it answers. */
+  replyTo: number;
+  /** The assistant's name (the committed message's userId). */
+  userId: string;
+  model: string;
+  /** ISO 8601 */
+  startedAt: string;
+  /** The answer so far (all of it once ended). */
+  text: string;
+  /** The model's reasoning so far, when it was asked for ("" otherwise). */
+  reasoning: string;
+  /** Set once it ended. */
+  status?: StreamStatus;
+  /** The committed message's seq (for a failed reply without text, the failure notice's), once committed. */
+  seq?: number;
+}
+
+/** `delta.text` is only what is new; `stream.text` is everything so far. */
+export type StreamEvent =
+  | { type: "start"; stream: AssistantStream }
+  | { type: "delta"; stream: AssistantStream; part: "text" | "reasoning"; text: string }
+  | { type: "end"; stream: AssistantStream };
+
 export interface SessionHandleEvents {
+  /** An assistant reply started, grew, or ended (its committed `message` event comes just before its end). */
+  stream: StreamEvent;
   /** Every message after the join's history, exactly once and in seq order, across reconnects. */
   message: Message;
   presence: { userId: string; event: "join" | "leave" };
-  /** The session's configuration, access or members changed. */
+  /** The session's configuration, access or members changed; or a room handle moved to the room's next session (a new `id`). */
   session: SessionInfo;
-  /** The session ended; it is read-only now and no more events follow. */
-  status: Exclude<SessionStatus, "active">;
+  /** The session ended; it is read-only now and no more of its events follow (a room handle waits for the next one). "erased": it was deleted (then `error`). */
+  status: Exclude<SessionStatus, "active"> | "erased";
+  /**
+   * The server's history is not the one the handle's seqs counted in (its database was restored from a backup, or
+   * the seq is above the session's last): every message of the current history is delivered again from seq 1, as
+   * `message` events right after this one. Drop what you showed before.
+   */
+  reset: { epoch: string | undefined; previousLastSeq: number };
   /** The session can no longer be followed (access removed, or it no longer exists). */
   error: SessiondClientError;
 }

@@ -1,5 +1,7 @@
 // The only reader of the environment: one zod schema, documented defaults, one readable line per bad value.
 import { z } from "zod";
+import { loadKeyRing } from "../privacy/keys.ts";
+import { expectedType, withArticle } from "../protocol/words.ts";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z
@@ -9,20 +11,93 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+/** Exact origins, or `*` (any origin; the HTTP API then allows it without credentials). Unset: undefined. */
 const originList = z
   .string()
   .optional()
-  .transform((v, ctx) => {
+  .transform((v, ctx): readonly string[] | "*" | undefined => {
     if (v === undefined || v.trim() === "") return undefined;
     const origins = v.split(",").map((o) => o.trim()).filter(Boolean);
+    if (origins.includes("*")) {
+      if (origins.length === 1) return "*";
+      ctx.addIssue({ code: "custom", message: "either * alone or a list of origins, not both" });
+      return z.NEVER;
+    }
     for (const o of origins) {
       if (!/^https?:\/\/[^/\s]+$/.test(o)) {
-        ctx.addIssue({ code: "custom", message: `"${o}" is not an origin of the form scheme://host[:port]` });
+        ctx.addIssue({ code: "custom", message: `origins of the form scheme://host[:port] ("${o}" is not one), or * alone` });
         return z.NEVER;
       }
     }
     return origins;
   });
+
+/** Lifecycle webhook event types; `message.created` is sent only when WEBHOOK_EVENTS names it. */
+export const WEBHOOK_EVENT_TYPES = [
+  "session.started",
+  "session.ended",
+  "participant.joined",
+  "participant.left",
+  "alert.raised",
+  "alert.updated",
+  "message.created",
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+const DEFAULT_WEBHOOK_EVENTS = WEBHOOK_EVENT_TYPES.filter((t) => t !== "message.created");
+
+const commaList = (v: string | undefined): string[] | undefined => {
+  if (v === undefined || v.trim() === "") return undefined;
+  return v.split(",").map((x) => x.trim()).filter(Boolean);
+};
+// URLs may carry credentials, so an issue names the entry by position, never by value.
+const webhookUrls = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const urls = commaList(v);
+    if (urls === undefined) return undefined;
+    for (const [i, u] of urls.entries()) {
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(u);
+      } catch {
+        // reported below
+      }
+      if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+        ctx.addIssue({ code: "custom", message: `entry ${i + 1} to be an http:// or https:// URL` });
+        return z.NEVER;
+      }
+    }
+    if (new Set(urls).size !== urls.length) {
+      ctx.addIssue({ code: "custom", message: "each URL only once" });
+      return z.NEVER;
+    }
+    return urls;
+  });
+const webhookEvents = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const names = commaList(v);
+    if (names === undefined) return [...DEFAULT_WEBHOOK_EVENTS];
+    const bad = names.filter((n) => !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(n));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: "custom", message: `a comma list of ${WEBHOOK_EVENT_TYPES.join(", ")} (unknown: ${bad.join(", ")})` });
+      return z.NEVER;
+    }
+    return [...new Set(names)] as WebhookEventType[];
+  });
+// The Standard Webhooks form: "whsec_" (optional) and the base64 of the key, read exactly as the receiver's
+// `new Webhook(secret)` reads it, so the same string is configured on both sides.
+const WEBHOOK_SECRET_FORM = /^(whsec_)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$/;
+const webhookSecret = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  if (!WEBHOOK_SECRET_FORM.test(v)) {
+    ctx.addIssue({ code: "custom", message: "whsec_ followed by base64 (generate one with: echo whsec_$(openssl rand -base64 32))" });
+    return z.NEVER;
+  }
+  return v;
+});
 
 /**
  * Every setting, its type and its default. The README's configuration table mirrors this list;
@@ -39,11 +114,14 @@ export const configSchema = z.object({
   DB_SYNCHRONOUS: z.enum(["normal", "full"]).default("normal"),
   GROUP_COMMIT_MAX_BATCH: int(1, 100_000).default(1024),
   GROUP_COMMIT_MAX_DELAY_MS: int(0, 100).default(0),
+  DB_RETRY_MS: int(0, 60_000).default(2000),
 
   SESSION_EXPIRY_SECONDS: int(1, 31_536_000).default(1200),
   SESSION_SWEEP_INTERVAL_SECONDS: int(1, 86_400).default(30),
   SESSION_CACHE_MAX_SESSIONS: int(1, 10_000_000).default(10_000),
   SESSION_CREATE: z.enum(["join", "api"]).default("join"),
+  ROOM_ACCESS_DEFAULT: z.enum(["private", "open"]).default("private"),
+  END_ON_DISCONNECT_GRACE_SECONDS: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), int(0, 86_400).optional()),
   MAX_MESSAGES_PER_SESSION: int(1, 1_000_000).default(1000),
   MAX_RECOVERY_MESSAGES: int(1, 1_000_000).default(10_000),
   MAX_MESSAGE_BYTES: int(1, 16 * 1024 * 1024).default(65_536),
@@ -54,6 +132,7 @@ export const configSchema = z.object({
   SLOW_CONSUMER_BYTES: int(16 * 1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
 
   AUTH_MODE: z.enum(["jwt", "none"]).default("jwt"),
+  ALLOW_INSECURE_DEV: bool.default(false),
   JWT_SECRET: optionalString.pipe(z.string().min(32, "at least 32 characters").optional()),
   JWT_PUBLIC_KEY: optionalString.pipe(
     z.string().includes("-----BEGIN PUBLIC KEY-----", { message: "a PEM public key (-----BEGIN PUBLIC KEY-----)" }).optional(),
@@ -73,6 +152,8 @@ export const configSchema = z.object({
   SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, "at least 16 characters").optional()),
   DEV_EXAMPLES: bool.default(false),
+  CONSOLE_ENABLED: bool.default(true),
+  STATS_SAMPLE_SECONDS: int(1, 60).default(5),
   RETENTION_DAYS: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), int(1, 36_500).optional()),
 
   ANALYZER: z.enum(["builtin", "llm", "both"]).default("builtin"),
@@ -81,6 +162,8 @@ export const configSchema = z.object({
   ANALYSIS_TOPICS_FILE: optionalString,
   ANALYSIS_LLM_TIMEOUT_SECONDS: int(1, 600).default(20),
   ALERT_MIN_RISK: z.enum(["low", "medium", "high"]).default("medium"),
+  /** Testing only: delay between analysing a message and storing it, to make the crash window observable. */
+  ANALYSIS_STORE_DELAY_MS: int(0, 600_000).default(0),
 
   AI_BASE_URL: optionalString.pipe(z.url().optional()),
   AI_API_KEY: optionalString,
@@ -88,6 +171,22 @@ export const configSchema = z.object({
   AI_TIMEOUT_SECONDS: int(1, 3600).default(60),
   AI_MAX_DURATION_SECONDS: int(1, 86_400).default(300),
   AI_MAX_CONCURRENCY: int(1, 1000).default(4),
+
+  WEBHOOK_URLS: webhookUrls,
+  WEBHOOK_SECRET: webhookSecret,
+  WEBHOOK_EVENTS: webhookEvents,
+  WEBHOOK_INCLUDE_CONTENT: bool.default(false),
+  WEBHOOK_TIMEOUT_SECONDS: int(1, 300).default(10),
+  WEBHOOK_RETRY_BASE_MS: int(1, 3_600_000).default(1000),
+  WEBHOOK_MAX_AGE_SECONDS: int(1, 2_592_000).default(86_400),
+
+  ARCHIVE_DIR: optionalString,
+  ARCHIVE_FORMAT: z.enum(["yaml", "json", "markdown"]).default("yaml"),
+  ARCHIVE_PLAINTEXT: bool.default(false),
+
+  ENCRYPTION_KEY: optionalString,
+  ENCRYPTION_KEY_FILE: optionalString,
+  ENCRYPTION_KEYS_OLD: optionalString,
 });
 
 type Raw = z.infer<typeof configSchema>;
@@ -99,7 +198,7 @@ export interface Config extends Omit<Raw, "JWT_ALGORITHM"> {
 }
 
 /** Names whose values are never echoed back in an error line. */
-const SECRET_NAMES = new Set(["JWT_SECRET", "JWT_PUBLIC_KEY", "SENTRY_DSN", "METRICS_TOKEN", "AI_API_KEY"]);
+const SECRET_NAMES = new Set(["JWT_SECRET", "JWT_PUBLIC_KEY", "SENTRY_DSN", "METRICS_TOKEN", "AI_API_KEY", "WEBHOOK_URLS", "WEBHOOK_SECRET", "ENCRYPTION_KEY", "ENCRYPTION_KEYS_OLD"]);
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -172,6 +271,17 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: R
   if (raw.AI_BASE_URL && !raw.AI_MODEL) {
     errors.push("config: AI_MODEL=(unset) is invalid: expected the model to use when AI_BASE_URL is set (for example llama3.1:8b)");
   }
+  if (raw.WEBHOOK_URLS && !raw.WEBHOOK_SECRET) {
+    errors.push("config: WEBHOOK_SECRET=(unset) is invalid: expected the signing secret when WEBHOOK_URLS is set (generate one with: echo whsec_$(openssl rand -base64 32))");
+  }
+  // Keys are checked for form here; ENCRYPTION_KEY_FILE is read at start-up (src/privacy/index.ts).
+  const keys = loadKeyRing(raw);
+  if (!keys.ok) errors.push(...keys.errors);
+  if (isEncrypting(raw) && raw.ARCHIVE_DIR && !raw.ARCHIVE_PLAINTEXT) {
+    errors.push(
+      "config: ARCHIVE_DIR is set while encryption at rest is on: archive files are plaintext transcripts; unset ARCHIVE_DIR, or set ARCHIVE_PLAINTEXT=true to write them anyway",
+    );
+  }
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, config: { ...raw, JWT_ALGORITHM: algorithm } };
 }
@@ -185,12 +295,18 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "too_big":
       return `a number at most ${issue.maximum}`;
     case "invalid_type":
-      return issue.expected === "number" || issue.expected === "int" ? "a whole number" : `a ${issue.expected}`;
+      return issue.expected === "number" || issue.expected === "int" ? "a whole number" : expectedType(issue.expected);
     case "invalid_format":
-      return issue.format === "url" ? "a URL" : `a ${issue.format}`;
+      return issue.format === "url" ? "a URL" : withArticle(issue.format);
     default:
       return issue.message;
   }
+}
+
+/** Whether HOST listens on this machine only: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /** A summary for the start-up log: settings only, never a secret or a key. */
@@ -209,5 +325,13 @@ export function describeConfig(config: Config): Record<string, unknown> {
     analyzer: config.ANALYZER,
     analysisDefault: config.ANALYSIS_DEFAULT,
     modelServer: config.AI_BASE_URL !== undefined,
+    webhookEndpoints: config.WEBHOOK_URLS?.length ?? 0,
+    archive: config.ARCHIVE_DIR !== undefined ? config.ARCHIVE_FORMAT : "off",
+    encryption: isEncrypting(config) ? "on" : "off",
   };
+}
+
+/** Whether a key is configured (the database's own state decides between "on" and "migrating"). */
+export function isEncrypting(config: Pick<Raw, "ENCRYPTION_KEY" | "ENCRYPTION_KEY_FILE">): boolean {
+  return config.ENCRYPTION_KEY !== undefined || config.ENCRYPTION_KEY_FILE !== undefined;
 }

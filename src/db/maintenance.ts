@@ -1,9 +1,11 @@
-// The background maintenance job: expiry sweep, WAL checkpoint, optional retention; each run logged.
+// The background maintenance job: expiry sweep, WAL checkpoint, retention (through the erasure path); each run logged.
 import type { Database } from "bun:sqlite";
 import type { Logger } from "../observability/logger.ts";
 import { errorFields } from "../observability/logger.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
 import type { SessionService } from "../sessions/session-service.ts";
+import { isSessiondError } from "../protocol/errors.ts";
+import type { Checkpointer } from "./checkpointer.ts";
 
 export interface MaintenanceDeps {
   service: SessionService;
@@ -11,33 +13,39 @@ export interface MaintenanceDeps {
   logger: Logger;
   reporter: ErrorReporter;
   sweepIntervalMs: number;
-  /** Delete the messages of sessions that ended more than this many days ago; undefined keeps everything. */
-  retentionDays?: number;
+  /**
+   * Erases the ended sessions whose retention ran out (their own retentionDays, else RETENTION_DAYS) through the
+   * erasure path (privacy/PrivacyService.applyRetention); absent: nothing is erased.
+   */
+  retention?: () => { sessions: number; messages: number };
   /** When nothing is connected, the checkpoint truncates the WAL instead of only copying it back. */
   isIdle: () => boolean;
+  /** Runs the checkpoint off the event loop; without one (or once it failed) it runs here, on the main thread. */
+  checkpointer?: Checkpointer;
 }
 
 export interface MaintenanceRun {
   expired: number;
   checkpoint: "passive" | "truncate";
   walPages: number;
+  /** Sessions erased by retention in this run, and the messages they held. */
+  erasedSessions: number;
   deletedMessages: number;
 }
 
-export function runMaintenance(deps: MaintenanceDeps, now = Date.now()): MaintenanceRun {
+export function runMaintenance(deps: MaintenanceDeps): MaintenanceRun {
   const expired = deps.service.expireIdleSessions().length;
   const mode = deps.isIdle() ? "truncate" : "passive";
-  const wal = deps.sqlite.query<{ log: number }, []>(`PRAGMA wal_checkpoint(${mode.toUpperCase()})`).get();
-  let deletedMessages = 0;
-  if (deps.retentionDays !== undefined) {
-    const cutoff = now - deps.retentionDays * 86_400_000;
-    deletedMessages = deps.sqlite
-      .query<unknown, [number]>(
-        "DELETE FROM messages WHERE session_id IN (SELECT id FROM sessions WHERE status <> 'active' AND ended_at < ?)",
-      )
-      .run(cutoff).changes;
+  let walPages: number;
+  if (deps.checkpointer?.alive) {
+    // Asked of the worker and not awaited: this run reports the WAL as the last checkpoint left it.
+    void deps.checkpointer.checkpoint(mode);
+    walPages = deps.checkpointer.last?.walPages ?? 0;
+  } else {
+    walPages = deps.sqlite.query<{ log: number }, []>(`PRAGMA wal_checkpoint(${mode.toUpperCase()})`).get()?.log ?? 0;
   }
-  return { expired, checkpoint: mode, walPages: wal?.log ?? 0, deletedMessages };
+  const retained = deps.retention?.() ?? { sessions: 0, messages: 0 };
+  return { expired, checkpoint: mode, walPages, erasedSessions: retained.sessions, deletedMessages: retained.messages };
 }
 
 export function startMaintenance(deps: MaintenanceDeps): { stop(): void; runNow(): MaintenanceRun | null } {
@@ -48,6 +56,11 @@ export function startMaintenance(deps: MaintenanceDeps): { stop(): void; runNow(
       deps.logger.info("maintenance.run", { ...result, durationMs: Math.round(performance.now() - started) });
       return result;
     } catch (e) {
+      if (isSessiondError(e) && e.code === "unavailable") {
+        // A storage fault, logged (once, with its code) by the fault monitor; the next run tries again.
+        deps.logger.warn("maintenance.skipped", { reason: "storage unavailable" });
+        return null;
+      }
       deps.logger.error("maintenance.failed", errorFields(e));
       deps.reporter.capture(e, { where: "maintenance", code: "internal" });
       return null;

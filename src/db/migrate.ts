@@ -5,11 +5,15 @@ import type { MigrationMeta } from "drizzle-orm/migrator";
 import journal from "../../drizzle/meta/_journal.json";
 import m0000 from "../../drizzle/0000_init.sql" with { type: "text" };
 import m0001 from "../../drizzle/0001_ai.sql" with { type: "text" };
+import m0002 from "../../drizzle/0002_integrations.sql" with { type: "text" };
+import m0003 from "../../drizzle/0003_privacy.sql" with { type: "text" };
 
 /** Every migration file, in journal order. A new `drizzle-kit generate` output must be added here. */
 const EMBEDDED_SQL: Record<string, string> = {
   "0000_init": m0000,
   "0001_ai": m0001,
+  "0002_integrations": m0002,
+  "0003_privacy": m0003,
 };
 
 /** The embedded migrations in the form drizzle's migrator takes; throws if the journal and the files disagree. */

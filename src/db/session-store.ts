@@ -13,28 +13,29 @@ import type {
   SessionRecord,
   SessionStore,
 } from "../sessions/store.ts";
+import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
+import { aad } from "../privacy/fields.ts";
+import type { CommitHooks } from "./commit-hooks.ts";
+import { messageFromRow, sealMessage, type MessageRow } from "./message-codec.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
+import { asUnavailable, guardRead, guardWrite, IGNORE_FAULTS, isBusyCode, storageFaultCode, unavailableError, type StorageFaultListener } from "./storage-faults.ts";
 import { sessions } from "./schema.ts";
 
-interface MessageRow {
-  id: string;
-  session_id: string;
-  seq: number;
-  user_id: string;
-  role: Message["role"];
-  kind: Message["kind"];
-  content: string;
-  metadata: string | null;
-  client_msg_id: string | null;
-  created_at: number;
-}
 
 type Outcome = { ok: true; value: AppendResult } | { ok: false; error: SessiondError };
 
 export interface StoreStats {
   /** Called after each group commit with the batch size and how long the transaction took. */
   onCommit?: (batchSize: number, seconds: number) => void;
+  /** Told inside each transaction of what it changes (webhook outbox, archive jobs); see CommitHooks. */
+  hooks?: CommitHooks;
+  /** Seals content columns at rest (message content and metadata, session config); plaintext when absent. */
+  cipher?: FieldCipher;
+  /** Told of every storage fault and of every successful write (logs, metrics, health). */
+  faults?: StorageFaultListener;
 }
+
+type SessionRow = typeof sessions.$inferSelect;
 
 /**
  * The hot statements are prepared once on the raw connection (bun:sqlite caches only 20 ad-hoc queries);
@@ -43,6 +44,9 @@ export interface StoreStats {
 export class SqliteSessionStore implements SessionStore {
   private readonly db: BunSQLiteDatabase;
   private readonly commits: GroupCommit<AppendInput, AppendResult, SessiondError>;
+  private readonly hooks: CommitHooks;
+  private readonly cipher: FieldCipher;
+  private readonly faults: StorageFaultListener;
   private readonly stmt: {
     sessionHead: Statement<{ last_seq: number; status: string }, [string]>;
     insertMessage: Statement<unknown, [string, string, number, string, string, string, string, string | null, string | null, number]>;
@@ -60,6 +64,9 @@ export class SqliteSessionStore implements SessionStore {
     options: GroupCommitOptions & StoreStats = {},
   ) {
     this.db = drizzle({ client: sqlite });
+    this.hooks = options.hooks ?? {};
+    this.cipher = options.cipher ?? PLAINTEXT;
+    const faults = (this.faults = options.faults ?? IGNORE_FAULTS);
     this.stmt = {
       sessionHead: sqlite.prepare("SELECT last_seq, status FROM sessions WHERE id = ?"),
       insertMessage: sqlite.prepare(
@@ -70,10 +77,15 @@ export class SqliteSessionStore implements SessionStore {
       bumpSession: sqlite.prepare(
         "UPDATE sessions SET last_seq = ?, message_count = message_count + ?, last_activity_at = max(last_activity_at, ?) WHERE id = ?",
       ),
+      // History reads carry each message's analysis when it has one (a primary-key lookup per row).
       lastMessages: sqlite.prepare(
-        "SELECT * FROM (SELECT * FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC",
+        `SELECT m.*, a.analysis FROM (SELECT * FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?) m
+         LEFT JOIN message_analyses a ON a.session_id = m.session_id AND a.seq = m.seq ORDER BY m.seq ASC`,
       ),
-      messagesAfter: sqlite.prepare("SELECT * FROM messages WHERE session_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?"),
+      messagesAfter: sqlite.prepare(
+        `SELECT m.*, a.analysis FROM messages m LEFT JOIN message_analyses a ON a.session_id = m.session_id AND a.seq = m.seq
+         WHERE m.session_id = ? AND m.seq > ? ORDER BY m.seq ASC LIMIT ?`,
+      ),
       addParticipant: sqlite.prepare(
         "INSERT INTO session_participants (session_id, user_id, first_seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
       ),
@@ -85,13 +97,32 @@ export class SqliteSessionStore implements SessionStore {
     this.commits = new GroupCommit<AppendInput, AppendResult, SessiondError>(
       (items) => {
         const started = onCommit ? performance.now() : 0;
-        // IMMEDIATE: take the write lock up front instead of failing to upgrade a read lock mid-transaction.
-        const outcomes = commitBatch.immediate(items) as Outcome[];
+        let outcomes: Outcome[];
+        try {
+          // IMMEDIATE: take the write lock up front instead of failing to upgrade a read lock mid-transaction.
+          // With busy_timeout 0 a foreign lock fails at once; the group commit retries on a timer.
+          outcomes = commitBatch.immediate(items) as Outcome[];
+        } catch (e) {
+          const code = storageFaultCode(e);
+          if (code !== null) faults.failed(code, "append");
+          throw e;
+        }
+        faults.succeeded();
         onCommit?.(items.length, (performance.now() - started) / 1000);
         return outcomes;
       },
-      (thrown) => new SessiondError("internal", "The message could not be stored and was not saved; try again.", undefined, undefined, { cause: thrown }),
-      options,
+      (thrown) => {
+        const code = storageFaultCode(thrown);
+        if (code !== null) return unavailableError(code, thrown);
+        return new SessiondError("internal", "The message could not be stored and was not saved; try again.", undefined, undefined, { cause: thrown });
+      },
+      {
+        ...options,
+        isRetryable: (thrown) => {
+          const code = storageFaultCode(thrown);
+          return code !== null && isBusyCode(code);
+        },
+      },
     );
   }
 
@@ -107,6 +138,7 @@ export class SqliteSessionStore implements SessionStore {
   private commitBatch(items: AppendInput[]): Outcome[] {
     const heads = new Map<string, { lastSeq: number; added: number; lastAt: number; active: boolean } | null>();
     const outcomes: Outcome[] = [];
+    const onMessage = this.hooks.messageCommitted;
     for (const item of items) {
       let head = heads.get(item.sessionId);
       if (head === undefined) {
@@ -123,7 +155,7 @@ export class SqliteSessionStore implements SessionStore {
         continue;
       }
       const seq = head.lastSeq + 1;
-      const metadata = item.metadata === undefined ? null : JSON.stringify(item.metadata);
+      const stored = sealMessage(this.cipher, item.sessionId, seq, item.content, item.metadata === undefined ? null : JSON.stringify(item.metadata));
       const changed = this.stmt.insertMessage.run(
         item.id,
         item.sessionId,
@@ -131,37 +163,34 @@ export class SqliteSessionStore implements SessionStore {
         item.userId,
         item.role,
         item.kind,
-        item.content,
-        metadata,
+        stored.content,
+        stored.metadata,
         item.clientMsgId ?? null,
         item.createdAt,
       ).changes;
       if (changed === 0) {
         const original = this.stmt.messageByClientId.get(item.sessionId, item.userId, item.clientMsgId!);
-        outcomes.push({ ok: true, value: { message: toMessage(original!), duplicate: true } });
+        outcomes.push({ ok: true, value: { message: this.toMessage(original!), duplicate: true } });
         continue;
       }
       head.lastSeq = seq;
       head.added++;
       head.lastAt = Math.max(head.lastAt, item.createdAt);
-      outcomes.push({
-        ok: true,
-        value: {
-          message: {
-            id: item.id,
-            seq,
-            session: item.sessionId,
-            userId: item.userId,
-            role: item.role,
-            kind: item.kind,
-            content: item.content,
-            ...(item.metadata !== undefined && { metadata: item.metadata }),
-            ...(item.clientMsgId !== undefined && { clientMsgId: item.clientMsgId }),
-            createdAt: new Date(item.createdAt).toISOString(),
-          },
-          duplicate: false,
-        },
-      });
+      const message: Message = {
+        id: item.id,
+        seq,
+        session: item.sessionId,
+        userId: item.userId,
+        role: item.role,
+        kind: item.kind,
+        content: item.content,
+        ...(item.metadata !== undefined && { metadata: item.metadata }),
+        ...(item.clientMsgId !== undefined && { clientMsgId: item.clientMsgId }),
+        createdAt: new Date(item.createdAt).toISOString(),
+      };
+      // Inside the batch transaction: the outbox row commits (or rolls back) with the message.
+      if (onMessage) onMessage(message);
+      outcomes.push({ ok: true, value: { message, duplicate: false } });
     }
     for (const [id, head] of heads) {
       if (head && head.added > 0) this.stmt.bumpSession.run(head.lastSeq, head.added, head.lastAt, id);
@@ -170,72 +199,100 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   getSession(id: string): SessionRecord | null {
-    return (this.db.select().from(sessions).where(eq(sessions.id, id)).get() as SessionRecord | undefined) ?? null;
+    const row = guardRead(this.faults, "getSession", () => this.db.select().from(sessions).where(eq(sessions.id, id)).get());
+    return row ? this.toRecord(row) : null;
   }
 
   findActiveSessionByRoom(room: string): SessionRecord | null {
-    const row = this.db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.room, room), eq(sessions.status, "active")))
-      .get();
-    return (row as SessionRecord | undefined) ?? null;
+    const row = guardRead(this.faults, "findActiveSessionByRoom", () =>
+      this.db
+        .select()
+        .from(sessions)
+        .where(and(eq(sessions.room, room), eq(sessions.status, "active")))
+        .get(),
+    );
+    return row ? this.toRecord(row) : null;
   }
 
   insertSession(record: SessionRecord): void {
+    const onStarted = this.hooks.sessionStarted;
     try {
-      this.db.insert(sessions).values(record).run();
+      if (onStarted) {
+        this.sqlite.transaction(() => {
+          this.db.insert(sessions).values(this.toRow(record)).run();
+          onStarted(record);
+        }).immediate();
+      } else {
+        this.db.insert(sessions).values(this.toRow(record)).run();
+      }
     } catch (e) {
       if (isConstraintError(e)) {
         throw new SessiondError("conflict", record.room ? "The room already has an active session." : "A session with that id exists.");
       }
-      throw e;
+      throw asUnavailable(this.faults, e, "insertSession");
     }
+    this.faults.succeeded();
   }
 
   updateSession(id: string, patch: SessionPatch): void {
     if (Object.keys(patch).length === 0) return;
-    this.db.update(sessions).set(patch).where(eq(sessions.id, id)).run();
+    const { config, ...rest } = patch;
+    const set = config === undefined ? rest : { ...rest, config: this.cipher.seal(JSON.stringify(config), aad.sessionConfig(id)) };
+    guardWrite(this.faults, "updateSession", () => this.db.update(sessions).set(set).where(eq(sessions.id, id)).run());
   }
 
   endSession(id: string, status: "completed" | "cancelled" | "expired", endedAt: number): boolean {
-    return (
+    const end = () =>
       this.sqlite
         .query<unknown, [string, number, number, string]>(
           "UPDATE sessions SET status = ?, ended_at = ?, duration_ms = ? - started_at WHERE id = ? AND status = 'active'",
         )
-        .run(status, endedAt, endedAt, id).changes > 0
+        .run(status, endedAt, endedAt, id).changes > 0;
+    const onEnded = this.hooks.sessionEnded;
+    if (!onEnded) return guardWrite(this.faults, "endSession", end);
+    return guardWrite(this.faults, "endSession", () =>
+      this.sqlite.transaction(() => {
+        if (!end()) return false;
+        onEnded(this.getSession(id)!);
+        return true;
+      }).immediate(),
     );
   }
 
   saveActivity(updates: ReadonlyArray<{ id: string; lastActivityAt: number }>): void {
     if (updates.length === 0) return;
-    this.sqlite.transaction(() => {
-      for (const u of updates) this.stmt.saveActivity.run(u.lastActivityAt, u.id);
-    }).immediate();
+    guardWrite(this.faults, "saveActivity", () =>
+      this.sqlite.transaction(() => {
+        for (const u of updates) this.stmt.saveActivity.run(u.lastActivityAt, u.id);
+      }).immediate(),
+    );
   }
 
   addParticipant(sessionId: string, userId: string, at: number): boolean {
-    return this.sqlite.transaction(() => {
-      const added = this.stmt.addParticipant.run(sessionId, userId, at).changes > 0;
-      if (added) this.stmt.countParticipant.run(sessionId);
-      return added;
-    }).immediate();
+    return guardWrite(this.faults, "addParticipant", () =>
+      this.sqlite.transaction(() => {
+        const added = this.stmt.addParticipant.run(sessionId, userId, at).changes > 0;
+        if (added) {
+          this.stmt.countParticipant.run(sessionId);
+          this.hooks.participantAdded?.(sessionId, userId, at);
+        }
+        return added;
+      }).immediate(),
+    );
   }
 
   participants(sessionId: string): string[] {
-    return this.sqlite
-      .query<{ user_id: string }, [string]>("SELECT user_id FROM session_participants WHERE session_id = ?")
-      .all(sessionId)
-      .map((r) => r.user_id);
+    return guardRead(this.faults, "participants", () =>
+      this.sqlite.query<{ user_id: string }, [string]>("SELECT user_id FROM session_participants WHERE session_id = ?").all(sessionId),
+    ).map((r) => r.user_id);
   }
 
   lastMessages(sessionId: string, limit: number): Message[] {
-    return this.stmt.lastMessages.all(sessionId, limit).map(toMessage);
+    return guardRead(this.faults, "lastMessages", () => this.stmt.lastMessages.all(sessionId, limit)).map((r) => this.toMessage(r));
   }
 
   messagesAfter(sessionId: string, afterSeq: number, limit: number): Message[] {
-    return this.stmt.messagesAfter.all(sessionId, afterSeq, limit).map(toMessage);
+    return guardRead(this.faults, "messagesAfter", () => this.stmt.messagesAfter.all(sessionId, afterSeq, limit)).map((r) => this.toMessage(r));
   }
 
   idleSessionIds(before: number, limit: number): string[] {
@@ -280,19 +337,59 @@ export class SqliteSessionStore implements SessionStore {
       .where(where.length > 0 ? and(...where) : undefined)
       .orderBy(sql`${sessions.startedAt} DESC`, sql`${sessions.id} DESC`)
       .limit(query.limit)
-      .all() as SessionRecord[];
+      .all()
+      .map((r) => this.toRecord(r));
   }
 
-  /** A read and a write-lock probe: a closed, unreadable or locked-out database fails. */
+  addAssistantMetrics(sessionId: string, delta: { messages: number; responseTimeMs?: number }): void {
+    const timed = delta.responseTimeMs === undefined ? 0 : 1;
+    guardWrite(this.faults, "addAssistantMetrics", () =>
+      this.sqlite
+        .query<unknown, [number, number, number, string]>(
+          `UPDATE sessions SET assistant_messages = assistant_messages + ?, response_time_sum_ms = response_time_sum_ms + ?,
+           response_time_count = response_time_count + ? WHERE id = ?`,
+        )
+        .run(delta.messages, delta.responseTimeMs ?? 0, timed, sessionId),
+    );
+  }
+
+  /**
+   * A read and a write-lock probe: a closed, unreadable or locked-out database fails. Never waits (busy_timeout is
+   * 0), so a foreign lock costs a /health call microseconds, not the event loop's time.
+   */
   probe(): boolean {
     try {
       this.sqlite.query("SELECT count(*) FROM sessions WHERE rowid = 1").get();
       this.sqlite.run("BEGIN IMMEDIATE");
       this.sqlite.run("ROLLBACK");
       return true;
+    } catch (e) {
+      const code = storageFaultCode(e);
+      if (code !== null) this.faults.failed(code, "probe");
+      return false;
+    }
+  }
+
+  /**
+   * Commits one tiny row (`storage_probe` in sessiond_meta): the proof that writes work again after a fault, when no
+   * client write comes along to prove it (a drained node gets none). True when it committed.
+   */
+  probeWrite(): boolean {
+    try {
+      guardWrite(this.faults, "probeWrite", () =>
+        this.sqlite
+          .query<unknown, [string]>("INSERT INTO sessiond_meta (key, value) VALUES ('storage_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+          .run(String(Date.now())),
+      );
+      return true;
     } catch {
       return false;
     }
+  }
+
+  /** Resolves once no append is queued or waiting for a retry (for shutdown). */
+  idle(): Promise<void> {
+    return this.commits.idle();
   }
 
   *iterateMessages(sessionId: string, pageSize = 1000): Generator<Message[]> {
@@ -305,22 +402,19 @@ export class SqliteSessionStore implements SessionStore {
       if (page.length < pageSize) return;
     }
   }
-}
 
-function toMessage(row: MessageRow): Message {
-  const message: Message = {
-    id: row.id,
-    seq: row.seq,
-    session: row.session_id,
-    userId: row.user_id,
-    role: row.role,
-    kind: row.kind,
-    content: row.content,
-    createdAt: new Date(row.created_at).toISOString(),
-  };
-  if (row.metadata !== null) message.metadata = JSON.parse(row.metadata) as Record<string, unknown>;
-  if (row.client_msg_id !== null) message.clientMsgId = row.client_msg_id;
-  return message;
+  private toMessage(row: MessageRow): Message {
+    return messageFromRow(this.cipher, row);
+  }
+
+  /** A session row as the domain sees it (config opened and parsed). */
+  private toRecord(row: SessionRow): SessionRecord {
+    return { ...row, config: JSON.parse(this.cipher.open(row.config, aad.sessionConfig(row.id))) as Record<string, unknown> } as SessionRecord;
+  }
+
+  private toRow(record: SessionRecord): SessionRow {
+    return { ...record, config: this.cipher.seal(JSON.stringify(record.config), aad.sessionConfig(record.id)) } as SessionRow;
+  }
 }
 
 function isConstraintError(e: unknown): boolean {

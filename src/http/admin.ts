@@ -4,12 +4,16 @@ import { SessiondError } from "../protocol/errors.ts";
 import type { Connection, Hub } from "../realtime/hub.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Principal } from "../sessions/access.ts";
+import type { WebhookAdmin } from "../integrations/webhook-admin.ts";
+import { registerWebhookRoutes } from "./webhooks.ts";
 import { SessionIdParam, SessionInfo, EndSessionBody, ErrorBody } from "./schemas.ts";
 
 export interface AdminDeps {
   hub: Hub;
   /** Ends every active session as cancelled and closes every connection with 4003. */
   reset: () => { endedSessions: number; closedConnections: number };
+  /** Webhook deliveries, replay and endpoints (/api/admin/webhooks/*). */
+  webhooks?: WebhookAdmin;
 }
 
 export type ApiEnv = { Variables: { principal: Principal }; Bindings: { server?: import("bun").Server<unknown> } };
@@ -33,8 +37,11 @@ const AdminSession = z
     status: z.string(),
     subscribers: z.number().int(),
     present: z.array(z.string()),
+    presentCount: z.number().int().openapi({ description: "How many users are present (the length of present)" }),
     cached: z.boolean(),
     messageCount: z.number().int(),
+    sentiment: z.number().nullable().openapi({ description: "Mean sentiment of the analysed messages (null before the first)" }),
+    riskLevel: z.enum(["none", "low", "medium", "high"]).nullable().openapi({ description: "Highest crisis risk so far (null before the first analysis)" }),
     lastActivityAt: z.string(),
   })
   .openapi("AdminSession");
@@ -64,11 +71,12 @@ const view = (c: Connection) => ({
   lastSeenAt: new Date(c.lastSeen).toISOString(),
 });
 
-export function registerAdminRoutes(api: OpenAPIHono<ApiEnv>, service: SessionService, { hub, reset }: AdminDeps): void {
+export function registerAdminRoutes(api: OpenAPIHono<ApiEnv>, service: SessionService, { hub, reset, webhooks }: AdminDeps): void {
   api.use("/api/admin/*", async (c, next) => {
     if (!c.get("principal").admin) throw new SessiondError("forbidden", "Admin routes need a token with role \"admin\".");
     await next();
   });
+  if (webhooks) registerWebhookRoutes(api, webhooks);
 
   api.openapi(
     createRoute({ method: "get", path: "/api/admin/connections", summary: "Every live connection", responses: { 200: ok(z.object({ connections: z.array(ConnectionView) }), "Connections"), ...refused } }),
@@ -90,8 +98,11 @@ export function registerAdminRoutes(api: OpenAPIHono<ApiEnv>, service: SessionSe
         status: s.status,
         subscribers: hub.subscribers(s.id).size,
         present: service.presence.users(s.id),
+        presentCount: service.presence.users(s.id).length,
         cached: service.isCached(s.id),
         messageCount: s.metrics.messageCount,
+        sentiment: s.metrics.sentiment,
+        riskLevel: s.metrics.riskLevel,
         lastActivityAt: s.lastActivityAt,
       }));
       return c.json({ sessions }, 200);

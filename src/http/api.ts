@@ -3,15 +3,20 @@
 import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
 import type { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { stringify as toYaml } from "yaml";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { describeZodError, ID_PATTERN } from "../protocol/frames.ts";
-import { SessiondError } from "../protocol/errors.ts";
+import { SessiondError, isSessiondError } from "../protocol/errors.ts";
 import type { Message, SessionInfo as SessionInfoT } from "../protocol/types.ts";
 import type { SessionService } from "../sessions/session-service.ts";
+import { TRANSCRIPT_EXTENSIONS, TRANSCRIPT_MEDIA_TYPES, transcriptChunks, type TranscriptFormat, type TranscriptSummary } from "../sessions/transcript.ts";
+import { canSeeAnalysis } from "../sessions/access.ts";
+import type { AlertService } from "../analysis/alerts.ts";
+import { registerAlertRoutes } from "./alerts.ts";
 import type { SseGateway } from "../realtime/sse-gateway.ts";
 import * as S from "./schemas.ts";
 import { registerAdminRoutes, type AdminDeps, type ApiEnv } from "./admin.ts";
+import { registerConsoleRoutes, type ConsoleApiDeps } from "./console-api.ts";
+import { registerPrivacyRoutes, type PrivacyRouteDeps } from "./privacy.ts";
 
 export interface ApiDeps {
   service: SessionService;
@@ -19,7 +24,15 @@ export interface ApiDeps {
   sse: SseGateway;
   maxMessageBytes: number;
   onMessageReceived?: () => void;
+  /** Told of an event stream refused by authentication, by code (the SSE gateway counts its own refusals). */
+  onStreamRefused?: (code: string) => void;
   admin: AdminDeps;
+  /** The operator console's data routes (/api/console/*, the admin kick); absent when the console is off. */
+  console?: ConsoleApiDeps;
+  /** Crisis alerts (/api/alerts, staff only) and the alert count in exports. */
+  alerts?: AlertService;
+  /** Erasure, export and the audit trail (/api/admin/...), and the audit of admin actions. */
+  privacy?: PrivacyRouteDeps;
 }
 
 type Env = ApiEnv;
@@ -37,6 +50,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: "payload_too_large",
   415: "bad_request: the body must be application/json",
   429: "rate_limited (see Retry-After) or limit_exceeded",
+  503: "unavailable: the database is busy, locked or full, or the server is restarting; nothing was written (see Retry-After)",
 };
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const body = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { "application/json": { schema } } });
@@ -92,8 +106,22 @@ const routes = {
     responses: {
       201: json(S.Message, "Committed"),
       200: json(S.Message, "An idempotent repeat: the original message"),
-      ...errors(400, 401, 403, 404, 409, 413, 415, 429),
+      ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
     },
+  }),
+  streams: createRoute({
+    method: "get",
+    path: "/api/sessions/{id}/streams",
+    summary: "The assistant's replies in progress, with their text so far",
+    request: { params: S.SessionIdParam },
+    responses: { 200: json(S.StreamList, "Replies in progress (none once the session ended)"), ...errors(400, 401, 403, 404) },
+  }),
+  cancelStream: createRoute({
+    method: "post",
+    path: "/api/sessions/{id}/streams/{stream}/cancel",
+    summary: "Stop a reply in progress (author of the message answered, session owner, or staff)",
+    request: { params: S.StreamIdParam },
+    responses: { 200: json(S.CancelledStream, "Cancelled: the text so far is committed, then stream.end"), ...errors(400, 401, 403, 404) },
   }),
   events: createRoute({
     method: "get",
@@ -133,7 +161,16 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
   api.use("/api/*", async (c, next) => {
     const url = new URL(c.req.url);
     const allowQueryToken = url.pathname.endsWith("/events");
-    c.set("principal", (await authenticator.fromRequest(c.req.raw, url, { allowQueryToken })).principal);
+    const address = (c.env as { requestIP?: { address?: string } } | undefined)?.requestIP?.address ?? "unknown";
+    let verified;
+    try {
+      verified = await authenticator.fromRequest(c.req.raw, url, { allowQueryToken });
+    } catch (e) {
+      // A refused SSE stream is a refused connection too (sessiond_connection_errors_total).
+      if (allowQueryToken) deps.onStreamRefused?.(isSessiondError(e) ? e.code : "internal");
+      throw e;
+    }
+    c.set("principal", { ...verified.principal, address });
     const method = c.req.method;
     if (method === "POST" || method === "PATCH" || method === "PUT") {
       const type = c.req.header("content-type");
@@ -154,7 +191,11 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
     }),
   );
 
+  // Before the admin and alert routes: it records their actions in the audit trail once they succeeded.
+  if (deps.privacy) registerPrivacyRoutes(api, deps.privacy);
   registerAdminRoutes(api, service, deps.admin);
+  if (deps.console) registerConsoleRoutes(api, service, deps.console);
+  if (deps.alerts) registerAlertRoutes(api, { alerts: deps.alerts, sse });
 
   api.openapi(routes.create, (c) => {
     const input = emptyBody(c.req.valid("json"));
@@ -198,15 +239,26 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
   });
 
   // Streamed responses (SSE, export) are plain Responses; the typed c.json() cannot express them, hence `as never`.
+  api.openapi(routes.streams, (c) => c.json({ streams: service.streams(c.get("principal"), c.req.valid("param").id) }, 200));
+
+  api.openapi(routes.cancelStream, (c) => {
+    const { id, stream } = c.req.valid("param");
+    service.cancelStream(c.get("principal"), id, stream);
+    return c.json({ session: id, stream }, 200);
+  });
+
   api.openapi(routes.events, async (c) => (await sse.open(c.req.raw, c.req.valid("param").id, c.env?.server)) as never);
 
   api.openapi(routes.export, (c) => {
     const id = c.req.valid("param").id;
     const { format } = c.req.valid("query");
-    const { session, pages } = service.transcript(c.get("principal"), id);
-    const ext = { json: "json", markdown: "md", yaml: "yaml" }[format];
-    const type = { json: "application/json", markdown: "text/markdown", yaml: "application/yaml" }[format];
-    return new Response(transcriptStream(format, session, pages), {
+    const who = c.get("principal");
+    const { session, pages } = service.transcript(who, id);
+    const ext = TRANSCRIPT_EXTENSIONS[format];
+    const type = TRANSCRIPT_MEDIA_TYPES[format];
+    // Readers who may see the analyses get the summary at the top; the alert count is for staff only.
+    const summary = canSeeAnalysis(who, session.analysis.share) ? { ...(who.staff && deps.alerts && { alerts: deps.alerts.count(id) }) } : undefined;
+    return new Response(transcriptStream(format, session, pages, summary), {
       headers: {
         "Content-Type": `${type}; charset=utf-8`,
         "Content-Disposition": `attachment; filename="session-${id}.${ext}"`,
@@ -241,6 +293,7 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
     429: "Too many attempts or connections for this user",
     503: "Server at its connection limit",
   });
+  if (deps.console) plain("/console", "The operator console (HTML; its scripts and styles are under /console/assets/), see docs/console.md", { 200: "The page" });
 
   app.route("/", api as unknown as Hono);
 }
@@ -250,11 +303,12 @@ function emptyBody<T extends object>(value: T | undefined): Partial<T> {
   return value ?? {};
 }
 
-function encodeCursor(s: SessionInfoT): string {
+/** The list cursor: the last session's start time and id, opaque to callers. */
+export function encodeCursor(s: SessionInfoT): string {
   return Buffer.from(`${Date.parse(s.startedAt)}:${s.id}`).toString("base64url");
 }
 
-function decodeCursor(cursor: string): { startedAt: number; id: string } {
+export function decodeCursor(cursor: string): { startedAt: number; id: string } {
   const text = Buffer.from(cursor, "base64url").toString("utf8");
   const m = /^(\d{1,16}):(.+)$/.exec(text);
   if (!m || !ID_PATTERN.test(m[2]!)) throw new SessiondError("bad_request", "Field \"cursor\" is invalid: pass the nextCursor of a previous page.");
@@ -264,64 +318,17 @@ function decodeCursor(cursor: string): { startedAt: number; id: string } {
 const encoder = new TextEncoder();
 
 /** Streams the transcript page by page, so a 100,000-message session never sits in one string. */
-function transcriptStream(format: "json" | "markdown" | "yaml", session: SessionInfoT, pages: Generator<Message[]>): ReadableStream<Uint8Array> {
-  let first = true;
-  let started = false;
-  const head = {
-    json: () => `{"session":${JSON.stringify(session)},"messages":[`,
-    yaml: () => `${toYaml({ session })}messages:\n`,
-    markdown: () => markdownHead(session),
-  }[format];
-  const tail = { json: "]}\n", yaml: "", markdown: "" }[format];
-  const item = {
-    json: (m: Message) => `${first ? "" : ","}\n${JSON.stringify(m)}`,
-    // Each message is its own one-item YAML list, indented under `messages:` so quoting stays the library's job.
-    yaml: (m: Message) => toYaml([m]).replace(/^/gm, "  ").replace(/ +$/gm, ""),
-    markdown: (m: Message) => `### ${m.seq} · ${m.userId} (${m.role}${m.kind === "action" ? ", action" : ""}) · ${m.createdAt}\n\n${m.content}\n\n`,
-  }[format];
+function transcriptStream(format: TranscriptFormat, session: SessionInfoT, pages: Generator<Message[]>, summary?: TranscriptSummary): ReadableStream<Uint8Array> {
+  const chunks = transcriptChunks(format, session, pages, summary);
   return new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (!started) {
-        started = true;
-        controller.enqueue(encoder.encode(head()));
-        return;
-      }
-      const next = pages.next();
-      if (next.done) {
-        if (format === "yaml" && first) controller.enqueue(encoder.encode("  []\n"));
-        controller.enqueue(encoder.encode(tail));
-        controller.close();
-        return;
-      }
-      let chunk = "";
-      for (const m of next.value) {
-        chunk += item(m);
-        first = false;
-      }
-      controller.enqueue(encoder.encode(chunk));
+      const next = chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
     },
     cancel() {
+      chunks.return(undefined);
       pages.return(undefined);
     },
   });
-}
-
-function markdownHead(s: SessionInfoT): string {
-  const lines = [
-    `# Session ${s.id}`,
-    "",
-    ...(s.room ? [`- Room: ${s.room}`] : []),
-    `- Mode: ${s.mode}`,
-    `- Status: ${s.status}`,
-    `- Owner: ${s.ownerId}`,
-    `- Started: ${s.startedAt}`,
-    ...(s.endedAt ? [`- Ended: ${s.endedAt}`] : []),
-    `- Messages: ${s.metrics.messageCount}`,
-    `- Participants: ${s.metrics.participantCount}`,
-    `- Duration: ${Math.round(s.metrics.durationMs / 1000)} s`,
-    "",
-    "## Transcript",
-    "",
-  ];
-  return `${lines.join("\n")}\n`;
 }

@@ -7,7 +7,7 @@ import { errorFields } from "../observability/logger.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
 import { isSessiondError, type ErrorCode } from "../protocol/errors.ts";
 import { errorResponse, jsonError } from "../protocol/http-errors.ts";
-import type { HealthProbe } from "./health.ts";
+import { healthReport, type HealthProbe } from "./health.ts";
 
 export interface AppDeps {
   health: HealthProbe;
@@ -23,19 +23,17 @@ export function createApp({ health, logger, reporter, mount, onErrorSent }: AppD
   const app = new Hono();
 
   app.get("/health", (c) => {
-    const database = health.database();
-    const websocket = health.ready();
-    const extra = health.checks?.() ?? {};
-    const degraded = !websocket || Object.values(extra).some((ok) => !ok);
-    const status = !database ? "unhealthy" : degraded ? "degraded" : "healthy";
+    const { status, checks } = healthReport(health);
+    const database = checks.database;
     return c.json(
       {
         status,
-        checks: { database, websocket, ...extra },
+        checks,
         timestamp: new Date().toISOString(),
         uptimeSeconds: Math.floor((Date.now() - health.startedAt) / 1000),
         activeSessions: health.activeSessions(),
         connections: health.connections(),
+        ...health.details?.(),
       },
       database ? 200 : 503,
     );

@@ -13,4 +13,15 @@ export interface HealthProbe {
   connections(): number;
   activeSessions(): number;
   startedAt: number;
+  /** Facts about the running server shown on /health as they are (e.g. `encryption: "on"`): no secrets. */
+  details?: () => Record<string, string | number | boolean>;
+}
+
+/** The status and named checks that GET /health reports (also sent to the operator console). */
+export function healthReport(health: HealthProbe): { status: "healthy" | "degraded" | "unhealthy"; checks: Record<string, boolean> } {
+  const database = health.database();
+  const websocket = health.ready();
+  const extra = health.checks?.() ?? {};
+  const degraded = !websocket || Object.values(extra).some((ok) => !ok);
+  return { status: !database ? "unhealthy" : degraded ? "degraded" : "healthy", checks: { database, websocket, ...extra } };
 }

@@ -28,6 +28,12 @@ export class Counter {
   get(labels?: Labels): number {
     return this.values.get(labelKey(labels)) ?? 0;
   }
+  /** The sum over every label set. */
+  total(): number {
+    let sum = 0;
+    for (const v of this.values.values()) sum += v;
+    return sum;
+  }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     if (this.values.size === 0) lines.push(`${this.name} 0`);

@@ -10,6 +10,8 @@ export const ERROR_CODES = [
   "limit_exceeded",
   "payload_too_large",
   "session_ended",
+  /** A storage fault a retry may cure (busy, locked or full database, an I/O error), or a server shutting down. */
+  "unavailable",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,7 +1,9 @@
 // Client-to-server frames of protocol v1 as zod schemas, and parsing of one text frame (pure).
 import { z } from "zod";
 import { SessiondError } from "./errors.ts";
+import { jsonShapeProblem } from "./json-shape.ts";
 import { ID_PATTERN } from "./types.ts";
+import { countOf, expectedType } from "./words.ts";
 
 export { ID_PATTERN };
 export const MAX_METADATA_BYTES = 16 * 1024;
@@ -12,8 +14,19 @@ export const userId = z.string().min(1).max(256);
 export const clientMsgId = z.string().min(1).max(128);
 export const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const frameId = z.union([z.string().max(128), z.number().finite()]).optional();
-export const metadata = z.record(z.string(), z.unknown());
-export const sessionConfig = z.record(z.string(), z.unknown());
+/** A JSON object a client stores as given: checked for depth and `__proto__` keys first (see json-shape.ts). */
+const jsonObject = () =>
+  z
+    .unknown()
+    .superRefine((value, ctx) => {
+      const problem = jsonShapeProblem(value);
+      if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .pipe(z.record(z.string(), z.unknown()))
+    // The OpenAPI document describes the piped schema by its input, which is `unknown`: say what it is.
+    .meta({ type: "object", additionalProperties: {} });
+export const metadata = jsonObject();
+export const sessionConfig = jsonObject();
 export const access = z.enum(["private", "open"]);
 export const members = z.array(userId).max(1000);
 
@@ -42,6 +55,9 @@ export const assistantRequest = z.strictObject({
   reasoning: z.boolean().optional(),
 });
 export const streamId = z.string().min(1).max(128);
+/** Erase the session this many days after it ends (1 to 36500); null returns it to the server-wide rule. */
+export const retentionDays = z.number().int().min(1).max(36_500).nullable();
+export const epoch = z.string().min(1).max(64);
 
 const ping = z.strictObject({ type: z.literal("ping"), id: frameId, session: sessionId.optional() });
 const join = z
@@ -51,6 +67,8 @@ const join = z
     session: sessionId.optional(),
     room: roomKey.optional(),
     since: seqNumber.optional(),
+    /** The epoch the client's `since` was counted in (from `joined`); a different one gets `reset: true`. */
+    epoch: epoch.optional(),
     limit: z.number().int().min(1).max(1_000_000).optional(),
   })
   .refine((f) => (f.session === undefined) !== (f.room === undefined), {
@@ -78,6 +96,7 @@ const configure = z.strictObject({
   analysis: analysisSettingInput.optional(),
   assistant: assistantSettingInput.optional(),
   endOnDisconnect: endOnDisconnectInput.optional(),
+  retentionDays: retentionDays.optional(),
 });
 const end = z.strictObject({
   type: z.literal("end"),
@@ -134,16 +153,16 @@ export function describeZodError(error: z.ZodError): string {
     case "invalid_type":
       // zod 4 leaves `input` out of issues by default; its message still names what was received.
       if (issue.message.endsWith("received undefined")) return `Field "${field}" is required.`;
-      expected = issue.expected === "int" ? "a whole number" : `a ${issue.expected}`;
+      expected = expectedType(issue.expected);
       break;
     case "invalid_value":
       expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
       break;
     case "too_small":
-      expected = issue.origin === "number" ? `a number >= ${issue.minimum}` : `at least ${issue.minimum} ${issue.origin === "array" ? "items" : "characters"}`;
+      expected = issue.origin === "number" ? `a number >= ${issue.minimum}` : `at least ${countOf(Number(issue.minimum), issue.origin === "array" ? "item" : "character")}`;
       break;
     case "too_big":
-      expected = issue.origin === "number" ? `a number <= ${issue.maximum}` : `at most ${issue.maximum} ${issue.origin === "array" ? "items" : "characters"}`;
+      expected = issue.origin === "number" ? `a number <= ${issue.maximum}` : `at most ${countOf(Number(issue.maximum), issue.origin === "array" ? "item" : "character")}`;
       break;
     case "invalid_format":
     case "custom":

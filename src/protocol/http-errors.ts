@@ -12,6 +12,7 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   rate_limited: 429,
   limit_exceeded: 429,
+  unavailable: 503,
   internal: 500,
 };
 

@@ -89,6 +89,10 @@ export interface SessionInfo {
   assistant: AssistantSetting;
   endOnDisconnect: EndOnDisconnectSetting;
   metrics: SessionMetrics;
+  /** Days after the end at which the session is erased; null: the server-wide RETENTION_DAYS applies. */
+  retentionDays: number | null;
+  /** The database's epoch: a random id, new after a restore. A `since` from another epoch is not resumable. */
+  epoch: string;
 }
 
 export interface SessionMetrics {
@@ -117,6 +121,10 @@ export type ServerFrame =
       participants: string[];
       truncated?: true;
       streams?: StreamSnapshot[];
+      /** The database's epoch (also in `session.epoch`); send it back with `since` when recovering. */
+      epoch: string;
+      /** The `since`/`epoch` given did not describe this history: `messages` is the current history from the start. */
+      reset?: true;
     }
   | { type: "left"; ref?: FrameRef; session: string }
   | { type: "ack"; ref?: FrameRef; session: string; clientMsgId?: string; seq: number; messageId: string; ts: number }
@@ -127,11 +135,15 @@ export type ServerFrame =
   | { type: "message"; session: string; message: Message }
   | { type: "session"; session: SessionInfo }
   | { type: "presence"; session: string; userId: string; event: "join" | "leave" }
-  | { type: "session.status"; session: string; status: Exclude<SessionStatus, "active"> }
+  | { type: "session.status"; session: string; status: Exclude<SessionStatus, "active"> | "erased" }
+  /** The room of a session this connection was in has an active session again (sent once; join it to follow). */
+  | { type: "room.session"; room: string; session: SessionInfo }
   | { type: "analysis"; session: string; seq: number; analysis: Analysis }
   | { type: "alert"; alert: Alert }
   | { type: "alert.updated"; alert: Alert }
   | { type: "stream.start"; session: string; stream: StreamInfo }
   | { type: "stream.delta"; session: string; stream: string; offset: number; text: string; part?: "reasoning" }
   | { type: "stream.end"; session: string; stream: string; status: StreamStatus; seq?: number }
-  | { type: "cancelled"; ref?: FrameRef; session: string; stream: string };
+  | { type: "cancelled"; ref?: FrameRef; session: string; stream: string }
+  /** SSE only, on connect: the replies in progress (WebSocket clients get them in `joined.streams`). */
+  | { type: "streams"; session: string; streams: StreamSnapshot[] };

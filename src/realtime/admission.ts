@@ -5,8 +5,8 @@ import { SessiondError } from "../protocol/errors.ts";
 import type { Hub } from "./hub.ts";
 
 export interface AdmissionOptions {
-  /** Exact origins allowed; undefined allows any. Requests without Origin (non-browser clients) pass. */
-  allowedOrigins?: readonly string[];
+  /** Exact origins allowed; undefined or "*" allows any. Requests without Origin (non-browser clients) pass. */
+  allowedOrigins?: readonly string[] | "*";
   maxConnections: number;
   maxConnectionsPerUser: number;
 }
@@ -21,7 +21,8 @@ export class Admission {
   /** Checks done before the token is even read: origin and attempt rate. */
   checkRequest(req: Request, remoteAddress: string, now: number): void {
     const origin = req.headers.get("origin");
-    if (origin !== null && this.options.allowedOrigins && !this.options.allowedOrigins.includes(origin)) {
+    const allowed = this.options.allowedOrigins;
+    if (origin !== null && allowed !== undefined && allowed !== "*" && !allowed.includes(origin)) {
       throw new SessiondError("forbidden", "This origin is not allowed to connect.");
     }
     const retryAfterMs = this.attempts.take(remoteAddress, now);

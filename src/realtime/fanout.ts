@@ -16,6 +16,8 @@ export interface FanoutOptions {
   /** Publishes to a Bun topic; returns Bun's status (bytes, -1 backpressure, 0 dropped). */
   publish: (topic: string, frame: string) => number;
   onSlowConsumer?: (conn: Connection) => void;
+  /** Told of a session that ended and the connections subscribed to it, before they are unsubscribed. */
+  onSessionEnded?: (session: SessionInfo, subscribers: readonly Connection[]) => void;
 }
 
 export class Fanout {
@@ -31,6 +33,27 @@ export class Fanout {
     events.on("message.committed", ({ message }) => {
       this.broadcast(message.session, JSON.stringify({ type: "message", session: message.session, message }), "message", message.seq);
     });
+    // Assistant replies: every frame serialized once, like messages; a client that missed some recovers with since.
+    events.on("stream.started", ({ sessionId, stream }) => {
+      this.broadcast(sessionId, JSON.stringify({ type: "stream.start", session: sessionId, stream }), "stream.start");
+    });
+    events.on("stream.delta", ({ sessionId, streamId, offset, text, part }) => {
+      const frame = { type: "stream.delta", session: sessionId, stream: streamId, offset, text, ...(part && { part }) };
+      this.broadcast(sessionId, JSON.stringify(frame), "stream.delta");
+    });
+    events.on("stream.ended", ({ sessionId, streamId, status, seq }) => {
+      const frame = { type: "stream.end", session: sessionId, stream: streamId, status, ...(seq !== undefined && { seq }) };
+      this.broadcast(sessionId, JSON.stringify(frame), "stream.end");
+    });
+    // Analyses: to the session's subscribers who may see them (canSeeAnalysis); published once when everyone may.
+    events.on("analysis.stored", ({ sessionId, seq, analysis, share }) => {
+      const frame = JSON.stringify({ type: "analysis", session: sessionId, seq, analysis });
+      if (share === "all") this.broadcast(sessionId, frame, "analysis");
+      else this.sendEach(this.staffSubscribers(sessionId), frame, "analysis");
+    });
+    // Alerts: every connection of a staff user, whether it joined anything or not.
+    events.on("alert.raised", ({ alert }) => this.sendEach(this.hub.staff(), JSON.stringify({ type: "alert", alert }), "alert"));
+    events.on("alert.updated", ({ alert }) => this.sendEach(this.hub.staff(), JSON.stringify({ type: "alert.updated", alert }), "alert.updated"));
     events.on("presence.changed", ({ sessionId, userId, event }) => {
       this.broadcast(sessionId, JSON.stringify({ type: "presence", session: sessionId, userId, event }), "presence");
     });
@@ -40,10 +63,19 @@ export class Fanout {
     });
     events.on("session.ended", ({ session, status }) => {
       this.broadcast(session.id, JSON.stringify({ type: "session.status", session: session.id, status }), "session.status");
-      for (const conn of [...this.hub.subscribers(session.id)]) {
+      const subscribers = [...this.hub.subscribers(session.id)];
+      this.options.onSessionEnded?.(session, subscribers);
+      for (const conn of subscribers) {
         this.hub.unsubscribe(conn, session.id);
         // An SSE stream carries one session: nothing more will come on it.
         if (conn.transport === "sse") conn.link.close(CloseCode.normal, "session ended");
+      }
+    });
+    events.on("session.erased", ({ sessionId }) => {
+      this.broadcast(sessionId, JSON.stringify({ type: "session.status", session: sessionId, status: "erased" }), "session.status");
+      for (const conn of [...this.hub.subscribers(sessionId)]) {
+        this.hub.unsubscribe(conn, sessionId);
+        if (conn.transport === "sse") conn.link.close(CloseCode.normal, "session erased");
       }
     });
   }
@@ -54,6 +86,25 @@ export class Fanout {
     if (status <= 0) this.scheduleScan(sessionId);
     for (const conn of this.hub.sseSubscribers(sessionId)) {
       if (!conn.link.send(frame, event, id)) this.scheduleScan(sessionId);
+    }
+  }
+
+  /** Sends one frame to each connection; one that is not keeping up is closed like any slow consumer. */
+  private sendEach(conns: Iterable<Connection>, frame: string, event: string): void {
+    for (const conn of conns) {
+      if (conn.closing) continue;
+      if (!conn.link.send(frame, event) && conn.link.bufferedBytes() > this.options.slowConsumerBytes) this.closeSlow(conn);
+    }
+  }
+
+  /** The session's subscribers that are staff, walking whichever of the two sets is smaller. */
+  private *staffSubscribers(sessionId: string): Generator<Connection> {
+    const subscribers = this.hub.subscribers(sessionId);
+    const staff = this.hub.staff();
+    if (staff.size <= subscribers.size) {
+      for (const conn of [...staff]) if (conn.sessions.has(sessionId)) yield conn;
+    } else {
+      for (const conn of [...subscribers]) if (conn.principal.staff) yield conn;
     }
   }
 

@@ -43,6 +43,8 @@ export class Hub {
   /** The SSE subset, so fan-out reaches SSE subscribers without walking the WebSocket ones. */
   private readonly sseBySession = new Map<string, Set<Connection>>();
   private readonly byUser = new Map<string, number>();
+  /** Connections of staff users (admins, moderators): alerts go to every one of them without a join. */
+  private readonly staffConnections = new Set<Connection>();
 
   get size(): number {
     return this.connections.size;
@@ -62,11 +64,25 @@ export class Hub {
   add(conn: Connection): void {
     this.connections.set(conn.id, conn);
     this.byUser.set(conn.principal.userId, this.connectionsOf(conn.principal.userId) + 1);
+    if (conn.principal.staff) this.staffConnections.add(conn);
+  }
+
+  /** After a connection's principal changed (a refreshed token may carry another role): its staff membership. */
+  refresh(conn: Connection): void {
+    if (!this.connections.has(conn.id)) return;
+    if (conn.principal.staff) this.staffConnections.add(conn);
+    else this.staffConnections.delete(conn);
+  }
+
+  /** Every open connection of a staff user. */
+  staff(): ReadonlySet<Connection> {
+    return this.staffConnections;
   }
 
   /** Forgets the connection; returns the sessions it had joined (for presence). */
   remove(conn: Connection): string[] {
     if (!this.connections.delete(conn.id)) return [];
+    this.staffConnections.delete(conn);
     const n = this.connectionsOf(conn.principal.userId) - 1;
     if (n > 0) this.byUser.set(conn.principal.userId, n);
     else this.byUser.delete(conn.principal.userId);

@@ -3,7 +3,7 @@
 import type { Server } from "bun";
 import type { Authenticator } from "../auth/authenticator.ts";
 import type { Logger } from "../observability/logger.ts";
-import { CloseCode, SessiondError } from "../protocol/errors.ts";
+import { CloseCode, SessiondError, isSessiondError } from "../protocol/errors.ts";
 import { seqNumber } from "../protocol/frames.ts";
 import type { Message } from "../protocol/types.ts";
 import type { Clock } from "../sessions/clock.ts";
@@ -22,6 +22,8 @@ export interface SseDeps {
   heartbeatMs: number;
   /** A stream with more than this many bytes not yet taken by the peer is closed. */
   slowConsumerBytes: number;
+  /** Told of each refused stream (before it opened), by protocol code, for metrics. */
+  onRefused?: (code: string) => void;
 }
 
 const encoder = new TextEncoder();
@@ -34,7 +36,12 @@ export class SseGateway {
 
   start(): void {
     this.timer = setInterval(() => {
-      for (const s of this.streams.values()) s.write(": heartbeat\n\n");
+      for (const s of this.streams.values()) {
+        // Someone watching over SSE is present: each heartbeat that goes out counts as activity, like a WebSocket
+        // ping naming the session, so a watched session does not expire under its watcher.
+        s.write(": heartbeat\n\n");
+        if (!s.conn.closing) for (const id of s.conn.sessions) this.deps.service.touch(id);
+      }
     }, this.deps.heartbeatMs);
   }
 
@@ -47,6 +54,91 @@ export class SseGateway {
 
   /** GET /api/sessions/:id/events. Throws SessiondError for refusals (mapped to HTTP by the caller). */
   async open(req: Request, sessionId: string, server: Server<unknown> | undefined): Promise<Response> {
+    try {
+      return await this.openStream(req, sessionId, server);
+    } catch (e) {
+      this.deps.onRefused?.(isSessiondError(e) ? e.code : "internal");
+      throw e;
+    }
+  }
+
+  /**
+   * GET /api/alerts/events: a staff user's alert stream, `alert` and `alert.updated` events for every session
+   * without joining any (the fan-out writes to every staff connection). Non-staff get `forbidden`. Heartbeats,
+   * the slow-consumer limit and cleanup are those of session streams.
+   */
+  async openAlerts(req: Request, server: Server<unknown> | undefined): Promise<Response> {
+    const { hub, admission, authenticator, clock, logger } = this.deps;
+    try {
+      const remoteAddress = server?.requestIP(req)?.address ?? "unknown";
+      admission.checkRequest(req, remoteAddress, clock.now());
+      const verified = await authenticator.fromRequest(req, new URL(req.url), { allowQueryToken: true });
+      if (!verified.principal.staff) throw new SessiondError("forbidden", 'Alerts are for staff: a token with role "admin" or "moderator".');
+      admission.checkCapacity(verified.principal.userId);
+      const now = clock.now();
+      const conn: Connection = {
+        id: crypto.randomUUID(),
+        principal: verified.principal,
+        transport: "sse",
+        remoteAddress,
+        connectedAt: now,
+        lastSeen: now,
+        tokenExp: verified.exp,
+        sessions: new Set(),
+        link: DETACHED_LINK,
+        closing: false,
+      };
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      const stream = new ReadableStream<Uint8Array>(
+        { start: (c) => void (controller = c), cancel: () => cleanup("client gone") },
+        { highWaterMark: this.deps.slowConsumerBytes, size: (chunk) => chunk?.byteLength ?? 0 },
+      );
+      const write = (text: string): boolean => {
+        if (conn.closing) return false;
+        try {
+          controller.enqueue(encoder.encode(text));
+        } catch {
+          cleanup("write failed");
+          return false;
+        }
+        return (controller.desiredSize ?? 0) > 0;
+      };
+      const cleanup = (reason: string) => {
+        if (!this.streams.has(conn.id)) return;
+        this.streams.delete(conn.id);
+        conn.closing = true;
+        hub.remove(conn);
+        try {
+          controller.close();
+        } catch {
+          // already closed by the peer
+        }
+        logger.info("connection.close", { conn: conn.id, user: conn.principal.userId, transport: "sse", stream: "alerts", reason, durationMs: clock.now() - conn.connectedAt });
+      };
+      conn.link = {
+        send: (frame, event) => write(`${event ? `event: ${event}\n` : ""}data: ${frame}\n\n`),
+        close: (code) => {
+          write(`event: close\ndata: ${JSON.stringify({ code })}\n\n`);
+          cleanup(`closed ${code}`);
+        },
+        bufferedBytes: () => this.deps.slowConsumerBytes - (controller.desiredSize ?? 0),
+      };
+      hub.add(conn);
+      this.streams.set(conn.id, { conn, end: () => conn.link.close(CloseCode.goingAway, "server closing"), write });
+      req.signal.addEventListener("abort", () => cleanup("client gone"), { once: true });
+      server?.timeout(req, 0);
+      write(`retry: 2000\n\n`);
+      logger.info("connection.open", { conn: conn.id, user: conn.principal.userId, transport: "sse", stream: "alerts", remote: remoteAddress });
+      return new Response(stream, {
+        headers: { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache, no-transform", Connection: "keep-alive", "X-Accel-Buffering": "no" },
+      });
+    } catch (e) {
+      this.deps.onRefused?.(isSessiondError(e) ? e.code : "internal");
+      throw e;
+    }
+  }
+
+  private async openStream(req: Request, sessionId: string, server: Server<unknown> | undefined): Promise<Response> {
     const { service, hub, admission, authenticator, clock, logger } = this.deps;
     const url = new URL(req.url);
     const remoteAddress = server?.requestIP(req)?.address ?? "unknown";
@@ -60,10 +152,12 @@ export class SseGateway {
     }
     const verified = await authenticator.fromRequest(req, url, { allowQueryToken: true });
     admission.checkCapacity(verified.principal.userId);
-    const who = verified.principal;
+    const who = { ...verified.principal, address: remoteAddress };
 
+    const epochText = url.searchParams.get("epoch");
+    const epoch = epochText === null || epochText === "" ? undefined : epochText.slice(0, 64);
     // History and subscription happen in one synchronous step, so nothing committed in between is missed.
-    const joined = service.join(who, { session: sessionId }, { since });
+    const joined = service.join(who, { session: sessionId }, { since, epoch });
     // An ended session has nothing live to stream: 204 tells EventSource not to reconnect.
     if (joined.session.status !== "active" && since === undefined) return new Response(null, { status: 204 });
 
@@ -126,8 +220,10 @@ export class SseGateway {
       const replay = (messages: Message[]) => {
         for (const m of messages) conn.link.send(JSON.stringify({ type: "message", session: sessionId, message: m }), "message", m.seq);
       };
+      // Another history than the one `since` counted in: say so, then replay the current one from the start.
+      if (joined.reset) conn.link.send(JSON.stringify({ type: "reset", session: sessionId, epoch: joined.session.epoch }), "reset");
       replay(joined.messages);
-      let last = joined.messages.at(-1)?.seq ?? since;
+      let last = joined.messages.at(-1)?.seq ?? (joined.reset ? 0 : since);
       let truncated = joined.truncated;
       while (truncated) {
         const page = service.history(who, sessionId, last, 1000);
@@ -139,6 +235,10 @@ export class SseGateway {
     if (joined.session.status === "active") {
       hub.subscribe(conn, sessionId);
       service.attach(sessionId, who.userId);
+      // Assistant replies in progress, taken with the history: the stream.delta events that follow continue from here.
+      if (joined.streams.length > 0) {
+        conn.link.send(JSON.stringify({ type: "streams", session: sessionId, streams: joined.streams }), "streams");
+      }
     } else {
       conn.link.send(JSON.stringify({ type: "session.status", session: sessionId, status: joined.session.status }), "session.status");
       queueMicrotask(() => cleanup("session ended"));

@@ -15,6 +15,7 @@ import type { Admission } from "./admission.ts";
 import { topicOf, type Fanout } from "./fanout.ts";
 import { errorFrame, toErrorFrame } from "./frames.ts";
 import { DETACHED_LINK, type Connection, type ConnectionLink, type Hub } from "./hub.ts";
+import type { RoomFollowers } from "./room-followers.ts";
 
 export const PROTOCOL_NAME = "sessiond.v1";
 
@@ -35,10 +36,14 @@ export interface GatewayDeps {
   reporter: ErrorReporter;
   clock: Clock;
   options: GatewayOptions;
+  /** Rooms that carry on: who follows a room whose session ended. */
+  rooms?: RoomFollowers;
   /** Told of each frame received and each error code sent, for metrics. */
   onFrame?: (type: string) => void;
   onErrorSent?: (code: string) => void;
   onRefused?: (code: string) => void;
+  /** Told of each connection that was refused (by code), whose upgrade failed, or that a hook closed with 1011. */
+  onConnectionError?: (reason: string) => void;
 }
 
 interface WsData {
@@ -54,6 +59,8 @@ interface WsData {
 type Ws = ServerWebSocket<WsData>;
 
 const INVALID_FRAME_LIMIT = 20;
+/** What a message refused during the shutdown drain tells the client to wait: about a restart. */
+const DRAIN_RETRY_AFTER_MS = 1000;
 const INVALID_FRAME_WINDOW_MS = 10_000;
 /** setTimeout's largest delay; longer token lifetimes are re-checked when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -61,6 +68,10 @@ const MAX_TIMER_MS = 2_147_483_647;
 export class WebSocketGateway {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private readonly sockets = new Map<string, Ws>();
+  /** Set at shutdown: messages are refused with `unavailable` instead of queued behind the final flush. */
+  private draining = false;
+  /** Set at shutdown after the final flush: frames are no longer read, so the sockets' queues can empty. */
+  private quiet = false;
 
   constructor(private readonly deps: GatewayDeps) {}
 
@@ -86,7 +97,7 @@ export class WebSocketGateway {
       const now = clock.now();
       const conn: Connection = {
         id: crypto.randomUUID(),
-        principal: verified.principal,
+        principal: { ...verified.principal, address: remoteAddress },
         transport: "ws",
         remoteAddress,
         connectedAt: now,
@@ -103,6 +114,7 @@ export class WebSocketGateway {
       const headers = protocols.includes(PROTOCOL_NAME) ? { "Sec-WebSocket-Protocol": PROTOCOL_NAME } : undefined;
       if (!server.upgrade(req, { data, headers })) {
         hub.remove(conn);
+        this.deps.onConnectionError?.("upgrade_failed");
         return jsonError(400, "bad_request", "Expected a WebSocket upgrade request.");
       }
       return undefined;
@@ -112,6 +124,7 @@ export class WebSocketGateway {
       if (!isSessiondError(e)) this.report(e, { where: "ws.upgrade" });
       logger.info("connection.refused", { transport: "ws", remote: remoteAddress, code });
       this.deps.onRefused?.(code);
+      this.deps.onConnectionError?.(code);
       return errorResponse(e);
     }
   }
@@ -150,6 +163,43 @@ export class WebSocketGateway {
     }, heartbeatIntervalMs);
   }
 
+  /**
+   * Starts the shutdown drain: every `message` frame from now on is answered `unavailable` (retryAfterMs), so the
+   * final flush commits a closed set of messages whose acks can all be delivered before the 1001 close.
+   */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /**
+   * The last step before the 1001 close: frames that still arrive are dropped unanswered (nothing of them was
+   * stored; a client resends whatever it has no ack for after reconnecting), so replies stop adding to the queues
+   * that flushed() waits to empty.
+   */
+  quiesce(): void {
+    this.quiet = true;
+  }
+
+  /**
+   * Resolves once every socket has handed what is queued for it to the kernel (acks and fan-out sent from the
+   * commits' callbacks), or after `timeoutMs`. Polled: Bun has no per-server drain event.
+   */
+  async flushed(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      let queued = 0;
+      for (const ws of this.sockets.values()) {
+        try {
+          queued += ws.getBufferedAmount();
+        } catch {
+          // closed meanwhile
+        }
+      }
+      if (queued === 0) return;
+      await Bun.sleep(5);
+    }
+  }
+
   stop(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
@@ -179,6 +229,7 @@ export class WebSocketGateway {
     conn.closing = true;
     if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
     this.sockets.delete(conn.id);
+    this.deps.rooms?.forget(conn);
     for (const sessionId of this.deps.hub.remove(conn)) this.deps.service.detach(sessionId, conn.principal.userId);
     this.deps.logger.info("connection.close", {
       conn: conn.id,
@@ -193,7 +244,7 @@ export class WebSocketGateway {
     const data = ws.data;
     const conn = data.conn;
     conn.lastSeen = this.deps.clock.now();
-    if (conn.closing) return;
+    if (conn.closing || this.quiet) return;
     if (typeof raw !== "string") {
       this.invalid(ws, undefined, new SessiondError("bad_request", "Binary frames are not supported; send JSON in a text frame."));
       return;
@@ -233,6 +284,10 @@ export class WebSocketGateway {
       }
       case "auth":
         return this.onAuth(ws, frame);
+      case "cancel":
+        // The upstream request is aborted inside this call; the reply's message and stream.end follow on commit.
+        this.deps.service.cancelStream(ws.data.conn.principal, frame.session, frame.stream);
+        return this.reply(ws, { type: "cancelled", ...ref(frame.id), session: frame.session, stream: frame.stream });
     }
   }
 
@@ -249,8 +304,11 @@ export class WebSocketGateway {
       throw new SessiondError("limit_exceeded", `A connection may join at most ${options.maxSessionsPerConnection} sessions; leave one first.`);
     }
     const target = frame.session !== undefined ? { session: frame.session } : { room: frame.room! };
-    const result = service.join(conn.principal, target, { since: frame.since, limit: frame.limit });
+    // Joining the room by itself: the connection does not also need to be told of the session it is opening.
+    if (frame.room !== undefined) this.deps.rooms?.unfollow(conn, frame.room);
+    const result = service.join(conn.principal, target, { since: frame.since, limit: frame.limit, epoch: frame.epoch });
     const id = result.session.id;
+    const room = result.session.room;
     // Subscribed in the same tick the history was read: no commit can fall between the two.
     if (result.session.status === "active" && !conn.sessions.has(id)) {
       hub.subscribe(conn, id);
@@ -263,23 +321,44 @@ export class WebSocketGateway {
       messages: result.messages,
       participants: service.presence.users(id),
       ...(result.truncated && { truncated: true }),
+      epoch: result.session.epoch,
+      ...(result.reset && { reset: true }),
+      // Replies in progress, read with the history: the deltas that follow continue exactly from this text.
+      streams: result.streams,
     });
+    const rooms = this.deps.rooms;
+    if (room !== undefined && rooms) {
+      if (result.session.status === "active") rooms.unfollow(conn, room);
+      else {
+        // An ended session of a room (a re-join after the end happened offline): follow the room, and hear of its
+        // active session at once if it already has one.
+        rooms.follow(conn, room, id);
+        const next = service.activeInRoom(conn.principal, room);
+        if (next) rooms.offer(next, conn);
+      }
+    }
   }
 
   private onLeave(ws: Ws, frame: FrameOf<"leave">): void {
     const { conn } = ws.data;
     if (this.deps.hub.unsubscribe(conn, frame.session)) this.deps.service.detach(frame.session, conn.principal.userId);
+    this.deps.rooms?.leave(conn, frame.session);
     this.reply(ws, { type: "left", ...ref(frame.id), session: frame.session });
   }
 
   private onChatMessage(ws: Ws, frame: FrameOf<"message">): void {
     const { conn } = ws.data;
+    if (this.draining) {
+      // Nothing written: the client sends it again (same clientMsgId) once it has reconnected to a running server.
+      throw new SessiondError("unavailable", "The server is restarting; send this message again after reconnecting.", DRAIN_RETRY_AFTER_MS);
+    }
     this.deps.service
       .appendMessage(conn.principal, frame.session, {
         content: frame.content,
         kind: frame.kind,
         metadata: frame.metadata,
         clientMsgId: frame.clientMsgId,
+        assistant: frame.assistant,
       })
       .then(
         ({ message }) =>
@@ -304,7 +383,8 @@ export class WebSocketGateway {
         if (verified.principal.userId !== conn.principal.userId) {
           throw new SessiondError("unauthorized", "The new token is for a different user; the connection keeps its identity.");
         }
-        conn.principal = verified.principal;
+        conn.principal = { ...verified.principal, address: conn.remoteAddress };
+        this.deps.hub.refresh(conn);
         conn.tokenExp = verified.exp;
         this.scheduleExpiry(ws);
         this.reply(ws, { type: "authed", ...ref(frame.id), exp: new Date(verified.exp * 1000).toISOString() });
@@ -384,6 +464,7 @@ export class WebSocketGateway {
       fn();
     } catch (e) {
       this.report(e, { where, userId: ws.data?.conn?.principal.userId });
+      this.deps.onConnectionError?.("internal");
       try {
         ws.close(CloseCode.internal, "internal error");
       } catch {

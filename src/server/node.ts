@@ -3,24 +3,36 @@
 import type { Server } from "bun";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { AnalysisSetupError, createAnalysis, type AnalysisDeps, type AnalysisParts } from "../analysis/index.ts";
+import { createAssistant } from "../assistant/index.ts";
+import { createIntegrations } from "../integrations/index.ts";
 import { Authenticator, TokenBucketLimiter, TokenVerifier, ensureStoredSecret } from "../auth/index.ts";
-import { describeConfig, type Config } from "../config/index.ts";
+import { describeConfig, isLoopbackHost, type Config } from "../config/index.ts";
 import { closeDatabase, databasePath, migrate, openDatabase, SqliteSessionStore } from "../db/index.ts";
 import { startMaintenance } from "../db/maintenance.ts";
+import { startCheckpointer } from "../db/checkpointer.ts";
+import { watchStorageFaults } from "../db/fault-watch.ts";
 import { mountApi } from "../http/api.ts";
 import { createApp } from "../http/app.ts";
+import { createConsole } from "../http/console-setup.ts";
+import type { HealthProbe } from "../http/health.ts";
+import { corsFor } from "../http/cors.ts";
 import { loadExamples, mountExamples, type Examples } from "../http/examples.ts";
 import { createLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { Metrics, mountMetrics } from "../observability/metrics.ts";
+import { startEventLoopMonitor } from "../observability/event-loop.ts";
 import { initSentry, noopReporter, type ErrorReporter } from "../observability/sentry.ts";
 import { CloseCode } from "../protocol/errors.ts";
 import { Admission } from "../realtime/admission.ts";
 import { Fanout } from "../realtime/fanout.ts";
 import { Hub } from "../realtime/hub.ts";
+import { RoomFollowers } from "../realtime/room-followers.ts";
 import { SseGateway } from "../realtime/sse-gateway.ts";
 import { WebSocketGateway } from "../realtime/ws-gateway.ts";
 import { DEFAULT_ASSISTANT, SessionEvents, SessionService, systemClock } from "../sessions/index.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
+import { createPrivacy, prepareStorage, PrivacySetupError, type StorageSetup } from "../privacy/index.ts";
+import { archiveCandidates } from "../privacy/archive-files.ts";
 
 /** A start-up problem a person can fix; printed as one line, never a stack trace. */
 export class StartupError extends Error {}
@@ -51,6 +63,11 @@ export interface NodeOptions {
 }
 
 export async function startNode(config: Config, { version, command = "sessiond" }: NodeOptions): Promise<RunningNode> {
+  if (config.AUTH_MODE === "none" && !isLoopbackHost(config.HOST) && !config.ALLOW_INSECURE_DEV) {
+    throw new StartupError(
+      `config: AUTH_MODE=none with HOST=${config.HOST} would let anyone who can reach this machine act as any user: listen on 127.0.0.1 (HOST=127.0.0.1), or set ALLOW_INSECURE_DEV=true if you really mean it`,
+    );
+  }
   const logger = createLogger(config.LOG_LEVEL);
   const reporter: ErrorReporter = config.SENTRY_DSN ? initSentry(config.SENTRY_DSN, config.SENTRY_ENVIRONMENT, version) : noopReporter;
   const startedAt = Date.now();
@@ -69,25 +86,52 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   }
 
   // Storage.
-  const sqlite = openDatabase(databasePath(config.DATA_DIR), { synchronous: config.DB_SYNCHRONOUS });
+  // Checkpoints run on a worker thread (checkpointer.ts), never inside a commit on the event loop.
+  const sqlite = openDatabase(databasePath(config.DATA_DIR), { synchronous: config.DB_SYNCHRONOUS, walAutoCheckpoint: 0 });
   const applied = migrate(sqlite);
   if (applied > 0) logger.info("db.migrated", { applied });
+  // Encryption at rest and the epoch: a wrong or missing key stops here with one line.
+  let storage: StorageSetup;
+  try {
+    storage = prepareStorage(config, sqlite, logger);
+  } catch (e) {
+    sqlite.close();
+    if (e instanceof PrivacySetupError) throw new StartupError(e.message);
+    throw e;
+  }
+  const checkpointer = startCheckpointer(databasePath(config.DATA_DIR), {
+    onError: (e) => {
+      logger.warn("db.checkpoint_failed", { ...e, alive: checkpointer.alive });
+      // Without the worker the WAL would grow without bound: fall back to SQLite's own checkpoints in commits.
+      if (!checkpointer.alive) sqlite.run("PRAGMA wal_autocheckpoint = 1000");
+    },
+  });
 
   const authenticator = buildAuthenticator(config, logger, command);
   const metrics = new Metrics();
+  const eventLoop = startEventLoopMonitor(metrics);
+  const storageFaults = watchStorageFaults({ logger, metrics });
   const events = new SessionEvents((e, name) => {
     logger.error("internal.error", { where: `event:${name}`, ...errorFields(e) });
     reporter.capture(e, { where: `event:${name}`, code: "internal" });
   });
+  // Webhooks and archive files: their rows are written inside the stores' transactions (see CommitHooks).
+  const integrations = createIntegrations({ config, sqlite, logger, metrics, version, cipher: storage.cipher });
   const store = new SqliteSessionStore(sqlite, {
+    hooks: integrations.hooks,
+    cipher: storage.cipher,
     maxBatch: config.GROUP_COMMIT_MAX_BATCH,
     maxDelayMs: config.GROUP_COMMIT_MAX_DELAY_MS,
+    retryDeadlineMs: config.DB_RETRY_MS,
+    faults: storageFaults.monitor,
     onCommit: (size, seconds) => metrics.observeCommit(size, seconds),
     onCallbackError: (e) => {
       logger.error("internal.error", { where: "commit.callback", ...errorFields(e) });
       reporter.capture(e, { where: "commit.callback", code: "internal" });
     },
   });
+
+  storageFaults.attach(() => store.probeWrite());
 
   // The domain.
   const messageLimiter = new TokenBucketLimiter({
@@ -100,6 +144,8 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     clock: systemClock,
     limiter: messageLimiter,
     newMessageId: () => Bun.randomUUIDv7(),
+    // Read at join time, once `privacy` below exists: an erased id is never opened again.
+    wasErased: (id) => privacy.privacy.wasErased(id),
     rules: {
       expiryMs: config.SESSION_EXPIRY_SECONDS * 1000,
       windowSize: config.MAX_MESSAGES_PER_SESSION,
@@ -111,20 +157,35 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       defaults: {
         analysis: { enabled: config.ANALYSIS_DEFAULT === "on", share: "staff" },
         assistant: DEFAULT_ASSISTANT,
-        endOnDisconnect: { enabled: false, graceSeconds: 30 },
+        endOnDisconnect:
+          config.END_ON_DISCONNECT_GRACE_SECONDS === undefined
+            ? { enabled: false, graceSeconds: 30 }
+            : { enabled: true, graceSeconds: config.END_ON_DISCONNECT_GRACE_SECONDS },
       },
+      roomAccess: config.ROOM_ACCESS_DEFAULT,
+      epoch: storage.epoch,
+    },
+    onTimerError: (e, sessionId) => {
+      logger.error("internal.error", { where: "end_on_disconnect", session: sessionId, ...errorFields(e) });
+      reporter.capture(e, { where: "end_on_disconnect", sessionId, code: "internal" });
     },
   });
 
   // Transports.
   const hub = new Hub();
   let server: Server<unknown> | null = null;
+  const rooms = new RoomFollowers({ maxRoomsPerConnection: config.MAX_SESSIONS_PER_CONNECTION });
+  rooms.listen(events);
   const fanout = new Fanout(hub, {
     slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
     publish: (topic, frame) => server?.publish(topic, frame) ?? 0,
     onSlowConsumer: (conn) => {
       metrics.slowConsumers.inc();
       logger.warn("connection.slow_consumer", { conn: conn.id, user: conn.principal.userId, transport: conn.transport });
+    },
+    // Everyone in a room's session when it ends follows the room to its next session.
+    onSessionEnded: (session, subscribers) => {
+      if (session.room !== undefined) for (const conn of subscribers) rooms.follow(conn, session.room, session.id);
     },
   });
   fanout.listen(events, service);
@@ -135,6 +196,10 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   );
   events.on("session.started", ({ session }) => logger.info("session.started", { session: session.id, mode: session.mode }));
 
+  const connectionErrors = metrics.counter(
+    "sessiond_connection_errors_total",
+    "WebSocket and SSE connections that failed or were refused, by reason: the refusal's code (unauthorized, forbidden, rate_limited, limit_exceeded, bad_request, not_found), upgrade_failed, or internal.",
+  );
   const admission = new Admission(
     hub,
     new TokenBucketLimiter({ capacity: config.RATE_LIMIT_CONNECTIONS_PER_MINUTE, refillMs: 60_000 }),
@@ -149,6 +214,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     logger,
     reporter,
     clock: systemClock,
+    rooms,
     options: {
       maxSessionsPerConnection: config.MAX_SESSIONS_PER_CONNECTION,
       heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_SECONDS * 1000,
@@ -160,6 +226,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       if (type === "message") metrics.messagesReceived.inc({ transport: "ws" });
     },
     onRefused: (code) => metrics.connectionRefusals.inc({ code }),
+    onConnectionError: (reason) => connectionErrors.inc({ reason }),
     onErrorSent: (code) => metrics.errors.inc({ code }),
   });
   const sse = new SseGateway({
@@ -171,35 +238,98 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     clock: systemClock,
     heartbeatMs: config.SSE_HEARTBEAT_SECONDS * 1000,
     slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
+    onRefused: (code) => connectionErrors.inc({ reason: code }),
   });
 
   // Subscribers: work off the hot path, started in this order and stopped in reverse.
   const subscribers: Subscriber[] = [];
   const healthChecks: Record<string, () => boolean> = {};
+  const attached = integrations.attach({
+    service,
+    events,
+    // Read only once running (after `analysis` below exists): the archive's summary counts alerts as a staff export does.
+    alertCount: (sessionId) => analysis.alerts.count(sessionId),
+    onError: (e, where) => {
+      logger.error("internal.error", { where, ...errorFields(e) });
+      reporter.capture(e, { where, code: "internal" });
+    },
+  });
+  subscribers.push(...attached.subscribers);
+  Object.assign(healthChecks, attached.healthChecks);
+  const analysis = buildAnalysis({ config, sqlite, events, service, metrics, logger, reporter, hooks: integrations.hooks, cipher: storage.cipher });
+  subscribers.push(analysis.subscriber);
+  healthChecks.analysis = analysis.healthy;
+  if (config.AI_BASE_URL) {
+    const assistant = createAssistant({ config, baseURL: config.AI_BASE_URL, sqlite, service, events, metrics, logger, reporter, cipher: storage.cipher });
+    subscribers.push(assistant.subscriber);
+    healthChecks.ai = assistant.healthy;
+  }
+
+  // Erasure, export, retention and the audit trail.
+  const privacy = createPrivacy({
+    config,
+    sqlite,
+    storage,
+    service,
+    events,
+    logger,
+    messagesAfter: (id, after, limit) => store.messagesAfter(id, after, limit),
+    archiveCandidates,
+    disconnectUser: (userId) => {
+      let n = 0;
+      for (const conn of [...hub.all()]) {
+        if (conn.principal.userId !== userId) continue;
+        conn.link.close(CloseCode.forbidden, "user erased");
+        n++;
+      }
+      return n;
+    },
+    onAuditError: (e) => reporter.capture(e, { where: "audit", code: "internal" }),
+  });
+  subscribers.push(privacy.subscriber);
+  // An erased session never ends; the gauge is recounted instead (erasures are rare).
+  events.on("session.erased", () => metrics.setActiveSessions(store.activeSessionIds().length));
+
+  const health: HealthProbe = {
+    ready: () => ready,
+    // Unhealthy from the first write refused for a storage fault until a write succeeds again: during a fault each
+    // check tries one tiny write, so a node recovers as soon as the disk has room or the lock is gone.
+    database: () => store.probe() && (!storageFaults.monitor.faulted || store.probeWrite()),
+    checks: () => Object.fromEntries(Object.entries(healthChecks).map(([name, check]) => [name, check()])),
+    connections: () => hub.size,
+    activeSessions: () => metrics.activeSessions(),
+    startedAt,
+    details: () => ({ encryption: privacy.details.encryption }),
+  };
+  const operatorConsole = config.CONSOLE_ENABLED
+    ? createConsole({ events, service, metrics, hub, health, logger, authMode: config.AUTH_MODE, sampleIntervalMs: config.STATS_SAMPLE_SECONDS * 1000, webhooks: attached.webhooks })
+    : null;
+  if (operatorConsole) subscribers.push(operatorConsole.subscriber);
 
   const app = createApp({
-    health: {
-      ready: () => ready,
-      database: () => store.probe(),
-      checks: () => Object.fromEntries(Object.entries(healthChecks).map(([name, check]) => [name, check()])),
-      connections: () => hub.size,
-      activeSessions: () => metrics.activeSessions(),
-      startedAt,
-    },
+    health,
     logger,
     reporter,
     onErrorSent: (code) => metrics.errors.inc({ code }),
     mount: (app) => {
+      // First, so preflights are answered before any route's authentication runs.
+      app.use("*", corsFor(config.ALLOWED_ORIGINS));
       mountMetrics(app, metrics, config.METRICS_TOKEN);
       if (examples) mountExamples(app, examples);
+      operatorConsole?.mount(app);
       mountApi(app, {
         service,
         authenticator,
         sse,
         maxMessageBytes: config.MAX_MESSAGE_BYTES,
         onMessageReceived: () => metrics.messagesReceived.inc({ transport: "http" }),
+        onStreamRefused: (code) => connectionErrors.inc({ reason: code }),
+        console: operatorConsole?.api,
+        alerts: analysis.alerts,
+        privacy: privacy.routes,
         admin: {
           hub,
+          webhooks: attached.webhooks,
           reset: () => {
             const ended = service.endAll("cancelled");
             const closed = gateway.closeAll(CloseCode.adminReset, "reset by an administrator") + sse.closeAll();
@@ -247,28 +377,47 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     logger,
     reporter,
     sweepIntervalMs: config.SESSION_SWEEP_INTERVAL_SECONDS * 1000,
-    retentionDays: config.RETENTION_DAYS,
+    retention: () => privacy.privacy.applyRetention(),
     isIdle: () => hub.size === 0,
+    checkpointer,
   });
   ready = true;
-  logger.info("server.started", { version, ...describeConfig(config), port: server.port });
+  logger.info("server.started", { version, ...describeConfig(config), encryption: storage.mode, port: server.port });
 
   let stopping: Promise<void> | null = null;
   const shutdown = (signal: string): Promise<void> => {
     stopping ??= (async () => {
       ready = false;
       logger.info("server.stopping", { signal, connections: hub.size });
-      // No new connections; no more timers that start work.
+      // No new connections, no new messages (refused with `unavailable`: sent again after the reconnect), no more
+      // timers that start work.
       server!.stop(false);
+      gateway.drain();
+      // The sockets closed below were not left by their people: their sessions must not end on disconnect.
+      service.suspendEndOnDisconnect();
       maintenance.stop();
       gateway.stop();
       if (config.ARCHIVE_ON_SHUTDOWN) {
-        const ended = service.endAll("completed");
-        logger.info("sessions.archived_on_shutdown", { ended });
+        try {
+          const ended = service.endAll("completed");
+          logger.info("sessions.archived_on_shutdown", { ended });
+        } catch (e) {
+          logger.warn("sessions.archive_on_shutdown_failed", errorFields(e));
+        }
       }
-      // Pending appends commit; their acks and fan-out go out on the next turn, before any socket closes.
-      service.flush();
-      await Bun.sleep(0);
+      // Pending appends commit (or fail: a full disk, a lock held past DB_RETRY_MS); the callbacks that send their
+      // acks and fan-out run before anything closes.
+      const settle = async () => {
+        try {
+          service.flush();
+        } catch (e) {
+          // Activity times not written (a storage fault): they are only a hint for expiry.
+          logger.warn("server.flush_failed", errorFields(e));
+        }
+        await store.idle();
+        await Bun.sleep(0);
+      };
+      await settle();
       for (const s of [...subscribers].reverse()) {
         try {
           await s.stop();
@@ -276,13 +425,23 @@ export async function startNode(config: Config, { version, command = "sessiond" 
           logger.error("subscriber.stop_failed", { subscriber: s.name, ...errorFields(e) });
         }
       }
-      service.flush();
-      await Bun.sleep(0);
+      await settle();
+      // Every ack and fan-out frame handed to the kernel before the 1001 close frame goes behind them.
+      gateway.quiesce();
+      await gateway.flushed(2000);
       gateway.closeAll(CloseCode.goingAway, "server restarting");
       sse.closeAll();
+      await gateway.flushed(1000);
       await Bun.sleep(50);
       await server!.stop(true);
-      closeDatabase(sqlite);
+      storageFaults.stop();
+      eventLoop.stop();
+      await checkpointer.stop();
+      const closeFailure = closeDatabase(sqlite);
+      if (closeFailure) {
+        // Nothing is lost: the WAL keeps every commit and is replayed on the next start.
+        logger.warn("db.close_checkpoint_failed", { ...errorFields(closeFailure), hint: "the WAL is intact and is replayed on the next start" });
+      }
       await reporter.close(2000);
       logger.info("server.stopped", { signal });
     })();
@@ -290,6 +449,16 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   };
 
   return { port: server.port!, shutdown };
+}
+
+/** Analysis and alerts; a bad analysis setting is a start-up error (one line, exit 1). */
+function buildAnalysis(deps: AnalysisDeps): AnalysisParts {
+  try {
+    return createAnalysis(deps);
+  } catch (e) {
+    if (e instanceof AnalysisSetupError) throw new StartupError(e.message);
+    throw e;
+  }
 }
 
 function buildAuthenticator(config: Config, logger: Logger, command: string): Authenticator {

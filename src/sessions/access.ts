@@ -1,4 +1,5 @@
 // Who may read, write and manage a session: the one access check every transport calls (pure).
+import type { Message } from "../protocol/types.ts";
 
 /** "admin": an app backend or operator; "moderator": a clinician or supervisor (reads all, handles alerts). */
 export type Role = "user" | "moderator" | "admin";
@@ -13,6 +14,8 @@ export interface Principal {
   /** Sessions granted by the token's `sessions` claim: ids, and room keys (from `room:<key>` entries). */
   grantedSessions: ReadonlySet<string>;
   grantedRooms: ReadonlySet<string>;
+  /** The network address the caller came from, set by the transport (for the audit trail). */
+  address?: string;
 }
 
 export interface AccessSubject {
@@ -43,6 +46,21 @@ export function canManage(who: Principal, session: AccessSubject): boolean {
 /** Whether the caller may see analyses of a session whose analysis is shared with `share`. */
 export function canSeeAnalysis(who: Principal, share: "staff" | "all"): boolean {
   return share === "all" || who.staff;
+}
+
+/**
+ * Messages as `who` may read them: unchanged when they may see the session's analyses, otherwise with every
+ * `analysis` field removed (copies of just those messages). The one projection every history output goes through.
+ */
+export function analysisView(who: Principal, share: "staff" | "all", messages: Message[]): Message[] {
+  if (canSeeAnalysis(who, share) || !messages.some((m) => m.analysis !== undefined)) return messages;
+  return messages.map((m) => (m.analysis === undefined ? m : withoutAnalysis(m)));
+}
+
+/** A copy of the message without its analysis. */
+export function withoutAnalysis(m: Message): Message {
+  const { analysis: _, ...rest } = m;
+  return rest;
 }
 
 export function principal(userId: string, options: { admin?: boolean; role?: Role; sessions?: readonly string[] } = {}): Principal {

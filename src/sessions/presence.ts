@@ -29,6 +29,21 @@ export class Presence {
     return true;
   }
 
+  /** Drops the user from the session whatever their connection count (an erased user); true if they were present. */
+  remove(sessionId: string, userId: string): boolean {
+    const users = this.sessions.get(sessionId);
+    if (!users?.delete(userId)) return false;
+    if (users.size === 0) this.sessions.delete(sessionId);
+    return true;
+  }
+
+  /** The sessions where the user is present. */
+  sessionsOf(userId: string): string[] {
+    const out: string[] = [];
+    for (const [sessionId, users] of this.sessions) if (users.has(userId)) out.push(sessionId);
+    return out;
+  }
+
   users(sessionId: string): string[] {
     return [...(this.sessions.get(sessionId)?.keys() ?? [])];
   }

@@ -1,5 +1,6 @@
 // The session service: join, recover, append, configure, end, expire. Every transport goes through it, so there
 // is one write path, one access check and one source of domain events. It never touches a socket.
+import { higherRisk, type Analysis } from "../protocol/analysis.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import { MAX_METADATA_BYTES, utf8Bytes } from "../protocol/frames.ts";
 import type {
@@ -13,13 +14,18 @@ import type {
   SessionInfo,
   SessionMode,
 } from "../protocol/types.ts";
-import { canAccess, canManage, type Principal } from "./access.ts";
+import { analysisView, canAccess, canManage, type Principal } from "./access.ts";
 import type { Clock } from "./clock.ts";
+import { DisconnectGrace, systemTimers, type Timers } from "./end-on-disconnect.ts";
 import type { SessionEvents } from "./events.ts";
+import type { AssistantPort, AssistantRequest } from "./assistant-port.ts";
+import type { StreamSnapshot } from "../protocol/types.ts";
 import { MessageWindow } from "./message-window.ts";
+import { isOutsideRead, type ReadVia } from "./outside-read.ts";
 import { Presence } from "./presence.ts";
+import { conflictingFields, forbiddenMessage } from "./rooms.ts";
 import { SessionCache } from "./session-cache.ts";
-import { newSessionRecord, type AppendResult, type SessionListQuery, type SessionPatch, type SessionRecord, type SessionStore } from "./store.ts";
+import { newSessionRecord, sessionMetrics, type AppendResult, type SessionListQuery, type SessionPatch, type SessionRecord, type SessionStore } from "./store.ts";
 
 export interface SessionRules {
   /** Inactivity after which an active session ends as `expired`. */
@@ -38,6 +44,10 @@ export interface SessionRules {
   defaults: SessionDefaults;
   /** Whether a model server is configured (AI_BASE_URL); without one the assistant cannot be enabled. */
   assistantAvailable: boolean;
+  /** Access of a room session opened by a join (ROOM_ACCESS_DEFAULT). @default "private" */
+  roomAccess?: SessionAccess;
+  /** The database's epoch (a random id, new after a restore), carried by SessionInfo and `joined`. */
+  epoch?: string;
 }
 
 export interface SessionDefaults {
@@ -80,6 +90,13 @@ export interface JoinResult {
   session: SessionInfo;
   messages: Message[];
   truncated: boolean;
+  /** Assistant replies in progress with their text so far, read in the same tick as `messages`. */
+  streams: StreamSnapshot[];
+  /**
+   * The `since` (and `epoch`) given do not describe this database's history (another epoch, or a seq above the
+   * session's last): `messages` is the current history from the start instead of what follows `since`.
+   */
+  reset?: true;
 }
 
 export interface NewSession extends SettingsInput {
@@ -89,12 +106,15 @@ export interface NewSession extends SettingsInput {
   config?: Record<string, unknown>;
   access?: SessionAccess;
   members?: string[];
+  /** Erase the session this many days after it ends; null or absent: the server-wide RETENTION_DAYS applies. */
+  retentionDays?: number | null;
 }
 
 export interface SessionChanges extends SettingsInput {
   config?: Record<string, unknown>;
   access?: SessionAccess;
   members?: string[];
+  retentionDays?: number | null;
 }
 
 export interface NewMessage {
@@ -103,6 +123,8 @@ export interface NewMessage {
   role?: MessageRole;
   metadata?: Record<string, unknown>;
   clientMsgId?: string;
+  /** Asks the built-in assistant for a reply to this message (only where it is enabled). */
+  assistant?: AssistantRequest;
 }
 
 export interface SessionServiceDeps {
@@ -114,16 +136,20 @@ export interface SessionServiceDeps {
   newSessionId?: () => string;
   /** Time-ordered unique ids for messages (the server passes UUIDv7). */
   newMessageId: () => string;
+  /** Whether a session of this id was erased: it is never opened again under that id (join answers not_found). */
+  wasErased?: (id: string) => boolean;
+  /** Timers for endOnDisconnect grace periods. @default the global setTimeout */
+  timers?: Timers;
+  /** Told of a failure inside a timer (an endOnDisconnect end that threw), which has no caller to reject. */
+  onTimerError?: (error: unknown, sessionId: string) => void;
 }
 
 const NOT_FOUND = () => new SessiondError("not_found", "No such session.");
-// Same words whether the session exists or not would leak nothing either; a private session reveals only that
-// the caller may not see it.
-const FORBIDDEN = () => new SessiondError("forbidden", "You do not have access to this session.");
+// A private session reveals only that the caller may not see it, and (for a room) which way in they lack.
+const FORBIDDEN = (session: { room: string | null }) => new SessiondError("forbidden", forbiddenMessage(session));
 const ENDED = () => new SessiondError("session_ended", "The session has ended; it is read-only.");
 const MODERATOR_READ_ONLY = () =>
   new SessiondError("forbidden", "A moderator token may read sessions and handle alerts, but not post, open or change sessions.");
-const round3 = (n: number): number => Math.round(n * 1000) / 1000;
 
 export class SessionService {
   readonly presence = new Presence();
@@ -135,6 +161,9 @@ export class SessionService {
   private readonly rules: SessionRules;
   private readonly newSessionId: () => string;
   private readonly newMessageId: () => string;
+  private readonly wasErased: (id: string) => boolean;
+  private assistant: AssistantPort | null = null;
+  private readonly grace: DisconnectGrace;
 
   constructor(deps: SessionServiceDeps) {
     this.store = deps.store;
@@ -144,6 +173,8 @@ export class SessionService {
     this.rules = deps.rules;
     this.newSessionId = deps.newSessionId ?? randomSessionId;
     this.newMessageId = deps.newMessageId;
+    this.wasErased = deps.wasErased ?? (() => false);
+    this.grace = new DisconnectGrace(deps.timers ?? systemTimers, (id) => this.endIfLeft(id), deps.onTimerError);
     // Evicting loses nothing (every message is in SQLite); only a pending activity time must be written first.
     this.cache = new SessionCache(deps.rules.cacheMaxSessions, (_, entry) => {
       if (entry.activityDirty) this.store.saveActivity([{ id: entry.record.id, lastActivityAt: entry.record.lastActivityAt }]);
@@ -156,22 +187,41 @@ export class SessionService {
     return { size: this.cache.size, hits: this.cache.hits, misses: this.cache.misses, evictions: this.cache.evictions, windowMessages };
   }
 
+  /** Connects the built-in assistant (once, at start-up, when a model server is configured). */
+  attachAssistant(port: AssistantPort): void {
+    this.assistant = port;
+  }
+
   /** Whether the session is currently held in memory. */
   isCached(id: string): boolean {
     return this.cache.peek(id) !== undefined;
   }
 
-  /** Creates a session, or returns the room's active one (`created: false`) if the caller may see it. */
+  /**
+   * Creates a session, or returns the room's active one (`created: false`) if the caller may see it. Giving
+   * members, access or config that differ from that active session's is a `conflict` naming it (never dropped).
+   */
   open(who: Principal, input: NewSession): { session: SessionInfo; created: boolean } {
     if (input.room !== undefined) {
       const existing = this.store.findActiveSessionByRoom(input.room);
       if (existing) {
         const entry = this.entry(existing.id)!;
-        if (!canAccess(who, entry.record)) throw FORBIDDEN();
+        if (!canAccess(who, entry.record)) throw FORBIDDEN(entry.record);
+        const differ = conflictingFields(entry.record, input);
+        if (differ.length > 0) {
+          throw new SessiondError(
+            "conflict",
+            `Room "${input.room}" already has an active session, "${existing.id}", with different ${differ.join(", ")}; ` +
+              `change that session (PATCH /api/sessions/${existing.id}), end it first, or leave ${differ.length > 1 ? "these fields" : "the field"} out to join it as it is.`,
+          );
+        }
         return { session: this.info(entry.record), created: false };
       }
     }
     if (who.role === "moderator") throw MODERATOR_READ_ONLY();
+    if (input.id !== undefined && this.wasErased(input.id)) {
+      throw new SessiondError("conflict", "A session with that id was erased; its id is not used again. Choose another id.");
+    }
     const d = this.rules.defaults;
     const analysis = { ...d.analysis, ...input.analysis };
     const assistant = this.checkAssistant({ ...d.assistant, ...input.assistant });
@@ -189,6 +239,7 @@ export class SessionService {
       analysis,
       assistant,
       endOnDisconnect,
+      retentionDays: input.retentionDays ?? null,
     });
     this.store.insertSession(record);
     this.cache.set(record.id, { record, window: new MessageWindow(this.rules.windowSize), participants: new Set(), activityDirty: false });
@@ -203,9 +254,10 @@ export class SessionService {
    * from SQLite otherwise) up to maxRecoveryMessages. Synchronous, so a caller that subscribes right after
    * misses nothing and sees nothing twice.
    */
-  join(who: Principal, target: JoinTarget, { since, limit }: { since?: number; limit?: number } = {}): JoinResult {
+  join(who: Principal, target: JoinTarget, { since, limit, epoch }: { since?: number; limit?: number; epoch?: string } = {}): JoinResult {
     const entry = this.resolve(who, target);
-    if (!canAccess(who, entry.record)) throw FORBIDDEN();
+    if (!canAccess(who, entry.record)) throw FORBIDDEN(entry.record);
+    this.noteRead(who, entry.record, "join");
     if (entry.record.status === "active") {
       this.markActive(entry);
       // Staff who only watch (moderators) are not participants of the conversation.
@@ -213,23 +265,51 @@ export class SessionService {
     }
     let messages: Message[];
     let truncated = false;
+    // A position from another history (a restored database, or a seq this session never reached) is not
+    // resumable: the caller gets the current history from the start and is told so, instead of silently nothing.
+    const reset = since !== undefined && ((epoch !== undefined && epoch !== this.rules.epoch) || since > entry.record.lastSeq);
     if (since !== undefined) {
-      ({ messages, truncated } = this.recover(entry, since));
+      ({ messages, truncated } = this.recover(entry, reset ? 0 : since));
     } else {
       const n = Math.min(limit ?? DEFAULT_HISTORY_LIMIT, this.rules.windowSize);
       messages = this.window(entry).last(n);
     }
-    return { session: this.info(entry.record), messages, truncated };
+    const streams = entry.record.status === "active" ? (this.assistant?.snapshots(entry.record.id) ?? []) : [];
+    return { session: this.info(entry.record), messages: this.readable(who, entry.record, messages), truncated, streams, ...(reset && { reset: true as const }) };
   }
 
   /** Counts one more connection of the user as present; emits `presence.changed` when the user arrives. */
   attach(sessionId: string, userId: string): void {
+    // Someone is back within the grace period (the SDK's resume re-joins here): the session carries on.
+    this.grace.cancel(sessionId);
     if (this.presence.attach(sessionId, userId)) this.events.emit("presence.changed", { sessionId, userId, event: "join" });
   }
 
-  /** Counts one connection fewer; emits `presence.changed` when the user's last connection left. */
+  /**
+   * Counts one connection fewer; emits `presence.changed` when the user's last connection left. When it was the
+   * session's last connection and endOnDisconnect is on, the grace period starts.
+   */
   detach(sessionId: string, userId: string): void {
-    if (this.presence.detach(sessionId, userId)) this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
+    if (!this.presence.detach(sessionId, userId)) return;
+    this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
+    if (this.presence.users(sessionId).length > 0) return;
+    const entry = this.cache.peek(sessionId) ?? this.entry(sessionId);
+    if (!entry || entry.record.status !== "active") return;
+    const { endOnDisconnect } = this.settings(entry.record);
+    if (endOnDisconnect.enabled) this.grace.arm(sessionId, endOnDisconnect.graceSeconds * 1000);
+  }
+
+  /**
+   * For shutdown, before connections are closed: no session ends because the shutdown disconnected its people,
+   * and grace periods already running are dropped (after the restart only a new departure starts one).
+   */
+  suspendEndOnDisconnect(): void {
+    this.grace.suspend();
+  }
+
+  /** Whether the session's endOnDisconnect grace period is running. */
+  isEndingOnDisconnect(sessionId: string): boolean {
+    return this.grace.isArmed(sessionId);
   }
 
   /** Activity without a message (a ping from a present client): keeps an active session from expiring. */
@@ -238,8 +318,17 @@ export class SessionService {
     if (entry && entry.record.status === "active") this.markActive(entry);
   }
 
+  /** The room's active session if it has one the caller may see; opens nothing. */
+  activeInRoom(who: Principal, room: string): SessionInfo | null {
+    const active = this.store.findActiveSessionByRoom(room);
+    const entry = active ? this.entry(active.id) : null;
+    return entry && canAccess(who, entry.record) ? this.info(entry.record) : null;
+  }
+
   get(who: Principal, id: string): SessionInfo {
-    return this.info(this.accessible(who, id).record);
+    const record = this.accessible(who, id).record;
+    this.noteRead(who, record, "get");
+    return this.info(record);
   }
 
   /**
@@ -260,12 +349,34 @@ export class SessionService {
     if (role !== "user" && !who.admin) throw new SessiondError("forbidden", `Only an admin (an app backend) may post as "${role}".`);
     const entry = this.accessible(who, sessionId);
     if (entry.record.status !== "active") throw ENDED();
+    const assistant = this.settings(entry.record).assistant;
+    if (input.assistant !== undefined) {
+      if (!assistant.enabled || !this.assistant) {
+        throw new SessiondError("bad_request", "The assistant is not enabled in this session: turn it on first (configure with assistant.enabled: true).");
+      }
+      if (role !== "user") throw new SessiondError("bad_request", `Only user messages can ask the assistant for a reply, not "${role}" ones.`);
+    }
     const retryAfterMs = this.limiter.take(who.userId, received);
     if (retryAfterMs > 0) {
       throw new SessiondError("rate_limited", `Too many messages; try again in ${Math.ceil(retryAfterMs / 1000)} s.`, retryAfterMs);
     }
+    // Decided before the commit, so a sender whose message would overflow the assistant's line is refused now.
+    let reply: AssistantRequest | null = null;
+    try {
+      reply = this.assistant?.admit({ id: sessionId, assistant }, { role, userId: who.userId, content: input.content }, input.assistant) ?? null;
+    } catch (e) {
+      this.limiter.refund(who.userId);
+      throw e;
+    }
     this.markActive(entry);
-    this.addParticipant(entry, who.userId);
+    try {
+      this.addParticipant(entry, who.userId);
+    } catch (e) {
+      // Refused before it was queued (the database is busy or full): nothing was written, the budget is given back.
+      this.limiter.refund(who.userId);
+      if (reply) this.assistant?.release(sessionId);
+      throw e;
+    }
     return new Promise<AppendResult>((resolve, reject) => {
       this.store.append(
         {
@@ -282,11 +393,14 @@ export class SessionService {
         (error, result) => {
           if (error || !result) {
             this.limiter.refund(who.userId);
+            if (reply) this.assistant?.release(sessionId);
             reject(error ?? new SessiondError("internal", "The message was not stored."));
             return;
           }
-          if (result.duplicate) this.limiter.refund(who.userId);
-          else this.committed(result.message, this.clock.now() - received);
+          if (result.duplicate) {
+            this.limiter.refund(who.userId);
+            if (reply) this.assistant?.release(sessionId);
+          } else this.committed(result.message, this.clock.now() - received, reply ?? undefined);
           resolve(result);
         },
       );
@@ -309,8 +423,14 @@ export class SessionService {
     if (patch.analysis !== undefined) changes.analysis = { ...current.analysis, ...patch.analysis };
     if (patch.assistant !== undefined) changes.assistant = this.checkAssistant({ ...current.assistant, ...patch.assistant });
     if (patch.endOnDisconnect !== undefined) changes.endOnDisconnect = { ...current.endOnDisconnect, ...patch.endOnDisconnect };
+    if (patch.retentionDays !== undefined) changes.retentionDays = patch.retentionDays;
     this.store.updateSession(id, changes);
     Object.assign(entry.record, changes);
+    // A grace period already running follows the new setting: stopped when turned off, restarted with a new length.
+    if (changes.endOnDisconnect && this.grace.isArmed(id)) {
+      if (changes.endOnDisconnect.enabled) this.grace.arm(id, changes.endOnDisconnect.graceSeconds * 1000);
+      else this.grace.cancel(id);
+    }
     this.markActive(entry);
     const session = this.info(entry.record);
     this.events.emit("session.updated", { session });
@@ -328,23 +448,152 @@ export class SessionService {
   /** Every message after `after`, ascending, at most `limit`, for HTTP paging; complete across the window edge. */
   history(who: Principal, id: string, after: number, limit: number): { messages: Message[]; nextAfter: number | null } {
     const entry = this.accessible(who, id);
+    this.noteRead(who, entry.record, "history");
     const fromWindow = entry.window?.after(after, limit + 1);
     const page = fromWindow ?? this.store.messagesAfter(id, after, limit + 1);
     const more = page.length > limit;
     const messages = more ? page.slice(0, limit) : page;
-    return { messages, nextAfter: more ? messages[messages.length - 1]!.seq : null };
+    return { messages: this.readable(who, entry.record, messages), nextAfter: more ? messages[messages.length - 1]!.seq : null };
   }
 
-  /** Sessions the caller may see (admins: all), newest first. */
+  /** Sessions the caller may see (staff: all, as canAccess lets them read every session), newest first. */
   list(who: Principal, query: Omit<SessionListQuery, "visibleTo">): SessionInfo[] {
-    const visibleTo = who.admin ? null : { userId: who.userId, sessionIds: [...who.grantedSessions], rooms: [...who.grantedRooms] };
+    const visibleTo = who.staff ? null : { userId: who.userId, sessionIds: [...who.grantedSessions], rooms: [...who.grantedRooms] };
     return this.store.listSessions({ ...query, visibleTo }).map((r) => this.info(this.cache.peek(r.id)?.record ?? r));
   }
 
   /** Every message of a session for export, in pages straight from SQLite. */
   transcript(who: Principal, id: string): { session: SessionInfo; pages: Generator<Message[]> } {
     this.store.flush();
-    return { session: this.info(this.accessible(who, id).record), pages: this.store.iterateMessages(id) };
+    const record = this.accessible(who, id).record;
+    this.noteRead(who, record, "export");
+    return { session: this.info(record), pages: readablePages(this.store.iterateMessages(id), (page) => this.readable(who, record, page)) };
+  }
+
+  /** Assistant replies in progress in the session (none once it has ended). */
+  streams(who: Principal, id: string): StreamSnapshot[] {
+    const entry = this.accessible(who, id);
+    return entry.record.status === "active" ? (this.assistant?.snapshots(id) ?? []) : [];
+  }
+
+  /** Stops a reply in progress: allowed for the author of the message it answers, the session's owner and staff. */
+  cancelStream(who: Principal, id: string, streamId: string): void {
+    const entry = this.accessible(who, id);
+    const author = entry.record.status === "active" ? (this.assistant?.streamAuthor(id, streamId) ?? null) : null;
+    if (author === null) throw new SessiondError("not_found", "No such reply in progress in this session.");
+    if (who.userId !== author && who.userId !== entry.record.ownerId && !who.staff) {
+      throw new SessiondError("forbidden", "Only the author of the message being answered, the session's owner or staff may stop this reply.");
+    }
+    this.assistant!.cancel(id, streamId);
+  }
+
+  /** The session's description without an access check, for the server's own work; null when it does not exist. */
+  peek(id: string): SessionInfo | null {
+    const entry = this.entry(id);
+    return entry ? this.info(entry.record) : null;
+  }
+
+  /**
+   * Forgets an erased session: its cached row, window and participants, its presence and any grace period.
+   * Appends still queued for it fail with not_found inside their transaction (the row is gone).
+   */
+  evict(id: string): void {
+    this.grace.cancel(id);
+    this.cache.delete(id);
+    this.presence.clear(id);
+  }
+
+  /**
+   * After an erased user's traces were removed from `sessionIds` in storage: cached copies take the stored
+   * counts, members and aggregates, windows reload (with the tombstones), and the user is no longer present
+   * anywhere (`presence.changed` "leave" for each session they were in).
+   */
+  forgetUser(userId: string, sessionIds: readonly string[]): void {
+    for (const id of sessionIds) {
+      const entry = this.cache.peek(id);
+      if (!entry) continue;
+      const stored = this.store.getSession(id);
+      if (stored) {
+        const { members, participantCount, analyzedCount, sentimentSum, riskLevel } = stored;
+        Object.assign(entry.record, { members, participantCount, analyzedCount, sentimentSum, riskLevel });
+      }
+      entry.window = null;
+      entry.participants?.delete(userId);
+    }
+    for (const sessionId of this.presence.sessionsOf(userId)) {
+      if (this.presence.remove(sessionId, userId)) this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
+    }
+  }
+
+  /** The session's last `limit` messages in seq order, from its window (the assistant's context); no access check. */
+  recentMessages(id: string, limit: number): Message[] {
+    const entry = this.entry(id);
+    return entry ? this.window(entry).last(limit) : [];
+  }
+
+  /**
+   * Commits a message the server writes itself (an assistant reply, a notice that it could not answer): no access
+   * check, rate limit or participant. `done` runs synchronously right after the commit and its `message.committed`
+   * event, before anything else can observe the session. Errors: `not_found`, `session_ended`, `internal`.
+   */
+  appendFromServer(
+    sessionId: string,
+    input: NewMessage & { userId: string; role: MessageRole },
+    done: (error: SessiondError | null, result: AppendResult | null) => void,
+  ): void {
+    this.store.append(
+      {
+        id: this.newMessageId(),
+        sessionId,
+        userId: input.userId,
+        role: input.role,
+        kind: input.kind ?? "text",
+        content: input.content,
+        metadata: input.metadata,
+        clientMsgId: input.clientMsgId,
+        createdAt: this.clock.now(),
+      },
+      (error, result) => {
+        if (!error && result && !result.duplicate) this.committed(result.message);
+        done(error, result);
+      },
+    );
+  }
+
+  /** The session's analysis setting with the default filled in, or null when it does not exist; no access check. */
+  analysisSetting(id: string): AnalysisSetting | null {
+    const record = this.cache.peek(id)?.record ?? this.store.getSession(id);
+    return record ? this.settings(record).analysis : null;
+  }
+
+  /**
+   * Keeps a cached session in step with an analysis the analysis store just saved with the session's aggregates:
+   * metrics.sentiment and riskLevel, and the message in the window (so history reads carry it). A session not in
+   * memory needs nothing: it is read back from storage with both.
+   */
+  recordAnalysis(id: string, seq: number, analysis: Analysis): void {
+    const entry = this.cache.peek(id);
+    if (!entry) return;
+    const r = entry.record;
+    const level = analysis.crisis.risk_level;
+    r.analyzedCount++;
+    r.sentimentSum += analysis.sentiment.score;
+    r.riskLevel = r.riskLevel === null ? level : higherRisk(r.riskLevel, level);
+    const held = entry.window?.after(seq - 1, 1)?.[0];
+    if (held?.seq === seq) held.analysis = analysis;
+  }
+
+  /** Adds to a session's assistant aggregates (metrics.assistantMessages, metrics.responseTime), stored and cached. */
+  recordAssistantMetrics(id: string, delta: { messages?: number; responseTimeMs?: number }): void {
+    const responseTimeMs = delta.responseTimeMs === undefined ? undefined : Math.max(0, Math.round(delta.responseTimeMs));
+    this.store.addAssistantMetrics(id, { messages: delta.messages ?? 0, responseTimeMs });
+    const r = this.cache.peek(id)?.record;
+    if (!r) return;
+    r.assistantMessages += delta.messages ?? 0;
+    if (responseTimeMs !== undefined) {
+      r.responseTimeSumMs += responseTimeMs;
+      r.responseTimeCount++;
+    }
   }
 
   /** Writes pending activity times, then ends every active session idle for longer than expiryMs. */
@@ -355,7 +604,15 @@ export class SessionService {
     for (;;) {
       const ids = this.store.idleSessionIds(cutoff, 500);
       if (ids.length === 0) break;
-      for (const id of ids) if (this.archive(id, "expired")) expired.push(id);
+      let held = 0;
+      for (const id of ids) {
+        // A reply streaming or waiting counts as activity: the session does not expire under it.
+        if (this.assistant?.busy(id)) {
+          this.touch(id);
+          held++;
+        } else if (this.archive(id, "expired")) expired.push(id);
+      }
+      if (held > 0) this.persistActivity();
       if (ids.length < 500) break;
     }
     return expired;
@@ -370,7 +627,16 @@ export class SessionService {
         entry.activityDirty = false;
       }
     }
-    this.store.saveActivity(updates);
+    try {
+      this.store.saveActivity(updates);
+    } catch (e) {
+      // Not written (a storage fault): still pending, so the next sweep or the shutdown writes them.
+      for (const u of updates) {
+        const entry = this.cache.peek(u.id);
+        if (entry) entry.activityDirty = true;
+      }
+      throw e;
+    }
   }
 
   /** Ends every active session with `status` (shutdown with ARCHIVE_ON_SHUTDOWN, or an admin reset). */
@@ -387,10 +653,13 @@ export class SessionService {
   }
 
   private archive(id: string, status: "completed" | "cancelled" | "expired"): SessionInfo | null {
+    // Work in progress (an assistant reply) may queue its last appends now, so they commit before the end.
+    this.events.emit("session.ending", { sessionId: id });
     // Appends queued before the end commit first; later ones find the session ended inside their transaction.
     this.store.flush();
     const now = this.clock.now();
     if (!this.store.endSession(id, status, now)) return null;
+    this.grace.cancel(id);
     this.cache.delete(id);
     this.presence.clear(id);
     const record = this.store.getSession(id)!;
@@ -399,7 +668,15 @@ export class SessionService {
     return session;
   }
 
-  private committed(message: Message, ackLatencyMs: number): void {
+  /** A grace period ran out: ends the session as completed if it is still active, still wanted, and still empty. */
+  private endIfLeft(id: string): void {
+    if (this.presence.users(id).length > 0) return;
+    const entry = this.entry(id);
+    if (!entry || entry.record.status !== "active" || !this.settings(entry.record).endOnDisconnect.enabled) return;
+    this.archive(id, "completed");
+  }
+
+  private committed(message: Message, ackLatencyMs?: number, assistant?: AssistantRequest): void {
     const entry = this.cache.peek(message.session);
     if (entry) {
       const r = entry.record;
@@ -412,7 +689,12 @@ export class SessionService {
         else entry.window = null;
       }
     }
-    this.events.emit("message.committed", { message, ackLatencyMs });
+    this.events.emit("message.committed", { message, ackLatencyMs, ...(assistant && { assistant }) });
+  }
+
+  /** Tells the audit trail of a read by staff from outside the session (see outside-read.ts). */
+  private noteRead(who: Principal, r: SessionRecord, via: ReadVia): void {
+    if (who.staff && isOutsideRead(who, r)) this.events.emit("session.read", { sessionId: r.id, reader: who, via });
   }
 
   private recover(entry: CachedSession, since: number): { messages: Message[]; truncated: boolean } {
@@ -429,14 +711,14 @@ export class SessionService {
     if (target.session !== undefined) {
       const entry = this.entry(target.session);
       if (entry) return entry;
-      if (!this.rules.createOnJoin || who.role === "moderator") throw NOT_FOUND();
+      if (!this.rules.createOnJoin || who.role === "moderator" || this.wasErased(target.session)) throw NOT_FOUND();
       this.open(who, { id: target.session });
       return this.entry(target.session)!;
     }
     const active = this.store.findActiveSessionByRoom(target.room);
     if (active) return this.entry(active.id)!;
     if (!this.rules.createOnJoin || who.role === "moderator") throw new SessiondError("not_found", "The room has no active session.");
-    const { session } = this.open(who, { room: target.room });
+    const { session } = this.open(who, { room: target.room, access: this.rules.roomAccess ?? "private" });
     return this.entry(session.id)!;
   }
 
@@ -444,7 +726,7 @@ export class SessionService {
   private accessible(who: Principal, id: string): CachedSession {
     const entry = this.entry(id);
     if (!entry) throw NOT_FOUND();
-    if (!canAccess(who, entry.record)) throw FORBIDDEN();
+    if (!canAccess(who, entry.record)) throw FORBIDDEN(entry.record);
     return entry;
   }
 
@@ -473,8 +755,14 @@ export class SessionService {
   private addParticipant(entry: CachedSession, userId: string): void {
     entry.participants ??= new Set(this.store.participants(entry.record.id));
     if (entry.participants.has(userId)) return;
-    entry.participants.add(userId);
+    // Remembered once stored: a write refused by a storage fault is tried again on the user's next join or post.
     if (this.store.addParticipant(entry.record.id, userId, this.clock.now())) entry.record.participantCount++;
+    entry.participants.add(userId);
+  }
+
+  /** History as `who` may read it: analyses only for readers who may see them (see analysisView). */
+  private readable(who: Principal, r: SessionRecord, messages: Message[]): Message[] {
+    return analysisView(who, this.settings(r).analysis.share, messages);
   }
 
   /** The session's settings with the server's defaults filled in. */
@@ -512,15 +800,9 @@ export class SessionService {
       analysis: settings.analysis,
       assistant: settings.assistant,
       endOnDisconnect: settings.endOnDisconnect,
-      metrics: {
-        messageCount: r.messageCount,
-        participantCount: r.participantCount,
-        durationMs: r.durationMs ?? Math.max(0, this.clock.now() - r.startedAt),
-        sentiment: r.analyzedCount > 0 ? round3(r.sentimentSum / r.analyzedCount) : null,
-        riskLevel: r.riskLevel,
-        responseTime: r.responseTimeCount > 0 ? Math.round(r.responseTimeSumMs / r.responseTimeCount) : null,
-        assistantMessages: r.assistantMessages,
-      },
+      metrics: sessionMetrics(r, this.clock.now()),
+      retentionDays: r.retentionDays ?? null,
+      epoch: this.rules.epoch ?? "",
     };
     if (r.room !== null) info.room = r.room;
     if (r.endedAt !== null) info.endedAt = new Date(r.endedAt).toISOString();
@@ -533,3 +815,8 @@ export function randomSessionId(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
 }
 
+
+/** Each page of `pages` through `view`; closing the result closes `pages` (an export cancelled midway). */
+function* readablePages(pages: Generator<Message[]>, view: (page: Message[]) => Message[]): Generator<Message[]> {
+  for (const page of pages) yield view(page);
+}

@@ -9,6 +9,7 @@ import type {
   MessageKind,
   MessageRole,
   SessionAccess,
+  SessionMetrics,
   SessionMode,
   SessionStatus,
 } from "../protocol/types.ts";
@@ -41,10 +42,12 @@ export interface SessionRecord {
   assistantMessages: number;
   responseTimeSumMs: number;
   responseTimeCount: number;
+  /** Erase the session this many days after it ended; null: the server-wide RETENTION_DAYS applies. */
+  retentionDays: number | null;
 }
 
 /** The fields `configure` may replace. */
-export type SessionPatch = Partial<Pick<SessionRecord, "config" | "access" | "members" | "analysis" | "assistant" | "endOnDisconnect">>;
+export type SessionPatch = Partial<Pick<SessionRecord, "config" | "access" | "members" | "analysis" | "assistant" | "endOnDisconnect" | "retentionDays">>;
 
 export interface AppendInput {
   id: string;
@@ -108,6 +111,8 @@ export interface SessionStore {
   iterateMessages(sessionId: string, pageSize?: number): Generator<Message[]>;
   /** Whether storage answers a read and could take the write lock now (for /health). */
   probe(): boolean;
+  /** Adds assistant replies to `assistant_messages` and, when given, one response time (ms) to its sum and count. */
+  addAssistantMetrics(sessionId: string, delta: { messages: number; responseTimeMs?: number }): void;
 }
 
 /** A new active session row with empty history and default settings (null), for `open` and for tests. */
@@ -138,6 +143,20 @@ export function newSessionRecord(init: { id: string; ownerId: string; at: number
     assistantMessages: 0,
     responseTimeSumMs: 0,
     responseTimeCount: 0,
+    retentionDays: null,
     ...rest,
+  };
+}
+
+/** SessionInfo.metrics from a record's counters and aggregates; `now` sets the duration of an active session. */
+export function sessionMetrics(r: SessionRecord, now: number): SessionMetrics {
+  return {
+    messageCount: r.messageCount,
+    participantCount: r.participantCount,
+    durationMs: r.durationMs ?? Math.max(0, now - r.startedAt),
+    sentiment: r.analyzedCount > 0 ? Math.round((r.sentimentSum / r.analyzedCount) * 1000) / 1000 : null,
+    riskLevel: r.riskLevel,
+    responseTime: r.responseTimeCount > 0 ? Math.round(r.responseTimeSumMs / r.responseTimeCount) : null,
+    assistantMessages: r.assistantMessages,
   };
 }

@@ -17,7 +17,7 @@ async function collect(stream: AsyncIterable<StreamEvent>): Promise<{ events: St
   for await (const e of stream) events.push(e);
   const last = events.at(-1);
   if (!last || last.part !== "done") throw new Error("stream ended without a done event");
-  const join = (part: string) => events.flatMap((e) => (e.part === part ? [e.text] : [])).join("");
+  const join = (part: string) => events.flatMap((e) => (e.part !== "done" && e.part === part ? [e.text] : [])).join("");
   return { events, text: join("text"), reasoning: join("reasoning"), done: last };
 }
 
@@ -160,10 +160,10 @@ describe("aborts and time limits", () => {
   });
 
   test("past maxDurationMs the stream stops with stop: max_duration, keeping what arrived, and aborts upstream", async () => {
-    fake.next({ pieces: ["one ", "two ", "three ", "four ", "five"], delayMs: 100 });
+    fake.next({ pieces: ["one ", "two ", "three ", "four ", "five"], delayMs: 150 });
     const { text, done } = await collect(client().streamChat(hello, { maxDurationMs: 250 }));
     expect(done.stop).toBe("max_duration");
-    expect(text.startsWith("one two")).toBe(true);
+    expect(text.startsWith("one ")).toBe(true);
     expect(text).not.toContain("five");
     await fake.waitForAborts(1, 1000);
   });
@@ -200,6 +200,13 @@ describe("errors", () => {
     });
     expect(error.kind).toBe("broken_stream");
     expect(seen).toEqual(["a", "b"]);
+  });
+
+  test("a stream that loses only its tail after the finish reason is complete", async () => {
+    fake.next({ pieces: ["whole ", "reply"], breakAfterFinish: true });
+    const { text, done } = await collect(client().streamChat(hello));
+    expect(text).toBe("whole reply");
+    expect(done).toEqual({ part: "done", stop: "complete", finishReason: "stop" });
   });
 
   test("a stream that ends cleanly but without a finish reason is broken_stream", async () => {

@@ -2,7 +2,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { api, ROOT, startServer, tempDir, token } from "../helpers.ts";
+import { api, eventually, moderatorToken, ROOT, startServer, tempDir, token, WsClient } from "../helpers.ts";
 import { embeddedMigrations } from "../../src/db/migrate.ts";
 
 let folder: string;
@@ -48,6 +48,41 @@ test("the binary serves /health and ignores the .env and bunfig.toml in its fold
     const forged = await api(server.http, "GET", "/api/sessions", { token: await token("alice", { secret: "attacker-secret-attacker-secret-0000" }) });
     expect(forged.status).toBe(401);
     expect(existsSync(join(server.dataDir, "sessiond.db"))).toBe(true);
+  } finally {
+    expect(await server.stop("SIGTERM")).toBe(0);
+  }
+});
+
+test("the binary analyses messages in its worker thread and alerts staff", async () => {
+  const server = await startServer({ cmd: [binary, "serve"], cwd: folder });
+  try {
+    const moderator = await WsClient.connect(server.ws, { token: await moderatorToken("dr-mo") });
+    const user = await WsClient.connect(server.ws, { token: await token("sam") });
+    await user.request({ type: "join", session: "bin-analysis" });
+    const ack = await user.request({ type: "message", session: "bin-analysis", content: "I don't want to be here anymore, I've been saving my pills" });
+    const alert = await moderator.waitFor((f) => f.type === "alert" && f.alert.seq === ack.seq);
+    expect(alert.alert.risk_level).toBe("high");
+    const page = await api(server.http, "GET", "/api/sessions/bin-analysis/messages", { token: await token("ops", { admin: true }) });
+    expect(page.body.messages[0].analysis).toMatchObject({ analyzer: "builtin/1", crisis: { risk_level: "high" } });
+    await eventually(async () => (await api(server.http, "GET", "/health")).body.checks.analysis === true);
+    await user.close();
+    await moderator.close();
+  } finally {
+    expect(await server.stop("SIGTERM")).toBe(0);
+  }
+});
+
+test("the binary serves the operator console from the files embedded at build time", async () => {
+  const server = await startServer({ cmd: [binary, "serve"], cwd: folder });
+  try {
+    const page = await fetch(`${server.http}/console`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const assets = [...(await page.text()).matchAll(/(?:src|href)="(\/console\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBe(2);
+    for (const path of assets) expect((await fetch(`${server.http}${path}`)).status).toBe(200);
+    // Embedded, not built: there are no sources beside the binary to build from.
+    expect(server.logs.some((l) => l.includes('"console.loaded"') && l.includes('"source":"embedded"'))).toBe(true);
   } finally {
     expect(await server.stop("SIGTERM")).toBe(0);
   }

@@ -25,7 +25,10 @@ describe("a bad setting stops start-up with exit 1 and one readable line", () =>
     ["LOG_LEVEL", "loud", 'config: LOG_LEVEL="loud" is invalid: expected one of "debug", "info", "warn", "error", "silent"'],
     ["SENTRY_DSN", "not a url", "config: SENTRY_DSN=(hidden) is invalid: expected a URL"],
     ["JWT_SECRET", "short", "config: JWT_SECRET=(hidden) is invalid: expected a value of at least 32 characters"],
-    ["ALLOWED_ORIGINS", "example.com", 'config: ALLOWED_ORIGINS="example.com" is invalid: expected "example.com" is not an origin of the form scheme://host[:port]'],
+    ["ALLOWED_ORIGINS", "example.com", 'config: ALLOWED_ORIGINS="example.com" is invalid: expected origins of the form scheme://host[:port] ("example.com" is not one), or * alone'],
+    ["ALLOWED_ORIGINS", "*,https://a.example", 'config: ALLOWED_ORIGINS="*,https://a.example" is invalid: expected either * alone or a list of origins, not both'],
+    ["ROOM_ACCESS_DEFAULT", "public", 'config: ROOM_ACCESS_DEFAULT="public" is invalid: expected one of "private", "open"'],
+    ["END_ON_DISCONNECT_GRACE_SECONDS", "soon", 'config: END_ON_DISCONNECT_GRACE_SECONDS="soon" is invalid: expected a whole number'],
     ["SESSION_CREATE", "never", 'config: SESSION_CREATE="never" is invalid: expected one of "join", "api"'],
   ];
   for (const [name, value, line] of cases) {

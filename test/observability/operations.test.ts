@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { api, eventually, MAIN, ROOT, startServer, tempDir, token, WsClient, type ServerProcess } from "../helpers.ts";
+import { mintToken } from "../../src/auth/tokens.ts";
+import { api, eventually, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
 
 /** A strict reader of the Prometheus text format: every sample line must parse, and TYPE lines must precede samples. */
 function parsePrometheus(text: string): Map<string, number> {
@@ -131,14 +132,15 @@ describe("privacy", () => {
     sentryEvents = [];
     const c = await WsClient.connect(server.ws, { token: await token("sid") });
     await c.request({ type: "join", session: "broken" });
-    const blocker = new Database(join(server.dataDir, "sessiond.db"));
-    blocker.run("BEGIN IMMEDIATE");
+    // A trigger that refuses the insert: a failure no retry cures (a storage fault would be `unavailable` instead).
+    const other = new Database(join(server.dataDir, "sessiond.db"));
+    other.run("CREATE TRIGGER forced_failure BEFORE INSERT ON messages WHEN NEW.session_id = 'broken' BEGIN SELECT RAISE(ABORT, 'forced'); END");
     let reply;
     try {
       reply = await c.request({ type: "message", session: "broken", content: "SENTRY-SECRET-CONTENT" });
     } finally {
-      blocker.run("ROLLBACK");
-      blocker.close();
+      other.run("DROP TRIGGER forced_failure");
+      other.close();
     }
     expect(reply).toMatchObject({ type: "error", code: "internal" });
     expect(reply.message).not.toContain("SQLITE");
@@ -155,6 +157,42 @@ describe("privacy", () => {
     const page = await api(server.http, "GET", "/api/sessions/broken/messages", { token: await token("sid") });
     expect(page.body.messages).toEqual([]);
     await c.close();
+  });
+
+  test("erasure, export, the audit trail and a failed erasure leave no content in logs, metrics or Sentry events", async () => {
+    sentryEvents = [];
+    const admin = await token("root", { admin: true });
+    const mod = await mintToken(TEST_SECRET, { userId: "dr-obs", moderator: true, ttlSeconds: 3600 });
+    const secrets = ["ERASE-SECRET-TEXT", "EXPORT-SECRET-META", "AUDIT-SECRET-CONFIG", "FAILED-ERASE-SECRET"];
+    const c = await WsClient.connect(server.ws, { token: await token("pria") });
+    await c.request({ type: "join", session: "priv-erase" });
+    await c.request({ type: "configure", session: "priv-erase", config: { note: "AUDIT-SECRET-CONFIG" }, retentionDays: 3 });
+    await c.request({ type: "message", session: "priv-erase", content: "ERASE-SECRET-TEXT", metadata: { m: "EXPORT-SECRET-META" } });
+    await c.request({ type: "join", session: "priv-keep" });
+    await c.request({ type: "message", session: "priv-keep", content: "FAILED-ERASE-SECRET" });
+    await api(server.http, "GET", "/api/sessions/priv-erase/messages", { token: mod });
+    const exported = await (await fetch(`${server.http}/api/admin/users/pria/export`, { headers: { Authorization: `Bearer ${admin}` } })).text();
+    expect(exported).toContain("ERASE-SECRET-TEXT");
+    expect((await api(server.http, "GET", "/api/admin/audit?session=priv-erase", { token: admin })).body.entries.length).toBeGreaterThan(0);
+    expect((await api(server.http, "DELETE", "/api/admin/sessions/priv-erase", { token: admin })).status).toBe(200);
+    // A failure in the middle of an erasure: reported, and rolled back (the session is still there).
+    const other = new Database(join(server.dataDir, "sessiond.db"));
+    other.run("CREATE TRIGGER forced_erase_failure BEFORE DELETE ON sessions WHEN OLD.id = 'priv-keep' BEGIN SELECT RAISE(ABORT, 'forced'); END");
+    try {
+      expect((await api(server.http, "DELETE", "/api/admin/users/pria", { token: admin })).status).toBe(500);
+    } finally {
+      other.run("DROP TRIGGER forced_erase_failure");
+      other.close();
+    }
+    expect((await api(server.http, "GET", "/api/sessions/priv-keep/messages", { token: admin })).body.messages[0].content).toBe("FAILED-ERASE-SECRET");
+    expect((await api(server.http, "DELETE", "/api/admin/users/pria", { token: admin })).status).toBe(200);
+    await c.close();
+    await eventually(() => sentryEvents.some((e) => e.includes('"type":"event"')), 10_000, "a Sentry event");
+    await Bun.sleep(300);
+    expect(server.logs.some((l) => l.includes('"privacy.session_erased"') && l.includes('"messages":1'))).toBe(true);
+    expect(server.logs.some((l) => l.includes('"privacy.user_erased"'))).toBe(true);
+    const everything = [server.logs.join("\n"), await (await fetch(`${server.http}/metrics`)).text(), sentryEvents.join("\n")].join("\n");
+    for (const secret of secrets) expect(everything).not.toContain(secret);
   });
 });
 

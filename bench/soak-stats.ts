@@ -1,0 +1,50 @@
+// Small measuring helpers for the soak and the fault trials: percentiles, a process's RSS, and the server's
+// event-loop stall metrics read from /metrics.
+import { readFileSync } from "node:fs";
+
+/** The p-th percentile (nearest rank) of `xs` in the same unit; NaN when empty. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** Resident memory of a process in bytes (Linux /proc). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+export interface StallScrape {
+  /** `sessiond_event_loop_stall_max_seconds` in ms: the worst stall of the last 10-20 s. */
+  recentMaxMs: number;
+  /** Ticks that were at least `ms` late so far (from the histogram; `ms` must be a bucket bound). */
+  countAbove(ms: number): number;
+}
+
+/** Reads the stall metrics of a running server. */
+export async function scrapeStalls(http: string, headers: Record<string, string> = {}): Promise<StallScrape> {
+  const text = await (await fetch(`${http}/metrics`, { headers })).text();
+  const recent = /^sessiond_event_loop_stall_max_seconds ([0-9.e+-]+)$/m.exec(text);
+  const buckets = new Map<string, number>();
+  for (const m of text.matchAll(/^sessiond_event_loop_stall_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) buckets.set(m[1]!, Number(m[2]));
+  const total = buckets.get("+Inf") ?? 0;
+  return {
+    recentMaxMs: recent ? Number(recent[1]) * 1000 : NaN,
+    countAbove(ms) {
+      const le = buckets.get(String(ms / 1000));
+      if (le === undefined) throw new Error(`${ms} ms is not a bucket bound of sessiond_event_loop_stall_seconds`);
+      return total - le;
+    },
+  };
+}
+
+/** The main thread's CPU time and time spent waiting for a CPU (run-queue delay), both in ms (Linux schedstat). */
+export function schedOf(pid: number): { cpuMs: number; waitMs: number } {
+  try {
+    const [cpu, wait] = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(/\s+/).map(Number);
+    return { cpuMs: (cpu ?? NaN) / 1e6, waitMs: (wait ?? NaN) / 1e6 };
+  } catch {
+    return { cpuMs: NaN, waitMs: NaN };
+  }
+}

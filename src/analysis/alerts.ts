@@ -1,0 +1,111 @@
+// Crisis alerts: when an analysis raises one (pure), the acknowledge/resolve rules (pure), and AlertService, which
+// lists and changes stored alerts for staff and tells the transports through `alert.updated`.
+import { SessiondError } from "../protocol/errors.ts";
+import type { SessionEvents } from "../sessions/events.ts";
+import type { AlertStore } from "./store.ts";
+import { riskRank, type Alert, type AlertStatus, type Analysis, type RiskLevel } from "./types.ts";
+
+export type AlertAction = "acknowledge" | "resolve";
+
+/**
+ * The alert a stored analysis raises, or null when its risk is below `minRisk`. The alert quotes the analysis'
+ * triggers and action; it opens as `open`. Pure.
+ */
+export function alertFor(
+  message: { session: string; seq: number; messageId: string; userId: string },
+  analysis: Analysis,
+  minRisk: Exclude<RiskLevel, "none">,
+  id: string,
+): Alert | null {
+  if (riskRank(analysis.crisis.risk_level) < riskRank(minRisk)) return null;
+  return {
+    id,
+    session: message.session,
+    seq: message.seq,
+    messageId: message.messageId,
+    userId: message.userId,
+    risk_level: analysis.crisis.risk_level,
+    triggers: analysis.crisis.triggers,
+    recommended_action: analysis.crisis.recommended_action,
+    status: "open",
+    createdAt: analysis.at,
+  };
+}
+
+/**
+ * The alert after `action` by `by` at `at` (ISO 8601), or null when the action changes nothing. Rules:
+ * acknowledge moves `open` to `acknowledged`; resolve moves `open` or `acknowledged` to `resolved`. Repeating an
+ * action, and acknowledging a resolved alert, change nothing (the caller answers with the alert as it is), so
+ * every call is idempotent. A note given with a change is stored (replacing an earlier one); a note given with a
+ * call that changes nothing is ignored. Pure.
+ */
+export function applyAlertAction(alert: Alert, action: AlertAction, by: string, at: string, note?: string): Alert | null {
+  if (action === "acknowledge") {
+    if (alert.status !== "open") return null;
+    return { ...alert, status: "acknowledged", acknowledgedBy: by, acknowledgedAt: at, ...(note !== undefined && { note }) };
+  }
+  if (alert.status === "resolved") return null;
+  return { ...alert, status: "resolved", resolvedBy: by, resolvedAt: at, ...(note !== undefined && { note }) };
+}
+
+export interface AlertListQuery {
+  status?: AlertStatus;
+  session?: string;
+  /** The id of the last alert of the previous page (its `nextAfter`). */
+  after?: string;
+  limit: number;
+}
+
+export interface AlertPage {
+  alerts: Alert[];
+  /** Pass as `after` for the next page; null on the last page. */
+  nextAfter: string | null;
+}
+
+/** Reads and changes alerts for staff; the HTTP routes check the caller is staff before calling. */
+export class AlertService {
+  constructor(
+    private readonly deps: {
+      store: AlertStore;
+      events: SessionEvents;
+      now?: () => number;
+      /** Told of each change, for the log (ids only). */
+      onChanged?: (alert: Alert, action: AlertAction, by: string) => void;
+    },
+  ) {}
+
+  /** Newest first. Throws `bad_request` when `after` names no alert. */
+  list(query: AlertListQuery): AlertPage {
+    let after: { createdAt: number; id: string } | undefined;
+    if (query.after !== undefined) {
+      const last = this.deps.store.getAlert(query.after);
+      if (!last) throw new SessiondError("bad_request", 'Field "after" is invalid: expected the nextAfter of a previous page (an alert id).');
+      after = { createdAt: Date.parse(last.createdAt), id: last.id };
+    }
+    const page = this.deps.store.listAlerts({ status: query.status, session: query.session, after, limit: query.limit + 1 });
+    const more = page.length > query.limit;
+    const alerts = more ? page.slice(0, query.limit) : page;
+    return { alerts, nextAfter: more ? alerts[alerts.length - 1]!.id : null };
+  }
+
+  get(id: string): Alert {
+    const alert = this.deps.store.getAlert(id);
+    if (!alert) throw new SessiondError("not_found", "No such alert.");
+    return alert;
+  }
+
+  /** Applies the action (see applyAlertAction); broadcasts `alert.updated` only when something changed. */
+  act(id: string, action: AlertAction, by: string, note?: string): Alert {
+    const current = this.get(id);
+    const next = applyAlertAction(current, action, by, new Date((this.deps.now ?? Date.now)()).toISOString(), note);
+    if (!next) return current;
+    this.deps.store.updateAlert(next);
+    this.deps.onChanged?.(next, action, by);
+    this.deps.events.emit("alert.updated", { alert: next });
+    return next;
+  }
+
+  count(session: string): number {
+    return this.deps.store.countAlerts(session);
+  }
+}

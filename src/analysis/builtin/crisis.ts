@@ -1,0 +1,255 @@
+// Crisis assessment (pure): runs the versioned lexicon over normalised sentences, applies the context rules
+// (negation, past, quotes, fiction, jokes, trivial objects, who is at risk) and the plan/means/time escalation.
+import { riskRank, type Crisis, type RiskLevel } from "../types.ts";
+import {
+  ACTIONS, CLAUSE_BREAK, ESCALATORS, FICTION_CUE, HEDGE, HIGH_ACTION_TAIL, HYPERBOLE, NEGATION, PAST, PERSON, QUOTE_CUE, RECENT,
+  RECOVERY, SERIOUS, SUBJECT_RE, THIRD_PERSON_SUBJECT, TRIVIAL, type CrisisCategory, type CrisisPattern,
+} from "./lexicon.ts";
+import { OTHER_PATTERNS } from "./lexicon-others.ts";
+import { SELF_PATTERNS } from "./lexicon-self.ts";
+import { normalizeText, splitSentences } from "./normalize.ts";
+
+/** Characters of a message the crisis scan reads (the whole of a 64 KiB message); the scan is linear in this. */
+export const MAX_CRISIS_CHARS = 65_536;
+/** Sentences scanned at most. */
+export const MAX_CRISIS_SENTENCES = 4_000;
+/** Triggers reported at most, highest level first. */
+export const MAX_TRIGGERS = 8;
+/** Hits collected at most before the scan stops (bounds the work on a message full of risk phrases). */
+export const MAX_HITS = 256;
+const MAX_PHRASE_CHARS = 60;
+
+/** Every pattern, in the order they are tried (exported for the lexicon's own tests). */
+export const CRISIS_PATTERNS: readonly CrisisPattern[] = [...SELF_PATTERNS, ...OTHER_PATTERNS];
+const PATTERNS = CRISIS_PATTERNS;
+const SELF_CATEGORIES = new Set<CrisisCategory>(["suicidal_ideation", "self_harm"]);
+const CONDITIONAL = /\b(?:if|when|unless|one more|another)\b/;
+/** The writer states an intent before the phrase ("makes me want to" is hyperbole, not intent). */
+const INTENT_FRAME = /\bi (?:\w+ ){0,2}?(?:want|wanted|am going|was going|will|plan|planning|need|am ready|am about|have decided|decided|am thinking|keep thinking|think about|tried|try)\b/;
+const HYPOTHETICAL_CUE = /\b(?:what if|if (?:someone|somebody|anyone|a (?:friend|person|client|student|user|customer))|suppose|hypothetically|imagine if)\b/;
+const REPORTED_SPEECH = /\b(?:he|she|they|someone|my [a-z]+) (?:\w+ )?(?:says|said|told me|texted(?: me)?|wrote|posted|messaged(?: me)?|keeps saying|was saying|tweeted)(?: that)? *(?::|"|')? *$/;
+const RECOVERY_ALL = new RegExp(RECOVERY.source, "g");
+/** A real person the writer knows is in the sentence, so fiction cues do not clear it. */
+const MY_PERSON_IN_SENTENCE = new RegExp(`\\bmy ${PERSON}\\b`);
+
+type Subject = "first" | "second" | "third" | "fixed";
+
+interface Hit {
+  category: CrisisCategory;
+  level: RiskLevel;
+  phrase: string;
+  /** Affirmed, present and not a joke or quote: may be escalated by a plan, means or time. */
+  affirmed: boolean;
+  subject: Subject;
+  role?: "means" | "plan";
+  order: number;
+}
+
+interface MessageContext {
+  /** The writer insists it is no joke ("not joking", "for real"): joke markers and trivial objects lower nothing. */
+  serious: boolean;
+  joke: boolean;
+  media: boolean;
+  recovery: boolean;
+}
+
+/** Whether a sentence contains a pattern's hint (the cheap gate before its regex). */
+export function hintPresent(hint: string | string[], sentence: string): boolean {
+  if (typeof hint === "string") return hint === "" || sentence.includes(hint);
+  return hint.some((h) => sentence.includes(h));
+}
+
+/** Words before a match a negation can reach ("I would never in my life ..."). */
+const NEGATION_WORDS = 6;
+/** Hedges are longer ("do not know why I..."), so they are looked for a little further back. */
+const HEDGE_WORDS = 10;
+
+/** The clause before a match (after the last comma or conjunction), as its last `words` words. */
+function negationScope(prefix: string, words = NEGATION_WORDS): string {
+  let start = 0;
+  for (const m of prefix.matchAll(CLAUSE_BREAK)) start = m.index + m[0].length;
+  return prefix.slice(start).trim().split(" ").slice(-words).join(" ");
+}
+
+/** Whether the match sits inside quotation marks, and where the open quote starts. */
+function quoteState(prefix: string): { inside: boolean; openAt: number } {
+  let inside = false;
+  let openAt = -1;
+  for (let i = 0; i < prefix.length; i++) {
+    const c = prefix[i];
+    if (c === '"') {
+      inside = !inside;
+      if (inside) openAt = i;
+    } else if (c === "'") {
+      const before = i === 0 ? " " : prefix[i - 1]!;
+      const next = prefix[i + 1] ?? " ";
+      if (!inside && /\s/.test(before) && !/\s/.test(next)) { inside = true; openAt = i; }
+      else if (inside && !/\s/.test(before) && /\s/.test(next)) inside = false;
+    }
+  }
+  return { inside, openAt };
+}
+
+function inferSubject(prefix: string): Subject {
+  if (REPORTED_SPEECH.test(prefix)) return "third";
+  let last = "";
+  for (const m of prefix.matchAll(SUBJECT_RE)) last = m[0];
+  if (last === "you" || last === "your") return "second";
+  if (THIRD_PERSON_SUBJECT.test(last)) return "third";
+  return "first";
+}
+
+/** The negation scope from its first negation or hedge cue on, followed by a space ("" when there is none). */
+function withCue(scope: string): string {
+  const cue = HEDGE.exec(scope) ?? NEGATION.exec(scope);
+  if (!cue) return "";
+  const aux = /\b(?:do|does|did|can|could|will|would|am|is|are|really|just|even) $/.exec(scope.slice(0, cue.index));
+  return `${scope.slice(aux ? aux.index : cue.index)} `;
+}
+
+function minLevel(a: RiskLevel, b: RiskLevel | "none"): RiskLevel {
+  return riskRank(b) < riskRank(a) ? b : a;
+}
+
+function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: MessageContext, order: number): Hit | null {
+  const after = sentence.slice(m.index + m[0].length);
+  if (p.benignAfter?.test(after)) return null;
+  if (p.benignSentence?.test(sentence)) return null;
+  const prefix = sentence.slice(0, m.index);
+  const scope = negationScope(prefix);
+  const hasNegation = NEGATION.test(scope);
+  const hasHedge = HEDGE.test(negationScope(prefix, HEDGE_WORDS));
+  // For "want to live"-style phrases the negation IS the risk; a hedge ("not sure I want to live") counts too.
+  if (p.polarity === "negated" && !hasNegation && !hasHedge) return null;
+  const negated = p.polarity !== "negated" && hasNegation && !hasHedge;
+  const quote = quoteState(prefix);
+
+  let subject: Subject = p.subject === "first" || p.subject === "third" || p.subject === "fixed" ? p.subject : "first";
+  if (p.subject === undefined || p.subject === "auto") subject = inferSubject(quote.inside ? prefix.slice(0, quote.openAt) : prefix);
+
+  let level: RiskLevel = p.level;
+  let affirmed = !p.grief;
+  const lower = (to: RiskLevel | "none") => {
+    level = minLevel(level, to as RiskLevel);
+    affirmed = false;
+  };
+  const self = SELF_CATEGORIES.has(p.category);
+  if (negated) lower("low");
+  if (self && subject === "second") lower("low");
+  if (self && subject === "third") {
+    level = minLevel(level, "medium");
+    if (HYPOTHETICAL_CUE.test(sentence)) lower("low");
+  }
+  // "doing well now" is itself a recovery phrase: its "now" must not count as a sign the hit is recent.
+  if (PAST.test(sentence) || (ctx.recovery && !RECENT.test(sentence.replace(RECOVERY_ALL, " ")))) lower("low");
+  if (QUOTE_CUE.test(prefix) || (quote.inside && ctx.media)) lower("low");
+  if (subject !== "first" && FICTION_CUE.test(sentence) && !MY_PERSON_IN_SENTENCE.test(sentence)) lower("none");
+  if (ctx.joke && p.joke) lower(p.joke);
+  if (p.trivial && !ctx.serious && TRIVIAL.test(sentence)) {
+    if (p.trivial !== "unless-intent") lower(p.trivial);
+    else if (CONDITIONAL.test(sentence) || !INTENT_FRAME.test(prefix)) lower("low");
+  }
+  if ((level as string) === "none") return null;
+  // A phrase that is a risk only when negated is reported with its negation ("do not want to live").
+  const phrase = (p.polarity === "negated" ? `${withCue(scope)}${m[0]}` : m[0]).trim().slice(0, MAX_PHRASE_CHARS);
+  return { category: p.category, level, phrase, affirmed, subject, role: p.role, order };
+}
+
+/** Escalator phrases (plan, means, time) that are not negated, in message order. */
+function findEscalators(sentences: string[]): string[] {
+  const found: string[] = [];
+  for (const sentence of sentences) {
+    for (const e of ESCALATORS) {
+      if (!hintPresent(e.hint, sentence)) continue;
+      const m = e.re.exec(sentence);
+      if (!m) continue;
+      const prefix = sentence.slice(0, m.index);
+      if (NEGATION.test(negationScope(prefix)) && !HEDGE.test(negationScope(prefix, HEDGE_WORDS))) continue;
+      found.push(m[0]);
+    }
+  }
+  return found;
+}
+
+function actionFor(level: RiskLevel, top: Hit | undefined): string {
+  let action: string = ACTIONS[level];
+  if (!top || level === "none" || level === "low") return action;
+  if (level === "high") action += HIGH_ACTION_TAIL[top.category] ?? "";
+  if (top.subject === "third") action += " The message is about someone else: ask the writer whether that person is safe and how help can reach them.";
+  return action;
+}
+
+/**
+ * Assesses the crisis risk of one message. Synchronous, never throws; reads at most MAX_CRISIS_CHARS characters.
+ * @returns the level, the triggers ("<category>: <phrase>", highest first) and a graded action for the moderator.
+ */
+export function assessCrisis(text: string): Crisis {
+  try {
+    return assess(typeof text === "string" ? text : String(text ?? ""));
+  } catch {
+    // A lexicon bug must not take analysis down; an unreadable message is reported as "needs a look", not "safe".
+    return { risk_level: "low", triggers: [], recommended_action: ACTIONS.low };
+  }
+}
+
+function assess(text: string): Crisis {
+  const normalized = normalizeText(text.slice(0, MAX_CRISIS_CHARS));
+  const sentences = splitSentences(normalized, MAX_CRISIS_SENTENCES);
+  const ctx: MessageContext = {
+    serious: SERIOUS.test(normalized),
+    joke: HYPERBOLE.test(normalized) && !SERIOUS.test(normalized),
+    media: QUOTE_CUE.test(normalized) || FICTION_CUE.test(normalized),
+    recovery: RECOVERY.test(normalized),
+  };
+  const hits: Hit[] = [];
+  let order = 0;
+  let highs = 0;
+  scan: for (const sentence of sentences) {
+    for (const p of PATTERNS) {
+      if (!hintPresent(p.hint, sentence)) continue;
+      const m = p.re.exec(sentence);
+      if (!m) continue;
+      const hit = evaluate(p, sentence, m, ctx, order++);
+      if (!hit) continue;
+      hits.push(hit);
+      if (hit.level === "high") highs++;
+      // Nothing later can change the outcome once the trigger list is full of highs; the hit cap bounds the rest.
+      if (highs >= MAX_TRIGGERS || hits.length >= MAX_HITS) break scan;
+    }
+  }
+
+  // Escalation: an affirmed risk (ideation, self-harm, threat, abuse) plus a plan, means or time is high.
+  // Distress accumulates: two different affirmed low signs of ideation in one message make it medium.
+  const lowIdeation = hits.filter((h) => h.affirmed && h.level === "low" && h.category === "suicidal_ideation");
+  if (new Set(lowIdeation.map((h) => h.phrase)).size >= 2) lowIdeation[0]!.level = "medium";
+  // A plan or means sign that is only low on its own ("I gave away my things") is medium next to another sign.
+  const lowRoles = hits.filter((h) => h.role && h.affirmed && h.level === "low");
+  if (lowRoles.length > 0) {
+    const others = [...findEscalators(sentences), ...hits.filter((h) => h.role && h.affirmed).map((h) => h.phrase)];
+    for (const h of lowRoles) if (others.some((ph) => !h.phrase.includes(ph))) h.level = "medium";
+  }
+  const escalatable = hits.filter((h) => h.affirmed && h.level === "medium" && h.category !== "medical_emergency");
+  if (escalatable.length > 0) {
+    const roles = hits.filter((h) => h.role && h.affirmed);
+    const phrases = [...findEscalators(sentences), ...roles.map((h) => h.phrase)];
+    // A hit cannot escalate itself: the escalator must lie outside the phrase of at least one medium hit.
+    const escalator = phrases.find((ph) => !escalatable.every((h) => h.phrase.includes(ph)));
+    if (escalator !== undefined) {
+      for (const h of escalatable) h.level = "high";
+      const top = escalatable[0]!;
+      hits.push({ ...top, phrase: escalator.slice(0, MAX_PHRASE_CHARS), role: undefined, order: order++ });
+    }
+  }
+
+  hits.sort((a, b) => riskRank(b.level) - riskRank(a.level) || a.order - b.order);
+  const level: RiskLevel = hits[0]?.level ?? "none";
+  const triggers: string[] = [];
+  for (const h of hits) {
+    // One trigger per phrase; a phrase contained in a longer one of the same category adds nothing.
+    const t = `${h.category}: ${h.phrase}`;
+    const covered = hits.some((o) => o !== h && o.category === h.category && o.phrase.length > h.phrase.length && o.phrase.includes(h.phrase));
+    if (!covered && !triggers.includes(t)) triggers.push(t);
+    if (triggers.length >= MAX_TRIGGERS) break;
+  }
+  return { risk_level: level, triggers, recommended_action: actionFor(level, hits[0]) };
+}

@@ -1,0 +1,63 @@
+// The analysis worker thread: runs the built-in analyzer on batches of messages, so its CPU time never lands on
+// the main thread's write path. Entry point of its own (scripts/build.ts compiles it into the binary beside main).
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
+import { createBuiltinAnalyzer } from "./builtin/index.ts";
+import { loadTopicTaxonomy } from "./topics.ts";
+import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
+
+declare const self: Worker;
+
+/**
+ * Lowest scheduling priority for this thread only (Linux applies nice per thread): when the main thread needs the
+ * CPU it gets it, and analysis runs on what is left. Elsewhere this is a no-op.
+ */
+function lowerPriority(): boolean {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    if (!Number.isInteger(tid)) return false;
+    setPriority(tid, 19);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let analyzer: ReturnType<typeof createBuiltinAnalyzer> | null = null;
+const reply = (message: WorkerReply) => self.postMessage(message);
+
+self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  if (request.type === "init") {
+    const niced = lowerPriority();
+    let topics;
+    if (request.topicsFile !== undefined) {
+      const loaded = loadTopicTaxonomy(request.topicsFile);
+      if (!loaded.ok) return reply({ type: "failed", error: "topics" });
+      topics = loaded.taxonomy;
+    }
+    try {
+      analyzer = createBuiltinAnalyzer(topics ? { topics } : {});
+      // Loads the NLP model now (about 100 ms), not on the first message, which must reach staff at once.
+      analyzer.analyze("warming up the analyzer");
+    } catch (e) {
+      return reply({ type: "failed", error: e instanceof Error ? e.name : "error" });
+    }
+    return reply({ type: "ready", niced });
+  }
+  if (request.type === "analyze") {
+    const results: Extract<WorkerReply, { type: "analyzed" }>["results"] = [];
+    for (const item of request.items) {
+      const started = performance.now();
+      try {
+        if (!analyzer) throw new Error("not initialised");
+        const core = analyzer.analyze(item.text);
+        results.push({ id: item.id, ok: true, core, ms: performance.now() - started });
+      } catch (e) {
+        // Only the error's name crosses over: a message could quote the text.
+        results.push({ id: item.id, ok: false, error: e instanceof Error ? e.name : "error" });
+      }
+    }
+    reply({ type: "analyzed", batch: request.batch, results });
+  }
+};

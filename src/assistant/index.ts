@@ -1,0 +1,80 @@
+// Builds the built-in assistant from the config: the model client, the stream store, the subscriber, its metrics
+// and its /health check. Called by server/node.ts only when AI_BASE_URL is set.
+import type { Database } from "bun:sqlite";
+import { ModelClient } from "../ai/model-client.ts";
+import type { Config } from "../config/index.ts";
+import { SqliteAssistantStore } from "../db/assistant-store.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import type { ErrorReporter } from "../observability/sentry.ts";
+import type { SessionEvents } from "../sessions/events.ts";
+import type { SessionService } from "../sessions/session-service.ts";
+import { AssistantSubscriber } from "./subscriber.ts";
+import type { FieldCipher } from "../privacy/field-cipher.ts";
+
+export { AssistantSubscriber, type AssistantDeps, type AssistantOptions } from "./subscriber.ts";
+export { ReplyRunner, failureNotice, type ChatStreamer, type ReplyJob } from "./reply.ts";
+export { ReplyScheduler } from "./scheduler.ts";
+export { StreamRegistry } from "./streams.ts";
+export { mentions, replyRequest } from "./trigger.ts";
+
+const FIRST_TOKEN_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+const REPLY_BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
+
+export interface AssistantParts {
+  subscriber: AssistantSubscriber;
+  /** /health `checks.ai`: false after a failed reply, true again after the next complete one. */
+  healthy: () => boolean;
+}
+
+export function createAssistant(deps: {
+  config: Config;
+  /** AI_BASE_URL (the caller builds the assistant only when it is set). */
+  baseURL: string;
+  sqlite: Database;
+  service: SessionService;
+  events: SessionEvents;
+  metrics: Metrics;
+  logger: Logger;
+  reporter: ErrorReporter;
+  /** Seals the saved partial text of replies at rest (ENCRYPTION_KEY); plaintext when absent. */
+  cipher?: FieldCipher;
+}): AssistantParts {
+  const { config, metrics } = deps;
+  const defaultModel = config.AI_MODEL ?? "default";
+  // One retry, and only while nothing has streamed yet (the client never retries after the first piece).
+  const model = new ModelClient({ baseURL: deps.baseURL, apiKey: config.AI_API_KEY, model: defaultModel, maxRetries: 1 });
+  const firstToken = metrics.histogram("sessiond_ai_first_token_seconds", "Time from an assistant reply's request to the model's first piece.", FIRST_TOKEN_BUCKETS);
+  const replySeconds = metrics.histogram("sessiond_ai_reply_seconds", "Time from an assistant reply's start to its end.", REPLY_BUCKETS);
+  const replies = metrics.counter("sessiond_ai_replies_total", "Assistant replies ended, by status.");
+  const failures = metrics.counter("sessiond_ai_failures_total", "Failed assistant replies, by cause (unreachable, timeout, http, broken_stream, ...).");
+  let healthy = true;
+  const subscriber = new AssistantSubscriber({
+    service: deps.service,
+    events: deps.events,
+    store: new SqliteAssistantStore(deps.sqlite, deps.cipher),
+    model,
+    logger: deps.logger,
+    reporter: deps.reporter,
+    observer: {
+      firstPiece: (seconds) => firstToken.observe(seconds),
+      ended: (status, seconds, errorKind) => {
+        replies.inc({ status });
+        replySeconds.observe(seconds);
+        if (status === "failed") {
+          failures.inc({ kind: errorKind ?? "internal" });
+          healthy = false;
+        } else if (status === "complete") healthy = true;
+      },
+    },
+    options: {
+      defaultModel,
+      maxConcurrency: config.AI_MAX_CONCURRENCY,
+      firstTokenTimeoutMs: config.AI_TIMEOUT_SECONDS * 1000,
+      maxDurationMs: config.AI_MAX_DURATION_SECONDS * 1000,
+    },
+  });
+  metrics.gauge("sessiond_ai_streams_active", "Assistant replies streaming now.", () => subscriber.registry.size);
+  metrics.gauge("sessiond_ai_replies_waiting", "Assistant replies waiting for their turn.", () => subscriber.scheduler.waiting);
+  return { subscriber, healthy: () => healthy };
+}

@@ -1,0 +1,86 @@
+// Facts the database records about itself in sessiond_meta: its epoch (a random id, new after a restore), what it
+// knows of its own encryption (state, key id, key check value, keys still in use), and the audit trail's head.
+import type { Database } from "bun:sqlite";
+import { randomBytes } from "node:crypto";
+import { NO_ENCRYPTION_META, type EncryptionMeta } from "../privacy/encryption-state.ts";
+
+const KEYS = {
+  epoch: "epoch",
+  encryptionState: "encryption.state",
+  encryptionKeyId: "encryption.key_id",
+  encryptionKeyCheck: "encryption.key_check",
+  encryptionPendingKeys: "encryption.pending_keys",
+  auditHead: "audit.head",
+} as const;
+
+export function readMeta(sqlite: Database, key: string): string | null {
+  return sqlite.query<{ value: string }, [string]>("SELECT value FROM sessiond_meta WHERE key = ?").get(key)?.value ?? null;
+}
+
+export function writeMeta(sqlite: Database, key: string, value: string): void {
+  sqlite
+    .query<unknown, [string, string]>("INSERT INTO sessiond_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    .run(key, value);
+}
+
+/** A new random epoch: 16 hex characters. */
+export const randomEpoch = (): string => randomBytes(8).toString("hex");
+
+/** The database's epoch, created on first use (a new database gets one with its first start). */
+export function ensureEpoch(sqlite: Database): string {
+  sqlite.query<unknown, [string, string]>("INSERT INTO sessiond_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING").run(KEYS.epoch, randomEpoch());
+  return readMeta(sqlite, KEYS.epoch)!;
+}
+
+/** Gives the database a new epoch (after a restore: clients holding seqs of another history must start over). */
+export function renewEpoch(sqlite: Database): string {
+  const epoch = randomEpoch();
+  writeMeta(sqlite, KEYS.epoch, epoch);
+  return epoch;
+}
+
+export function readEncryptionMeta(sqlite: Database): EncryptionMeta {
+  const state = readMeta(sqlite, KEYS.encryptionState);
+  if (state !== "on" && state !== "migrating") return NO_ENCRYPTION_META;
+  let pendingKeys: string[] = [];
+  try {
+    const parsed = JSON.parse(readMeta(sqlite, KEYS.encryptionPendingKeys) ?? "[]");
+    if (Array.isArray(parsed)) pendingKeys = parsed.filter((k): k is string => typeof k === "string");
+  } catch {
+    // An unreadable list is treated as empty: start-up then checks the key against the check value alone.
+  }
+  return { state, keyId: readMeta(sqlite, KEYS.encryptionKeyId), keyCheck: readMeta(sqlite, KEYS.encryptionKeyCheck), pendingKeys };
+}
+
+export function writeEncryptionMeta(sqlite: Database, meta: EncryptionMeta): void {
+  sqlite.transaction(() => {
+    if (meta.state === null) {
+      sqlite.run("DELETE FROM sessiond_meta WHERE key LIKE 'encryption.%'");
+      return;
+    }
+    writeMeta(sqlite, KEYS.encryptionState, meta.state);
+    writeMeta(sqlite, KEYS.encryptionKeyId, meta.keyId ?? "");
+    writeMeta(sqlite, KEYS.encryptionKeyCheck, meta.keyCheck ?? "");
+    writeMeta(sqlite, KEYS.encryptionPendingKeys, JSON.stringify(meta.pendingKeys));
+  }).immediate();
+}
+
+/** Whether the database holds any session (a key given to it for the first time then starts a migration). */
+export function hasSessions(sqlite: Database): boolean {
+  return sqlite.query("SELECT 1 FROM sessions LIMIT 1").get() !== null;
+}
+
+export function readAuditHead(sqlite: Database): { id: number; hash: string } | null {
+  const text = readMeta(sqlite, KEYS.auditHead);
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text) as { id?: unknown; hash?: unknown };
+    return typeof v.id === "number" && typeof v.hash === "string" ? { id: v.id, hash: v.hash } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeAuditHead(sqlite: Database, head: { id: number; hash: string }): void {
+  writeMeta(sqlite, KEYS.auditHead, JSON.stringify(head));
+}

@@ -1,0 +1,157 @@
+// The archive writer (a Subscriber): for each archive job (one per ended session, written with the end), the
+// transcript document goes to ARCHIVE_DIR atomically; failures are logged, shown on /health and retried.
+import { join } from "node:path";
+import type { SqliteArchiveStore, ArchiveJobRow } from "../db/archive-store.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Counter } from "../observability/metrics.ts";
+import type { Message, SessionInfo } from "../protocol/types.ts";
+import type { Subscriber } from "../sessions/subscriber.ts";
+import { transcriptChunks, type TranscriptFormat, type TranscriptSummary } from "../sessions/transcript.ts";
+import { writeFileAtomic } from "./archive-file.ts";
+import { archiveRelativePath } from "./archive-path.ts";
+
+export interface ArchiverOptions {
+  store: SqliteArchiveStore;
+  /** ARCHIVE_DIR, absolute. */
+  root: string;
+  format: TranscriptFormat;
+  /**
+   * The transcript as a staff reader exports it (analysis attached, and the summary a staff export puts at the top
+   * of Markdown); null when the session no longer exists.
+   */
+  read: (sessionId: string) => { session: SessionInfo; pages: Iterable<Message[]>; summary?: TranscriptSummary } | null;
+  /** Whether the session still has recent user messages waiting for their analysis. @default never */
+  analysisPending?: (sessionId: string) => boolean;
+  /** How long after the end a job waits for those analyses at most. @default 2000 */
+  analysisGraceMs?: number;
+  logger: Logger;
+  metrics: { written: Counter; failures: Counter };
+  /** First retry delay; doubles per failure up to retryCapMs. @default 500 */
+  retryBaseMs?: number;
+  /** @default 5000 */
+  retryCapMs?: number;
+  /** How long stop() keeps writing due jobs (sessions ended at shutdown). @default 5000 */
+  drainMs?: number;
+  now?: () => number;
+}
+
+export class Archiver implements Subscriber {
+  readonly name = "archive";
+  private readonly failing = new Set<string>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerAt = Infinity;
+  private running: Promise<void> | null = null;
+  private stopped = true;
+  private draining = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: ArchiverOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  /** Writes what is due before returning (up to drainMs): sessions ended at shutdown are archived before exit. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+    this.draining = true;
+    const deadline = this.now() + (this.o.drainMs ?? 5000);
+    // Jobs put off for their analyses (or with a retry due within a second) are written now too.
+    for (const job of this.o.store.due(this.now() + 1000, 1000)) {
+      if (this.now() >= deadline) break;
+      await this.write(job);
+    }
+  }
+
+  /** False while the last attempt at some pending archive failed (shown as `checks.archive` on /health). */
+  healthy(): boolean {
+    return this.failing.size === 0;
+  }
+
+  /** Looks for due jobs on the next turn (after the end that wrote one has committed). */
+  kick(): void {
+    this.schedule(this.now());
+  }
+
+  private schedule(at: number): void {
+    if (this.stopped || at >= this.timerAt) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      if (this.running) {
+        // A run is in progress; it looks again when it ends.
+        void this.running.then(() => this.kick());
+        return;
+      }
+      this.running = this.run().finally(() => {
+        this.running = null;
+        const next = this.o.store.nextDueAt();
+        if (next !== null) this.schedule(next);
+      });
+    }, Math.min(Math.max(0, at - this.now()), 60_000));
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const jobs = this.o.store.due(this.now(), 20);
+      if (jobs.length === 0) return;
+      for (const job of jobs) {
+        if (this.stopped) return;
+        await this.write(job);
+      }
+    }
+  }
+
+  private async write(job: ArchiveJobRow): Promise<void> {
+    const id = job.session_id;
+    const now = this.now();
+    if (!this.draining && now - job.created_at < (this.o.analysisGraceMs ?? 2000) && this.o.analysisPending?.(id)) {
+      this.o.store.postpone(id, now + 100);
+      return;
+    }
+    let relative = "";
+    try {
+      const transcript = this.o.read(id);
+      if (!transcript) {
+        this.o.store.markWritten(id, "", now);
+        this.o.logger.warn("archive.skipped", { session: id, reason: "the session no longer exists" });
+        return;
+      }
+      const { session, pages, summary } = transcript;
+      const { dir, file } = archiveRelativePath(session.ownerId, Date.parse(session.startedAt), id, this.o.format);
+      relative = [...dir, file].join("/");
+      await writeFileAtomic(join(this.o.root, ...dir), file, transcriptChunks(this.o.format, session, pages, summary));
+      this.o.store.markWritten(id, relative, this.now());
+      this.failing.delete(id);
+      this.o.metrics.written.inc({ format: this.o.format });
+      this.o.logger.info("archive.written", { session: id, path: relative, messages: session.metrics.messageCount, attempts: job.attempts + 1 });
+    } catch (e) {
+      const attempt = job.attempts + 1;
+      const delay = Math.min(this.o.retryCapMs ?? 5000, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(attempt - 1, 20));
+      const code = String((e as { code?: unknown }).code ?? (e instanceof Error ? e.name : "error"));
+      this.o.store.markFailed(id, code, this.now() + delay);
+      this.failing.add(id);
+      this.o.metrics.failures.inc({ code });
+      // Every failure for the first few, then about once a minute: a broken folder must not flood the log.
+      if (attempt <= 3 || attempt % 12 === 0) {
+        this.o.logger.error("archive.write_failed", {
+          session: id,
+          path: relative,
+          code,
+          attempt,
+          retryInMs: delay,
+          hint: "The transcript archive file could not be written; check that ARCHIVE_DIR exists and that sessiond may write to it. It is retried until it succeeds.",
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,152 @@
+// Integrations that leave the process — lifecycle webhooks and transcript archive files — built from the config.
+// Two phases: `hooks` go to the stores (they write outbox rows and archive jobs inside the stores' transactions);
+// `attach` then adds what needs the domain: the sender and archiver subscribers, a health check, the admin view.
+import type { Database } from "bun:sqlite";
+import { resolve } from "node:path";
+import type { Config } from "../config/index.ts";
+import { SqliteArchiveStore } from "../db/archive-store.ts";
+import { combineHooks, type CommitHooks } from "../db/commit-hooks.ts";
+import { SqliteOutboxStore } from "../db/outbox-store.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { principal } from "../sessions/access.ts";
+import type { SessionEvents } from "../sessions/events.ts";
+import type { SessionService } from "../sessions/session-service.ts";
+import type { Subscriber } from "../sessions/subscriber.ts";
+import { Archiver } from "./archiver.ts";
+import { WebhookAdmin } from "./webhook-admin.ts";
+import { webhookEndpoints } from "./webhook-endpoints.ts";
+import { OutboxWriter } from "./webhook-outbox.ts";
+import { WebhookSender } from "./webhook-sender.ts";
+import { webhookKey } from "./webhook-signing.ts";
+import type { FieldCipher } from "../privacy/field-cipher.ts";
+
+export interface IntegrationsDeps {
+  config: Config;
+  sqlite: Database;
+  logger: Logger;
+  metrics: Metrics;
+  version: string;
+  /** Seals webhook event bodies at rest (ENCRYPTION_KEY); plaintext when absent. */
+  cipher?: FieldCipher;
+}
+
+export interface AttachedIntegrations {
+  /** Started after listen, stopped in reverse at shutdown (the archiver writes what shutdown ended first). */
+  subscribers: Subscriber[];
+  /** `archive`: false while an archive file cannot be written. */
+  healthChecks: Record<string, () => boolean>;
+  /** The admin API's view of webhooks (works, read-only, when webhooks are off). */
+  webhooks: WebhookAdmin;
+}
+
+export interface Integrations {
+  /** For every store that commits a reported change: SqliteSessionStore, and the analysis store (alerts). */
+  hooks: CommitHooks;
+  attach(deps: {
+    service: SessionService;
+    events: SessionEvents;
+    /** Alerts raised in a session, for the archive's summary (as a staff export shows it). */
+    alertCount?: (sessionId: string) => number;
+    onError: (e: unknown, where: string) => void;
+  }): AttachedIntegrations;
+}
+
+/** The reader archives are written as: staff, so the analysis is included as in a staff export. */
+const ARCHIVE_READER = principal("sessiond:archive", { role: "admin" });
+
+export function createIntegrations({ config, sqlite, logger, metrics, version, cipher }: IntegrationsDeps): Integrations {
+  const outboxStore = new SqliteOutboxStore(sqlite, cipher);
+  const endpoints = webhookEndpoints(config.WEBHOOK_URLS ?? []);
+  const deliveries = metrics.counter(
+    "sessiond_webhook_deliveries_total",
+    "Webhook delivery attempts by event type and outcome: delivered, failed (a retry is scheduled) or dead (given up: past WEBHOOK_MAX_AGE_SECONDS, or the endpoint answered 410).",
+  );
+  const latency = metrics.histogram("sessiond_webhook_delivery_seconds", "Time of one webhook request, from sending to the response status.", [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+  ]);
+
+  let sender: WebhookSender | null = null;
+  let writer: OutboxWriter | null = null;
+  if (endpoints.length > 0 && config.WEBHOOK_SECRET) {
+    const key = webhookKey(config.WEBHOOK_SECRET);
+    if (key.length < 24) logger.warn("webhook.weak_secret", { keyBytes: key.length, hint: "Use a key of 24 to 64 random bytes: echo whsec_$(openssl rand -base64 32)" });
+    const s = new WebhookSender({
+      store: outboxStore,
+      endpoints,
+      key,
+      retry: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxAgeMs: config.WEBHOOK_MAX_AGE_SECONDS * 1000 },
+      timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
+      logger,
+      metrics: { deliveries, latency },
+      userAgent: `sessiond/${version}`,
+    });
+    sender = s;
+    writer = new OutboxWriter({
+      store: outboxStore,
+      events: new Set(config.WEBHOOK_EVENTS),
+      includeContent: config.WEBHOOK_INCLUDE_CONTENT,
+      onRecorded: () => s.wake(),
+    });
+  }
+  metrics.gauge("sessiond_webhook_queue_depth", "Webhook deliveries waiting to be delivered (pending or failed and due for a retry).", () =>
+    sender ? outboxStore.queueDepth(sender.activeEndpointIds()) : 0,
+  );
+
+  const archiveStore = config.ARCHIVE_DIR ? new SqliteArchiveStore(sqlite) : null;
+  let archiver: Archiver | null = null;
+  const hookList: CommitHooks[] = [];
+  if (writer) hookList.push(writer.hooks());
+  if (archiveStore) {
+    hookList.push({
+      sessionEnded: (record) => {
+        archiveStore.enqueue(record.id, Date.now());
+        archiver?.kick();
+      },
+    });
+  }
+
+  return {
+    hooks: combineHooks(hookList),
+    attach({ service, events, alertCount, onError }) {
+      const subscribers: Subscriber[] = [];
+      const healthChecks: Record<string, () => boolean> = {};
+      if (writer && sender) {
+        writer.listen(events, (e) => onError(e, "webhook.participant_left"));
+        subscribers.push(sender);
+      }
+      if (archiveStore && config.ARCHIVE_DIR) {
+        const written = metrics.counter("sessiond_archive_written_total", "Transcript archive files written, by format.");
+        const failures = metrics.counter("sessiond_archive_failures_total", "Failed attempts to write a transcript archive file, by error code.");
+        metrics.gauge("sessiond_archive_pending", "Ended sessions whose archive file is not written yet.", () => archiveStore.pendingCount());
+        const a = new Archiver({
+          store: archiveStore,
+          root: resolve(config.ARCHIVE_DIR),
+          format: config.ARCHIVE_FORMAT,
+          read: (id) => {
+            try {
+              const { session, pages } = service.transcript(ARCHIVE_READER, id);
+              return { session, pages, summary: alertCount ? { alerts: alertCount(id) } : {} };
+            } catch (e) {
+              if ((e as { code?: unknown }).code === "not_found") return null;
+              throw e;
+            }
+          },
+          analysisPending: (id) => {
+            try {
+              return service.get(ARCHIVE_READER, id).analysis.enabled && archiveStore.unanalysedUserMessages(id) > 0;
+            } catch {
+              return false;
+            }
+          },
+          logger,
+          metrics: { written, failures },
+        });
+        archiver = a;
+        subscribers.push(a);
+        healthChecks.archive = () => a.healthy();
+      }
+      return { subscribers, healthChecks, webhooks: new WebhookAdmin(outboxStore, endpoints, sender) };
+    },
+  };
+}
