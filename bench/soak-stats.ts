@@ -18,24 +18,36 @@ export function rssOf(pid: number): number {
 export interface StallScrape {
   /** `sessiond_event_loop_stall_max_seconds` in ms: the worst stall of the last 10-20 s. */
   recentMaxMs: number;
+  /** `sessiond_event_loop_blocked_max_seconds` in ms: the same without time spent waiting for a core (NaN if absent). */
+  recentBlockedMaxMs: number;
   /** Ticks that were at least `ms` late so far (from the histogram; `ms` must be a bucket bound). */
   countAbove(ms: number): number;
+  /** The same for the loop's own blocking. */
+  blockedAbove(ms: number): number;
 }
 
 /** Reads the stall metrics of a running server. */
 export async function scrapeStalls(http: string, headers: Record<string, string> = {}): Promise<StallScrape> {
   const text = await (await fetch(`${http}/metrics`, { headers })).text();
-  const recent = /^sessiond_event_loop_stall_max_seconds ([0-9.e+-]+)$/m.exec(text);
-  const buckets = new Map<string, number>();
-  for (const m of text.matchAll(/^sessiond_event_loop_stall_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) buckets.set(m[1]!, Number(m[2]));
-  const total = buckets.get("+Inf") ?? 0;
-  return {
-    recentMaxMs: recent ? Number(recent[1]) * 1000 : NaN,
-    countAbove(ms) {
+  const gauge = (name: string) => {
+    const m = new RegExp(`^${name} ([0-9.e+-]+)$`, "m").exec(text);
+    return m ? Number(m[1]) * 1000 : NaN;
+  };
+  const above = (name: string) => {
+    const buckets = new Map<string, number>();
+    for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)$`, "gm"))) buckets.set(m[1]!, Number(m[2]));
+    const total = buckets.get("+Inf") ?? 0;
+    return (ms: number) => {
       const le = buckets.get(String(ms / 1000));
-      if (le === undefined) throw new Error(`${ms} ms is not a bucket bound of sessiond_event_loop_stall_seconds`);
+      if (le === undefined) return NaN;
       return total - le;
-    },
+    };
+  };
+  return {
+    recentMaxMs: gauge("sessiond_event_loop_stall_max_seconds"),
+    recentBlockedMaxMs: gauge("sessiond_event_loop_blocked_max_seconds"),
+    countAbove: above("sessiond_event_loop_stall_seconds"),
+    blockedAbove: above("sessiond_event_loop_blocked_seconds"),
   };
 }
 

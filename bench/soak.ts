@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mintToken } from "../src/auth/tokens.ts";
 import { hasTaskset, ROOT, SECRET, SERVER_ENV } from "./servers.ts";
+import { countError, SoakClient, stats } from "./soak-client.ts";
 import { percentile, rssOf, schedOf, scrapeStalls, type StallScrape } from "./soak-stats.ts";
 
 const args = process.argv.slice(2);
@@ -43,7 +44,10 @@ mkdirSync(heapDir);
 const bunArgs = ["--preload", join(ROOT, "bench", "soak-hooks.ts")];
 if (flag("cpu-prof")) bunArgs.push("--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${out}`);
 const serverCmd = [process.execPath, ...bunArgs, join(ROOT, "src", "main.ts"), "serve"];
-const server = Bun.spawn(hasTaskset ? ["taskset", "-c", "0", ...serverCmd] : serverCmd, {
+// In a session of its own (setsid), so that its scheduling group can be given a priority below.
+const hasSetsid = Bun.spawnSync(["sh", "-c", "command -v setsid"]).exitCode === 0;
+const pinned = hasTaskset ? ["taskset", "-c", "0", ...serverCmd] : serverCmd;
+const server = Bun.spawn(hasSetsid ? ["setsid", ...pinned] : pinned, {
   cwd: ROOT,
   env: {
     PATH: process.env.PATH ?? "",
@@ -62,8 +66,19 @@ const server = Bun.spawn(hasTaskset ? ["taskset", "-c", "0", ...serverCmd] : ser
 // Never leave the server behind, whatever ends this process.
 process.on("exit", () => server.kill("SIGKILL"));
 // On a shared machine other processes would preempt the server and the generator and show up as stalls: where
-// allowed (root), both run at a raised priority. Time spent waiting for a core is reported per window either way.
-const reniced = process.getuid?.() === 0 && Bun.spawnSync(["renice", "-n", "-10", "-p", String(process.pid), String(server.pid)]).exitCode === 0;
+// allowed (root), both run at a raised priority. Linux schedules each session's processes as one group
+// (autogroup), so it is the group's nice that counts. Time spent waiting for a core is reported per window anyway.
+function raisePriority(pid: number): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, "-20");
+  } catch {
+    // no autogroups on this kernel: the process's own nice is what counts
+  }
+  return Bun.spawnSync(["renice", "-n", "-20", "-p", String(pid)]).exitCode === 0;
+}
+await Bun.sleep(50);
+const reniced = raisePriority(server.pid) && raisePriority(process.pid);
 const serverLog: string[] = [];
 const port = await new Promise<number>((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("the server did not start")), 20_000);
@@ -112,194 +127,12 @@ async function openSession(): Promise<string> {
   return ((await res.json()) as { id: string }).id;
 }
 
-interface Pending {
-  sentAt: number;
-  frame: Record<string, unknown>;
-  resent: boolean;
-}
-
-const stats = {
-  sent: 0,
-  acked: 0,
-  resent: 0,
-  delivered: 0,
-  gaps: 0,
-  reconnects: 0,
-  /** Connections the server closed. */
-  dropped: 0,
-  joins: 0,
-  leaves: 0,
-  rotated: 0,
-  errors: new Map<string, number>(),
-  window: [] as number[],
-};
-const countError = (code: string) => stats.errors.set(code, (stats.errors.get(code) ?? 0) + 1);
-
-class Conn {
-  ws: WebSocket | null = null;
-  open = false;
-  draining = false;
-  nextId = 1;
-  readonly pending = new Map<number, Pending>();
-  /** Sessions joined, with the last seq seen in each. */
-  readonly joined = new Map<string, number>();
-  readonly wanted = new Set<string>();
-  private replies = new Map<number, (f: any) => void>();
-  private msgCounter = 0;
-
-  constructor(readonly user: string, private readonly token: string) {}
-
-  async connect(): Promise<void> {
-    const ws = new WebSocket(WS, { headers: { Authorization: `Bearer ${this.token}` } } as unknown as string[]);
-    this.ws = ws;
-    ws.onmessage = (e) => this.onFrame(JSON.parse(String(e.data)));
-    ws.onclose = () => {
-      if (this.ws !== ws || !this.open) return;
-      // Closed by the server (not by the soak): come back the way a client would.
-      this.open = false;
-      this.joinedBefore = new Map(this.joined);
-      this.joined.clear();
-      stats.dropped++;
-      setTimeout(() => void this.connect().catch(() => countError("reconnect_failed")), 200);
-    };
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = () => reject(new Error("connect failed"));
-    });
-    this.open = true;
-    const lastSeen = new Map(this.joinedBefore);
-    for (const s of this.wanted) await this.join(s, lastSeen.get(s));
-    // Anything sent on the old socket and never acknowledged goes again with the same clientMsgId.
-    for (const [id, p] of [...this.pending]) {
-      this.pending.delete(id);
-      const nid = this.nextId++;
-      p.resent = true;
-      stats.resent++;
-      this.pending.set(nid, p);
-      ws.send(JSON.stringify({ ...p.frame, id: nid }));
-    }
-  }
-
-  private joinedBefore = new Map<string, number>();
-
-  async join(session: string, since?: number): Promise<void> {
-    this.wanted.add(session);
-    const reply = await this.request({ type: "join", session, ...(since !== undefined ? { since } : { limit: 1 }) });
-    if (reply.type !== "joined") {
-      this.wanted.delete(session);
-      return;
-    }
-    stats.joins++;
-    const messages = reply.messages as Array<{ seq: number }>;
-    const last = messages.length > 0 ? messages[messages.length - 1]!.seq : reply.session.metrics.messageCount;
-    this.joined.set(session, Math.max(since ?? 0, last));
-  }
-
-  async leave(session: string): Promise<void> {
-    this.wanted.delete(session);
-    this.joined.delete(session);
-    await this.request({ type: "leave", session });
-    stats.leaves++;
-  }
-
-  request(frame: Record<string, unknown>): Promise<any> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.replies.delete(id);
-        resolve({ type: "timeout" });
-      }, 10_000);
-      this.replies.set(id, (f) => {
-        clearTimeout(timer);
-        resolve(f);
-      });
-      this.ws!.send(JSON.stringify({ ...frame, id }));
-    });
-  }
-
-  /** Sends one message into one of the joined sessions; false when this connection cannot take one now. */
-  send(): boolean {
-    if (!this.open || this.draining || this.pending.size >= MAX_IN_FLIGHT || this.joined.size === 0) return false;
-    const sessions = [...this.joined.keys()];
-    const session = sessions[this.msgCounter % sessions.length]!;
-    const frame = {
-      type: "message",
-      session,
-      content: `soak ${this.user} #${this.msgCounter} ${"lorem ipsum dolor sit amet ".repeat(4)}`,
-      clientMsgId: `${this.user}-${this.msgCounter++}`,
-    };
-    const id = this.nextId++;
-    this.pending.set(id, { sentAt: performance.now(), frame, resent: false });
-    this.ws!.send(JSON.stringify({ ...frame, id }));
-    stats.sent++;
-    return true;
-  }
-
-  /** Stops sending, waits for the acks in flight, then closes (cleanly or abruptly) and reconnects. */
-  async reconnect(abrupt: boolean): Promise<void> {
-    this.draining = true;
-    for (let waited = 0; this.pending.size > 0 && waited < 2000; waited += 10) await Bun.sleep(10);
-    this.joinedBefore = new Map(this.joined);
-    const ws = this.ws!;
-    if (abrupt) (ws as unknown as { terminate(): void }).terminate();
-    else ws.close(1000);
-    this.open = false;
-    this.joined.clear();
-    await Bun.sleep(50 + Math.random() * 150);
-    try {
-      await this.connect();
-      stats.reconnects++;
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  private onFrame(f: any): void {
-    const now = performance.now();
-    if (f.type === "ack") {
-      const p = this.pending.get(f.ref);
-      if (!p) return;
-      this.pending.delete(f.ref);
-      stats.acked++;
-      // A message resent after a reconnect waited for the reconnect: not an ack latency.
-      if (!p.resent) stats.window.push(now - p.sentAt);
-      return;
-    }
-    if (f.type === "error" && f.ref !== undefined && this.pending.has(f.ref)) {
-      countError(f.code);
-      const p = this.pending.get(f.ref)!;
-      this.pending.delete(f.ref);
-      // Refused, nothing written: the soak counts it and moves on.
-      void p;
-      return;
-    }
-    if (f.ref !== undefined) {
-      const reply = this.replies.get(f.ref);
-      if (reply) {
-        this.replies.delete(f.ref);
-        if (f.type === "error") countError(f.code);
-        return reply(f);
-      }
-    }
-    if (f.type === "message") {
-      stats.delivered++;
-      const last = this.joined.get(f.session);
-      if (last !== undefined) {
-        if (f.message.seq > last + 1) stats.gaps++;
-        if (f.message.seq > last) this.joined.set(f.session, f.message.seq);
-      }
-    } else if (f.type === "session.status") {
-      this.joined.delete(f.session);
-      this.wanted.delete(f.session);
-    }
-  }
-}
 
 for (let i = 0; i < ACTIVE_SESSIONS; i++) active.push(await openSession());
-const conns: Conn[] = [];
+const conns: SoakClient[] = [];
 for (let i = 0; i < CONNECTIONS; i++) {
   const user = `soak-u${i}`;
-  const c = new Conn(user, await mintToken(SECRET, { userId: user, ttlSeconds: 4 * 3600 }));
+  const c = new SoakClient(user, await mintToken(SECRET, { userId: user, ttlSeconds: 4 * 3600 }), WS, MAX_IN_FLIGHT);
   for (let k = 0; k < SESSIONS_PER_CONN; k++) c.wanted.add(active[(i + k * 3) % ACTIVE_SESSIONS]!);
   await c.connect();
   conns.push(c);
@@ -322,6 +155,10 @@ interface WindowRow {
   stallMaxMs: number;
   stallsOver5ms: number;
   stallsOver20ms: number;
+  /** The same, less the time the loop waited for a core: what the server's own work held it. */
+  blockedMaxMs: number;
+  blockedOver5ms: number;
+  blockedOver20ms: number;
   /** The server's main thread: CPU used, and time it was runnable but waited for a core (other processes). */
   cpuMs: number;
   cpuWaitMs: number;
@@ -332,7 +169,9 @@ const t0 = performance.now();
 const endAt = t0 + MINUTES * 60_000;
 let sent = 0;
 let windowStallMax = 0;
+let windowBlockedMax = 0;
 let worstStall = 0;
+let worstBlocked = 0;
 let lastScrape: StallScrape = await scrapeStalls(HTTP);
 let windowStart: StallScrape = lastScrape;
 let schedStart = schedOf(server.pid);
@@ -387,6 +226,7 @@ const scraper = setInterval(() => {
   void scrapeStalls(HTTP).then((s) => {
     lastScrape = s;
     windowStallMax = Math.max(windowStallMax, s.recentMaxMs);
+    windowBlockedMax = Math.max(windowBlockedMax, s.recentBlockedMaxMs);
   });
 }, SCRAPE_EVERY_MS);
 
@@ -400,6 +240,7 @@ function closeWindow(): void {
   stats.window = [];
   const now = performance.now();
   const over = (ms: number) => lastScrape.countAbove(ms) - windowStart.countAbove(ms);
+  const blockedOver = (ms: number) => lastScrape.blockedAbove(ms) - windowStart.blockedAbove(ms);
   const row: WindowRow = {
     index: windows.length + 1,
     fromS: Math.round(((windows.at(-1)?.toS ?? 0) * 1000) / 1000),
@@ -411,6 +252,9 @@ function closeWindow(): void {
     stallMaxMs: Math.max(windowStallMax, lastScrape.recentMaxMs),
     stallsOver5ms: over(5),
     stallsOver20ms: over(20),
+    blockedMaxMs: Math.max(windowBlockedMax, lastScrape.recentBlockedMaxMs),
+    blockedOver5ms: blockedOver(5),
+    blockedOver20ms: blockedOver(20),
     cpuMs: 0,
     cpuWaitMs: 0,
   };
@@ -419,19 +263,22 @@ function closeWindow(): void {
   row.cpuWaitMs = Math.round(sched.waitMs - schedStart.waitMs);
   schedStart = sched;
   worstStall = Math.max(worstStall, row.stallMaxMs);
+  worstBlocked = Math.max(worstBlocked, row.blockedMaxMs);
   windows.push(row);
   windowStart = lastScrape;
   windowStallMax = 0;
+  windowBlockedMax = 0;
   console.log(
     `window ${row.index} (${row.fromS}-${row.toS} s): ${row.acks} acks, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, max ${row.max.toFixed(1)} ms; ` +
-      `stall max ${row.stallMaxMs.toFixed(1)} ms, >5 ms: ${row.stallsOver5ms}, >20 ms: ${row.stallsOver20ms}; RSS ${(rssOf(server.pid) / 1048576).toFixed(1)} MB; ` +
+      `stall max ${row.stallMaxMs.toFixed(1)} ms, >5 ms: ${row.stallsOver5ms}, >20 ms: ${row.stallsOver20ms}; ` +
+      `own blocking max ${row.blockedMaxMs.toFixed(1)} ms, >5 ms: ${row.blockedOver5ms}, >20 ms: ${row.blockedOver20ms}; RSS ${(rssOf(server.pid) / 1048576).toFixed(1)} MB; ` +
       `server CPU ${row.cpuMs} ms, waited for a core ${row.cpuWaitMs} ms`,
   );
 }
 
 console.log(
   `soak: ${MINUTES} min, ${CONNECTIONS} connections, ${RATE} msg/s, windows of ${WINDOW_S} s, warm-up ${WARMUP_S} s; ` +
-    `${reniced ? "server and generator at nice -10" : "normal priority"}; output in ${out}`,
+    `${reniced ? "server and generator at nice -20" : "normal priority"}; output in ${out}`,
 );
 while (performance.now() < endAt) {
   const nextWindow = t0 + (windows.length + 1) * WINDOW_S * 1000;
@@ -439,6 +286,7 @@ while (performance.now() < endAt) {
   // The final scrape of the window, so its stall counts are complete.
   lastScrape = await scrapeStalls(HTTP);
   windowStallMax = Math.max(windowStallMax, lastScrape.recentMaxMs);
+  windowBlockedMax = Math.max(windowBlockedMax, lastScrape.recentBlockedMaxMs);
   closeWindow();
 }
 for (const t of [sender, churn, reconnector, rotator, scraper, rssTimer]) clearInterval(t);
@@ -461,7 +309,7 @@ const errors = [...stats.errors].filter(([code, n]) => n - (errorsAtStart.get(co
 const checks = [
   { name: `RSS growth after the ${WARMUP_S} s warm-up < 10%`, ok: growth < 0.1, value: `${(growth * 100).toFixed(1)}% (${warmRss.rssMB.toFixed(1)} -> ${endRss.rssMB.toFixed(1)} MB, max ${maxRssAfterWarmup.toFixed(1)})` },
   { name: "ack p99 <= 5 ms in every window", ok: measured.every((w) => w.p99 <= 5), value: measured.map((w) => w.p99.toFixed(2)).join(", ") },
-  { name: "worst event-loop stall <= 20 ms", ok: worstStall <= 20, value: `${worstStall.toFixed(1)} ms` },
+  { name: "worst event-loop stall <= 20 ms", ok: worstStall <= 20, value: `${worstStall.toFixed(1)} ms (of it the server's own blocking at most ${worstBlocked.toFixed(1)} ms; the rest waiting for a core)` },
   { name: "every message acknowledged", ok: unacked === 0, value: `${stats.acked} acked of ${stats.sent} sent, ${unacked} unacked` },
   { name: "no gap in live delivery", ok: stats.gaps === 0, value: `${stats.gaps}` },
 ];

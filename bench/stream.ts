@@ -2,7 +2,7 @@
 // subscribers, sessiond (fed by bench/fake-model.ts streaming as fast as it can, pinned to the server's core so its
 // cost counts against sessiond) against the bare Bun.serve baseline publishing the same frames itself, in the same
 // run. Three runs; medians printed.
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { mintToken } from "../src/auth/tokens.ts";
 import { hasTaskset, ROOT, SECONDS, SECRET, SERVER_ENV, start, startBare, type Target } from "./servers.ts";
@@ -72,7 +72,7 @@ async function measure(t: Target, bare: boolean): Promise<{ deltasPerSec: number
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
 
-console.log(`bench:stream: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Bun ${Bun.version}, ${SECONDS} s windows, ${SUBSCRIBERS} subscribers, ${PIECES} pieces per reply, servers pinned: ${hasTaskset}\n`);
+console.log(`bench:stream: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Bun ${Bun.version}, ${SECONDS} s windows, ${SUBSCRIBERS} subscribers, ${PIECES} pieces per reply, servers pinned: ${hasTaskset}, load average ${loadavg()[0]!.toFixed(1)}\n`);
 const model = await start("model", [BUN, join(ROOT, "bench", "fake-model.ts")], { PIECES: String(PIECES) });
 const modelURL = `${model.url.replace("ws://", "http://").replace(/\/ws$/, "")}/v1`;
 const rows: Array<{ bare: number; sessiond: number; replies: number }> = [];
@@ -94,6 +94,7 @@ try {
 } finally {
   model.stop();
 }
+console.log(`\nload average at the end: ${loadavg()[0]!.toFixed(1)}`);
 console.log("\n| figure | bare Bun.serve | sessiond | sessiond / bare |");
 console.log("| --- | ---: | ---: | ---: |");
 const ratios = rows.map((r) => r.sessiond / r.bare);

@@ -62,19 +62,16 @@ function cliCommand(): string {
 const DEV_DEFAULTS: Record<string, string> = { AUTH_MODE: "none", DEV_EXAMPLES: "true", HOST: "127.0.0.1", DATA_DIR: "./data-dev" };
 
 async function serve(config: Config, dev = false): Promise<void> {
-  let node: RunningNode;
-  try {
-    node = await startNode(config, { version: VERSION, command: cliCommand() });
-  } catch (e) {
-    if (e instanceof StartupError) fail([e.message]);
-    throw e;
-  }
-  if (dev) {
-    const where = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
-    const who = config.AUTH_MODE === "none" ? "no tokens: add ?user=<id>" : "tokens required";
-    process.stderr.write(`sessiond dev: listening on ${where}:${node.port} only, data in ${config.DATA_DIR}, ${who} — http://${where}:${node.port}/examples/chat/?user=alice\n`);
-  }
+  let node: RunningNode | null = null;
+  let requested: string | null = null;
   const stop = (signal: string) => {
+    // A signal during start-up is kept and acted on once the node is up (it can then shut down in order); a second
+    // one means the start-up is stuck for the person waiting on it: stop now.
+    if (!node) {
+      if (requested) process.exit(1);
+      requested = signal;
+      return;
+    }
     // A shutdown stuck on a peer or a flush must not keep the process alive past 10 s.
     const force = setTimeout(() => {
       process.stderr.write(`sessiond: shutdown after ${signal} did not finish within 10 s\n`);
@@ -91,8 +88,21 @@ async function serve(config: Config, dev = false): Promise<void> {
       },
     );
   };
+  // Installed before the start-up line is written: a SIGTERM right after it must shut down, not kill (exit 143).
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  try {
+    node = await startNode(config, { version: VERSION, command: cliCommand() });
+  } catch (e) {
+    if (e instanceof StartupError) fail([e.message]);
+    throw e;
+  }
+  if (dev) {
+    const where = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
+    const who = config.AUTH_MODE === "none" ? "no tokens: add ?user=<id>" : "tokens required";
+    process.stderr.write(`sessiond dev: listening on ${where}:${node.port} only, data in ${config.DATA_DIR}, ${who} — http://${where}:${node.port}/examples/chat/?user=alice\n`);
+  }
+  if (requested) stop(requested);
 }
 
 async function tokenCommand(args: string[]): Promise<void> {

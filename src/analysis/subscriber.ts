@@ -90,22 +90,13 @@ export class AnalysisSubscriber implements Subscriber {
       concurrency: this.opts.concurrency,
       onDrop: (work) => this.dropped(work),
       onError: (e) => deps.onError?.(e, "analysis.handle"),
+      now: this.now,
     });
   }
 
   /** Messages waiting for analysis. */
   get depth(): number {
     return this.queue.depth;
-  }
-
-  /** Messages dropped from a full queue since start (each is analysed later by the catch-up). */
-  get droppedCount(): number {
-    return this.queue.dropped;
-  }
-
-  /** Whether dropped messages are still waiting for a catch-up. */
-  get behind(): boolean {
-    return this.floors.size > 0;
   }
 
   /**
@@ -170,8 +161,10 @@ export class AnalysisSubscriber implements Subscriber {
       try {
         result = await this.deps.analyze(work.content);
       } catch (e) {
-        // Only a stopped worker rejects: the message stays unanalysed in storage for the catch-up after the restart.
+        // A stopped worker rejects at shutdown: the message stays unanalysed for the catch-up after the restart.
         if (this.stopped) return;
+        // Anything else is a bug; the catch-up tries the message again rather than let it go unanalysed.
+        this.remember(work.session, work.seq);
         throw e;
       }
       const { core, seconds } = result;

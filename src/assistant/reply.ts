@@ -64,6 +64,12 @@ export function failureNotice(kind: string): string {
   return `The assistant could not answer: ${FAILURE_REASONS[kind] ?? FAILURE_REASONS.internal}. Please try again.`;
 }
 
+/**
+ * Messages read beyond `contextMessages`: the user messages committed after the one being answered (the line's
+ * later questions, chatter) are left out, and these keep the context full when there are some.
+ */
+const LOOKBACK_SLACK = 64;
+
 interface Outcome {
   finishReason?: string;
   usage?: TokenUsage;
@@ -109,15 +115,15 @@ export class ReplyRunner {
     registry.add(stream);
     events.emit("stream.started", { sessionId: job.sessionId, stream: info });
 
-    const request: ChatRequest = {
-      model: info.model,
-      messages: buildAssistantContext({ assistant: setting, session, messages: this.context(job, setting), tokenBudget: this.deps.tokenBudget }),
-      ...(setting.temperature !== undefined && { temperature: setting.temperature }),
-      ...(setting.maxTokens !== undefined && { maxTokens: setting.maxTokens }),
-      ...(job.request.json && { json: true }),
-      ...(job.request.reasoning && { reasoning: true }),
-    };
     try {
+      const request: ChatRequest = {
+        model: info.model,
+        messages: buildAssistantContext({ assistant: setting, session, messages: this.context(job, setting), tokenBudget: this.deps.tokenBudget }),
+        ...(setting.temperature !== undefined && { temperature: setting.temperature }),
+        ...(setting.maxTokens !== undefined && { maxTokens: setting.maxTokens }),
+        ...(job.request.json && { json: true }),
+        ...(job.request.reasoning && { reasoning: true }),
+      };
       const pieces = model.streamChat(request, {
         signal: stream.controller.signal,
         firstTokenTimeoutMs: this.deps.firstTokenTimeoutMs,
@@ -254,7 +260,7 @@ export class ReplyRunner {
    */
   private context(job: ReplyJob, setting: AssistantSetting): Message[] {
     const want = Math.max(1, setting.contextMessages ?? DEFAULT_CONTEXT_MESSAGES);
-    const recent = this.deps.service.recentMessages(job.sessionId, want + 64);
+    const recent = this.deps.service.recentMessages(job.sessionId, want + LOOKBACK_SLACK);
     const upTo = job.message.seq;
     const kept = recent.filter((m) => m.seq <= upTo || (m.role === "assistant" && m.userId === setting.name));
     // The window may have started after the trigger was committed (a long line of replies): keep the trigger.

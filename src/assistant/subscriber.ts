@@ -46,6 +46,11 @@ export interface AssistantDeps {
   newStreamId?: () => string;
 }
 
+/**
+ * The built-in assistant. As a Subscriber it is started after the server listens and stopped before the sockets
+ * close; as the service's AssistantPort it decides, when a message is accepted, whether it gets a reply (and refuses
+ * it when the session's line is full), reports replies in progress for joins, and cancels them.
+ */
 export class AssistantSubscriber implements Subscriber, AssistantPort {
   readonly name = "assistant";
   readonly registry = new StreamRegistry();

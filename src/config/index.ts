@@ -1,4 +1,5 @@
 // The only reader of the environment: one zod schema, documented defaults, one readable line per bad value.
+import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import { loadKeyRing } from "../privacy/keys.ts";
 import { expectedType, withArticle } from "../protocol/words.ts";
@@ -87,12 +88,13 @@ const webhookEvents = z
     }
     return [...new Set(names)] as WebhookEventType[];
   });
-// The Standard Webhooks form: "whsec_" (optional) and the base64 of the key, read exactly as the receiver's
-// `new Webhook(secret)` reads it, so the same string is configured on both sides.
-const WEBHOOK_SECRET_FORM = /^(whsec_)?(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$/;
+// The Standard Webhooks form: "whsec_" (optional) and the base64 of the key. Accepted exactly when the receiver's
+// `new Webhook(secret)` (the standardwebhooks package) accepts it, so the same string works on both sides.
 const webhookSecret = optionalString.transform((v, ctx) => {
   if (v === undefined) return undefined;
-  if (!WEBHOOK_SECRET_FORM.test(v)) {
+  try {
+    new Webhook(v);
+  } catch {
     ctx.addIssue({ code: "custom", message: "whsec_ followed by base64 (generate one with: echo whsec_$(openssl rand -base64 32))" });
     return z.NEVER;
   }

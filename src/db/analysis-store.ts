@@ -47,6 +47,7 @@ export class SqliteAnalysisStore implements AnalysisStore {
     unanalysed: Statement<WorkRow, [string, number, number, number]>;
     catchUpSessions: Statement<{ id: string; last_seq: number }, [number, number, string, number]>;
     catchUpSession: Statement<{ id: string; last_seq: number }, [string, number]>;
+    messageExists: Statement<{ one: number }, [string, number]>;
   };
   private readonly saveAll: (items: readonly NewAnalysis[]) => SaveOutcome[];
 
@@ -87,6 +88,7 @@ export class SqliteAnalysisStore implements AnalysisStore {
          ORDER BY id LIMIT ?`,
       ),
       catchUpSession: sqlite.prepare("SELECT id, last_seq FROM sessions WHERE id = ? AND (status = 'active' OR ended_at >= ?)"),
+      messageExists: sqlite.prepare("SELECT 1 AS one FROM messages WHERE session_id = ? AND seq = ? AND erased_at IS NULL"),
     };
     // IMMEDIATE: take the write lock up front (the one connection writes; a read lock would have to be upgraded).
     const tx = sqlite.transaction((items: readonly NewAnalysis[]) => items.map((item) => this.saveOne(item)));
@@ -98,6 +100,9 @@ export class SqliteAnalysisStore implements AnalysisStore {
   }
 
   private saveOne(item: NewAnalysis): SaveOutcome {
+    // Erased while it was being analysed (its session, or its author): nothing to store, and the rest of the batch
+    // must not fail on the foreign key.
+    if (!this.stmt.messageExists.get(item.session, item.seq)) return { stored: false, alert: null };
     const { analysis } = item;
     const level = analysis.crisis.risk_level;
     const at = Date.parse(analysis.at);

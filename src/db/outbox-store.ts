@@ -93,6 +93,11 @@ export class SqliteOutboxStore {
     this.sqlite.transaction(() => this.insert.run(id, type, sessionId, this.cipher.seal(payload, aad.webhookPayload(id)), createdAt)).immediate();
   }
 
+  /** Whether the user is a participant of the session (staff who only watched are not). */
+  isParticipant(sessionId: string, userId: string): boolean {
+    return this.sqlite.query("SELECT 1 FROM session_participants WHERE session_id = ? AND user_id = ?").get(sessionId, userId) !== null;
+  }
+
   /** Adds rows for configured endpoints not seen before; a new endpoint starts after the events already recorded. */
   syncEndpoints(ids: readonly string[], now: number): void {
     const add = this.sqlite.prepare(

@@ -18,6 +18,7 @@ import { aad } from "../privacy/fields.ts";
 import type { CommitHooks } from "./commit-hooks.ts";
 import { messageFromRow, sealMessage, type MessageRow } from "./message-codec.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
+import { writeMeta } from "./meta-store.ts";
 import { asUnavailable, guardRead, guardWrite, IGNORE_FAULTS, isBusyCode, storageFaultCode, unavailableError, type StorageFaultListener } from "./storage-faults.ts";
 import { sessions } from "./schema.ts";
 
@@ -371,16 +372,12 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
-   * Commits one tiny row (`storage_probe` in sessiond_meta): the proof that writes work again after a fault, when no
+   * Commits one tiny row (`storage.probe` in sessiond_meta): the proof that writes work again after a fault, when no
    * client write comes along to prove it (a drained node gets none). True when it committed.
    */
   probeWrite(): boolean {
     try {
-      guardWrite(this.faults, "probeWrite", () =>
-        this.sqlite
-          .query<unknown, [string]>("INSERT INTO sessiond_meta (key, value) VALUES ('storage_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-          .run(String(Date.now())),
-      );
+      guardWrite(this.faults, "probeWrite", () => writeMeta(this.sqlite, "storage.probe", String(Date.now())));
       return true;
     } catch {
       return false;

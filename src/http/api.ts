@@ -66,7 +66,7 @@ const routes = {
   list: createRoute({
     method: "get",
     path: "/api/sessions",
-    summary: "List the sessions the caller may see (admins: all), newest first",
+    summary: "List the sessions the caller may see (staff: all), newest first",
     request: { query: S.ListSessionsQuery },
     responses: { 200: json(S.SessionList, "A page of sessions"), ...errors(400, 401) },
   }),
@@ -126,7 +126,7 @@ const routes = {
   events: createRoute({
     method: "get",
     path: "/api/sessions/{id}/events",
-    summary: "Server-Sent Events: message, presence, session and session.status events",
+    summary: "Server-Sent Events: message, presence, session, session.status, and the assistant's streams, stream.start, stream.delta, stream.end",
     request: { params: S.SessionIdParam, query: S.EventsQuery },
     responses: {
       200: { description: "An event stream; message events carry id = seq", content: { "text/event-stream": { schema: { type: "string" } } } },
@@ -244,7 +244,7 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
   api.openapi(routes.cancelStream, (c) => {
     const { id, stream } = c.req.valid("param");
     service.cancelStream(c.get("principal"), id, stream);
-    return c.json({ session: id, stream }, 200);
+    return c.json({ type: "cancelled" as const, session: id, stream }, 200);
   });
 
   api.openapi(routes.events, async (c) => (await sse.open(c.req.raw, c.req.valid("param").id, c.env?.server)) as never);

@@ -183,7 +183,7 @@ export const StreamSnapshot = z
 
 export const StreamList = z.object({ streams: z.array(StreamSnapshot) }).openapi("StreamList");
 
-export const CancelledStream = z.object({ session: z.string(), stream: z.string() }).openapi("CancelledStream");
+export const CancelledStream = z.object({ type: z.literal("cancelled"), session: z.string(), stream: z.string() }).openapi("CancelledStream");
 
 export const IdempotencyHeader = z.object({
   "idempotency-key": clientMsgId.optional().openapi({ param: { name: "idempotency-key", in: "header" }, description: "Idempotency-Key: the same key space as the WebSocket clientMsgId" }),

@@ -64,14 +64,16 @@ export class OutboxWriter {
   }
 
   /**
-   * participant.left follows presence (a user's last connection leaving), which is not stored: it is recorded
-   * at that moment in its own transaction. Returns the unsubscribe function.
+   * participant.left follows presence (a participant's last connection leaving), which is not stored: it is
+   * recorded at that moment in its own transaction. Staff who only watched never joined as participants, so they
+   * do not leave either. Returns the unsubscribe function.
    */
   listen(events: SessionEvents, onError: (e: unknown) => void): () => void {
     if (!this.enabled("participant.left")) return () => {};
     return events.on("presence.changed", ({ sessionId, userId, event }) => {
       if (event !== "leave") return;
       try {
+        if (!this.options.store.isParticipant(sessionId, userId)) return;
         this.recordNow(E.participantLeft(sessionId, userId, this.now()));
       } catch (e) {
         onError(e);

@@ -212,6 +212,10 @@ export class PrivacyService {
   }
 
   private eraseOne(id: string): (SessionErasure & { archiveFiles: number }) | null {
+    // Work in progress for the session (an assistant reply, queued replies) stops now, as before an end; what it
+    // commits on the way out is erased with the rest.
+    this.deps.events.emit("session.ending", { sessionId: id });
+    this.deps.service.flush();
     const erased = this.deps.store.eraseSession(id);
     if (!erased) return null;
     this.erased.add(id);

@@ -241,7 +241,8 @@ export class SseGateway {
       }
     } else {
       conn.link.send(JSON.stringify({ type: "session.status", session: sessionId, status: joined.session.status }), "session.status");
-      queueMicrotask(() => cleanup("session ended"));
+      // The same `close` event as a stream whose session ends while it is open, so clients handle one ending.
+      queueMicrotask(() => conn.link.close(CloseCode.normal, "session ended"));
     }
     logger.info("connection.open", { conn: conn.id, user: who.userId, transport: "sse", remote: remoteAddress });
     return new Response(stream, {

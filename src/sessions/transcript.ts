@@ -16,17 +16,17 @@ export const TRANSCRIPT_MEDIA_TYPES: Record<TranscriptFormat, string> = {
   yaml: "application/yaml",
 };
 
-/**
- * Yields the document: a head, then one chunk per page of messages, then a tail. `pages` are in seq order; a
- * message carries `analysis` only when the reader may see it (the caller decides and attaches it). Returning
- * the generator early closes `pages` too.
- */
 /** The analysis summary at the top of a Markdown transcript, for readers who may see analyses. */
 export interface TranscriptSummary {
   /** Alerts raised in the session (staff readers only; absent otherwise). */
   alerts?: number;
 }
 
+/**
+ * Yields the document: a head, then one chunk per page of messages, then a tail. `pages` are in seq order; a
+ * message carries `analysis` only when the reader may see it (the caller decides and attaches it), and `summary`
+ * is given only to such readers. Returning the generator early closes `pages` too.
+ */
 export function* transcriptChunks(format: TranscriptFormat, session: SessionInfo, pages: Iterable<Message[]>, summary?: TranscriptSummary): Generator<string> {
   let first = true;
   yield head(format, session, summary);

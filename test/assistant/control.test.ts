@@ -1,7 +1,7 @@
 // Controlling replies: cancel (who may, and the upstream abort), ending the session, one reply per session in
 // order with a bounded line, AI_MAX_CONCURRENCY across sessions, and no expiry while a reply streams.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { api, token, WsClient, type ServerProcess } from "../helpers.ts";
+import { api, eventually, token, WsClient, type ServerProcess } from "../helpers.ts";
 import {
   getSession,
   joined,
@@ -76,7 +76,7 @@ describe("cancel", () => {
     await bob.request({ type: "message", session: "cancel-who", content: "again" });
     const second = await alice.waitFor((f) => f.type === "stream.start" && f.stream.id !== start.stream.id);
     const admin = await api(server.http, "POST", `/api/sessions/cancel-who/streams/${second.stream.id}/cancel`, { token: await token("ops", { admin: true }) });
-    expect(admin).toMatchObject({ status: 200, body: { session: "cancel-who", stream: second.stream.id } });
+    expect(admin).toMatchObject({ status: 200, body: { type: "cancelled", session: "cancel-who", stream: second.stream.id } });
     const end = await streamEnd(alice, second.stream.id);
     expect(end.status).toBe("cancelled");
     await fake.waitForAborts(2, 1000);
@@ -90,6 +90,9 @@ describe("cancel", () => {
     const alice = await openWithAssistant(server, "alice", "cancel-early");
     await alice.request({ type: "message", session: "cancel-early", content: "hi" });
     const start = await streamStart(alice);
+    // The model server has the request and is holding back its first piece.
+    await eventually(() => fake.requests.length === 1, 5000, "the request at the model server");
+    await Bun.sleep(50);
     await alice.request({ type: "cancel", session: "cancel-early", stream: start.stream.id });
     const end = await streamEnd(alice);
     expect(end).toEqual({ type: "stream.end", session: "cancel-early", stream: start.stream.id, status: "cancelled" });

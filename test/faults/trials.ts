@@ -157,6 +157,9 @@ export interface LockResult {
   /** Other write paths during the lock: their HTTP status and how long each took (ms). */
   writePaths: Array<{ path: string; status: number; code?: string; retryAfter: string | null; ms: number }>;
   logEvents: string[];
+  /** Maintenance runs (expiry sweep, activity save) that were skipped for the fault, and internal errors logged. */
+  maintenanceSkipped: number;
+  internalErrors: number;
   storageErrors: number;
   /** A message sent after the release is acknowledged. */
   recovered: boolean;
@@ -193,6 +196,7 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
       await timedCall("POST /api/sessions", () => api(server.http, "POST", "/api/sessions", { token: owner, body: { access: "open" } }));
       await timedCall("PATCH /api/sessions/lock-s0", () => api(server.http, "PATCH", "/api/sessions/lock-s0", { token: owner, body: { members: ["someone"] } }));
       await timedCall("POST /api/sessions/lock-s0/messages", () => api(server.http, "POST", "/api/sessions/lock-s0/messages", { token: owner, body: { content: "during" } }));
+      await timedCall("POST /api/sessions/lock-s0/end", () => api(server.http, "POST", "/api/sessions/lock-s0/end", { token: owner }));
       await timedCall("join of a new participant", async () => {
         const reply = await pinger!.request({ type: "join", session: "lock-s0" });
         return { status: reply.type === "joined" ? 200 : 503, body: { error: { code: reply.code } }, headers: new Headers(reply.retryAfterMs ? { "retry-after": String(reply.retryAfterMs) } : {}) };
@@ -235,6 +239,8 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
       healthAfter,
       writePaths,
       logEvents: server.logs.filter((l) => l.includes('"storage.')).map((l) => JSON.parse(l).event as string),
+      maintenanceSkipped: server.logs.filter((l) => l.includes('"maintenance.skipped"')).length,
+      internalErrors: server.logs.filter((l) => l.includes('"internal.error"')).length,
       storageErrors: Number(/^sessiond_storage_errors_total\{code="SQLITE_BUSY"\} (\d+)$/m.exec(metrics)?.[1] ?? 0),
       recovered: writer!.acks.has(last),
     };
@@ -243,10 +249,15 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
   }
 }
 
-/** How many event-loop ticks of the server were at least `ms` late so far (from its histogram). */
-export async function stallCount(server: ServerProcess, ms: number): Promise<number> {
+/**
+ * How many event-loop ticks of the server were at least `ms` late so far (a histogram bucket bound). By default the
+ * loop's own blocking (`blocked`: lateness minus the time it waited for a core, where Linux reports it), which a
+ * busy shared machine does not inflate; `stall` counts the whole lateness.
+ */
+export async function stallCount(server: ServerProcess, ms: number, kind: "blocked" | "stall" = "blocked"): Promise<number> {
   const text = await (await fetch(`${server.http}/metrics`)).text();
-  const le = Number(new RegExp(`^sessiond_event_loop_stall_seconds_bucket\\{le="${ms / 1000}"\\} (\\d+)$`, "m").exec(text)?.[1]);
-  const all = Number(/^sessiond_event_loop_stall_seconds_count (\d+)$/m.exec(text)?.[1]);
+  const name = text.includes("sessiond_event_loop_blocked_seconds_count") && kind === "blocked" ? "sessiond_event_loop_blocked_seconds" : "sessiond_event_loop_stall_seconds";
+  const le = Number(new RegExp(`^${name}_bucket\\{le="${ms / 1000}"\\} (\\d+)$`, "m").exec(text)?.[1]);
+  const all = Number(new RegExp(`^${name}_count (\\d+)$`, "m").exec(text)?.[1]);
   return all - le;
 }

@@ -61,9 +61,18 @@ describe("npm run dev", () => {
         stdout: "pipe",
         stderr: "pipe",
       });
-      const timer = setTimeout(() => proc.kill("SIGTERM"), 4000);
-      const [code, stderr, stdout] = await Promise.all([proc.exited, new Response(proc.stderr).text(), new Response(proc.stdout).text()]);
-      clearTimeout(timer);
+      // Stopped as soon as it says it started; a refusal exits by itself.
+      let stdout = "";
+      const decoder = new TextDecoder();
+      let stopping = false;
+      for await (const chunk of proc.stdout) {
+        stdout += decoder.decode(chunk, { stream: true });
+        if (!stopping && stdout.includes('"server.started"')) {
+          stopping = true;
+          setTimeout(() => proc.kill("SIGTERM"), 100);
+        }
+      }
+      const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
       return { code, stderr, stdout };
     };
     const refused = await run({ HOST: "0.0.0.0" });

@@ -72,6 +72,8 @@ describe("archive files", () => {
       }
       // One file, no temporary left behind; the log names the path, not the content.
       expect(filesUnder(root)).toEqual([join("users", "ann", "dialogs", "archived", `${archiveTimestamp(Date.parse(session.startedAt))}-${session.id}.${ext}`)]);
+      // The file appears at the rename; the job is marked and the line logged right after.
+      await eventually(() => s.logs.some((l) => l.includes('"archive.written"')), 5000, "the archive.written line");
       const line = s.logs.find((l) => l.includes('"archive.written"'))!;
       expect(JSON.parse(line)).toMatchObject({ session: session.id, messages: 2 });
       expect(s.logs.some((l) => l.includes("I feel great"))).toBe(false);

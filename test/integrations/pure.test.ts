@@ -9,6 +9,7 @@ import * as E from "../../src/integrations/webhook-events.ts";
 import { backoffMs, classifyStatus, nextAttempt, parseRetryAfter, RETRY_CAP_MS } from "../../src/integrations/webhook-retry.ts";
 import { signWebhook, webhookHeaders, webhookKey } from "../../src/integrations/webhook-signing.ts";
 import type { Alert } from "../../src/protocol/analysis.ts";
+import { loadConfig } from "../../src/config/index.ts";
 import { newSessionRecord } from "../../src/sessions/store.ts";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -39,6 +40,14 @@ describe("signing follows Standard Webhooks", () => {
     expect(() => new Webhook(other).verify(body, { ...headers })).toThrow();
     expect(() => new Webhook(SECRET).verify('{"a":2}', { ...headers })).toThrow();
     expect(() => new Webhook(SECRET).verify(body, { ...headers, "webhook-id": "msg_4" })).toThrow();
+  });
+
+  test("any secret the package accepts (padding or not) gives the key the package uses", () => {
+    for (const secret of ["supersecret", "whsec_YWJjZA", "whsec_YWJjZA==", `whsec_${Buffer.from("k".repeat(32)).toString("base64")}`]) {
+      const body = '{"x":1}';
+      const headers = webhookHeaders(webhookKey(secret), "msg_k", Date.now(), body);
+      expect(() => new Webhook(secret).verify(body, { ...headers })).not.toThrow();
+    }
   });
 
   test("the timestamp is the attempt's, in seconds", () => {
@@ -224,5 +233,44 @@ describe("archive file names", () => {
     expect(archiveRelativePath("alice", at, "s1", "yaml")).toEqual({ dir: ["users", "alice", "dialogs", "archived"], file: "2024-01-15-10-30-00-s1.yaml" });
     expect(archiveRelativePath("../evil", at, "room:a", "markdown")).toEqual({ dir: ["users", "%2E.%2Fevil", "dialogs", "archived"], file: "2024-01-15-10-30-00-room%3Aa.md" });
     expect(archiveRelativePath("bob", at, "s2", "json").file).toEndWith(".json");
+  });
+});
+
+describe("settings", () => {
+  const base = { WEBHOOK_URLS: "https://a.example/hook", WEBHOOK_SECRET: SECRET };
+
+  test("defaults: off, every event but message.created, no content, 10 s, 1 s base, 24 h", () => {
+    const r = loadConfig({});
+    if (!r.ok) throw new Error(r.errors.join("\n"));
+    expect(r.config.WEBHOOK_URLS).toBeUndefined();
+    expect(r.config.ARCHIVE_DIR).toBeUndefined();
+    expect(r.config).toMatchObject({
+      WEBHOOK_EVENTS: ["session.started", "session.ended", "participant.joined", "participant.left", "alert.raised", "alert.updated"],
+      WEBHOOK_INCLUDE_CONTENT: false,
+      WEBHOOK_TIMEOUT_SECONDS: 10,
+      WEBHOOK_RETRY_BASE_MS: 1000,
+      WEBHOOK_MAX_AGE_SECONDS: 86400,
+      ARCHIVE_FORMAT: "yaml",
+    });
+  });
+
+  test("URLs without a secret, a bad URL, an unknown event or a secret that is not base64 are refused without echoing secrets", () => {
+    const errors = (env: Record<string, string>) => {
+      const r = loadConfig(env);
+      return r.ok ? [] : r.errors;
+    };
+    expect(errors({ WEBHOOK_URLS: "https://u:pw@a.example/hook" })[0]).toContain("WEBHOOK_SECRET=(unset) is invalid");
+    const bad = errors({ ...base, WEBHOOK_URLS: "https://u:pw@a.example/hook,ftp://x" });
+    expect(bad).toEqual(["config: WEBHOOK_URLS=(hidden) is invalid: expected entry 2 to be an http:// or https:// URL"]);
+    expect(errors({ ...base, WEBHOOK_EVENTS: "session.started,session.paused" })[0]).toContain("(unknown: session.paused)");
+    const secret = errors({ ...base, WEBHOOK_SECRET: "my secret!" });
+    expect(secret[0]).toStartWith("config: WEBHOOK_SECRET=(hidden) is invalid: expected whsec_ followed by base64");
+    expect(secret[0]).not.toContain("my secret");
+    expect(errors({ ...base, ARCHIVE_FORMAT: "xml" })[0]).toContain('ARCHIVE_FORMAT="xml" is invalid');
+  });
+
+  test("WEBHOOK_EVENTS names message.created to turn it on", () => {
+    const r = loadConfig({ ...base, WEBHOOK_EVENTS: "message.created, session.ended" });
+    expect(r.ok && r.config.WEBHOOK_EVENTS).toEqual(["message.created", "session.ended"]);
   });
 });

@@ -95,7 +95,7 @@ describe("the sender", () => {
 
   test("the change feed reports each attempt's outcome as a delivery view", async () => {
     let fail = true;
-    const { sender, store, admin } = setup((async () => new Response(null, { status: fail ? 500 : 200 })) as typeof fetch);
+    const { sender, store, admin } = setup((async () => new Response(null, { status: fail ? 500 : 200 })) as unknown as typeof fetch);
     const changes: WebhookChange[] = [];
     admin.onChange((c) => changes.push(c));
     sender.start();

@@ -36,6 +36,10 @@ describe("signed lifecycle events", () => {
     const alice = await WsClient.connect(s.ws, { token: await token("alice") });
     await alice.request({ type: "join", session: "life-1" });
     const ack = await alice.request({ type: "message", session: "life-1", content: "top secret words", clientMsgId: "c-1" });
+    // A moderator who only watches is no participant: neither joined nor left is sent for them.
+    const watcher = await WsClient.connect(s.ws, { token: await mintToken(TEST_SECRET, { userId: "watcher", moderator: true, ttlSeconds: 600 }) });
+    await watcher.request({ type: "join", session: "life-1" });
+    await watcher.close();
     await alice.close();
     await rx.waitFor((r) => r.body?.type === "participant.left");
     const ended = await api(s.http, "POST", "/api/sessions/life-1/end", { token: await token("alice"), body: {} });
@@ -43,6 +47,7 @@ describe("signed lifecycle events", () => {
     const got = await rx.waitFor((r) => r.body?.type === "session.ended");
 
     const mine = rx.received.filter(ofSession("life-1"));
+    expect(mine.some((r) => r.body.data.userId === "watcher")).toBe(false);
     expect(mine.map((r) => r.body.type)).toEqual(["session.started", "participant.joined", "message.created", "participant.left", "session.ended"]);
     expect(mine.every((r) => r.verified)).toBe(true);
     expect(new Set(mine.map((r) => r.id)).size).toBe(5);
@@ -67,8 +72,12 @@ describe("signed lifecycle events", () => {
     expect(rx.received.some((r) => r.raw.includes("top secret"))).toBe(false);
     expect(s.logs.some((l) => l.includes("top secret") || l.includes(WEBHOOK_TEST_SECRET))).toBe(false);
 
-    const metrics = await (await fetch(`${s.http}/metrics`)).text();
-    expect(metrics).toMatch(/sessiond_webhook_deliveries_total\{event="session.ended",outcome="delivered"\} 1/);
+    // The receiver has answered; the sender records the outcome a moment later.
+    let metrics = "";
+    await eventually(async () => {
+      metrics = await (await fetch(`${s.http}/metrics`)).text();
+      return /sessiond_webhook_deliveries_total\{event="session.ended",outcome="delivered"\} 1/.test(metrics);
+    }, 5000, "the delivered counter");
     expect(metrics).toMatch(/sessiond_webhook_queue_depth 0/);
     expect(metrics).toContain("sessiond_webhook_delivery_seconds_count");
   });
@@ -150,8 +159,12 @@ describe("retries", () => {
     expect(new Set(got.map((r) => r.id)).size).toBe(1);
     expect(got.every((r) => r.verified && r.raw === got[0]!.raw)).toBe(true);
     expect(got[1]!.at - got[0]!.at).toBeGreaterThanOrEqual(900);
-    const list = await api(s.http, "GET", "/api/admin/webhooks/deliveries?status=delivered", { token: await adminToken() });
-    expect(list.body.deliveries).toHaveLength(1);
+    const admin = await adminToken();
+    let list = await api(s.http, "GET", "/api/admin/webhooks/deliveries?status=delivered", { token: admin });
+    await eventually(async () => {
+      list = await api(s.http, "GET", "/api/admin/webhooks/deliveries?status=delivered", { token: admin });
+      return list.body.deliveries.length === 1;
+    }, 5000, "the delivered delivery");
     expect(list.body.deliveries[0]).toMatchObject({ eventId: got[0]!.id, status: "delivered", attempts: 4, lastStatus: 204, type: "session.started" });
     const failures = s.logs.filter((l) => l.includes('"webhook.delivery_failed"')).map((l) => JSON.parse(l));
     expect(failures.map((f) => f.attempt)).toEqual([1, 2, 3]);

@@ -114,6 +114,37 @@ describe("sessiond restore", () => {
     }
   });
 
+  test("SSE: a resume position from another history gets a reset event, then the current history from the start", async () => {
+    const s = await startServer();
+    try {
+      const t = await token("sia");
+      const c = await WsClient.connect(s.ws, { token: t });
+      const { epoch } = await c.request({ type: "join", session: "rs-sse" });
+      for (let i = 1; i <= 3; i++) await c.request({ type: "message", session: "rs-sse", content: `m${i}` });
+      const read = async (query: string) => {
+        const ctl = new AbortController();
+        const res = await fetch(`${s.http}/api/sessions/rs-sse/events?token=${t}&${query}`, { signal: ctl.signal });
+        const reader = res.body!.getReader();
+        let text = "";
+        const deadline = Date.now() + 5000;
+        while (!text.includes('"content":"m3"') && Date.now() < deadline) text += new TextDecoder().decode((await reader.read()).value);
+        ctl.abort();
+        return text;
+      };
+      const reset = await read("since=9");
+      expect(reset).toContain(`event: reset\ndata: {"type":"reset","session":"rs-sse","epoch":"${epoch}"}`);
+      expect([...reset.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([1, 2, 3]);
+      const other = await read("since=1&epoch=0000000000000000");
+      expect(other).toContain("event: reset");
+      const normal = await read(`since=1&epoch=${epoch}`);
+      expect(normal).not.toContain("event: reset");
+      expect([...normal.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([2, 3]);
+      await c.close();
+    } finally {
+      await s.stop();
+    }
+  });
+
   test("refuses a file that is not a sessiond database, or one from a newer version, and changes nothing", () => {
     const dir = tempDir();
     const target = join(dir, "sessiond.db");

@@ -5,6 +5,7 @@ import {
   ACTIONS, CLAUSE_BREAK, ESCALATORS, FICTION_CUE, HEDGE, HIGH_ACTION_TAIL, HYPERBOLE, NEGATION, PAST, PERSON, QUOTE_CUE, RECENT,
   RECOVERY, SERIOUS, SUBJECT_RE, THIRD_PERSON_SUBJECT, TRIVIAL, type CrisisCategory, type CrisisPattern,
 } from "./lexicon.ts";
+import { FRAME_PATTERNS } from "./lexicon-frames.ts";
 import { OTHER_PATTERNS } from "./lexicon-others.ts";
 import { SELF_PATTERNS } from "./lexicon-self.ts";
 import { normalizeText, splitSentences } from "./normalize.ts";
@@ -20,7 +21,7 @@ export const MAX_HITS = 256;
 const MAX_PHRASE_CHARS = 60;
 
 /** Every pattern, in the order they are tried (exported for the lexicon's own tests). */
-export const CRISIS_PATTERNS: readonly CrisisPattern[] = [...SELF_PATTERNS, ...OTHER_PATTERNS];
+export const CRISIS_PATTERNS: readonly CrisisPattern[] = [...SELF_PATTERNS, ...OTHER_PATTERNS, ...FRAME_PATTERNS];
 const PATTERNS = CRISIS_PATTERNS;
 const SELF_CATEGORIES = new Set<CrisisCategory>(["suicidal_ideation", "self_harm"]);
 const CONDITIONAL = /\b(?:if|when|unless|one more|another)\b/;
@@ -115,6 +116,7 @@ function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: M
   const after = sentence.slice(m.index + m[0].length);
   if (p.benignAfter?.test(after)) return null;
   if (p.benignSentence?.test(sentence)) return null;
+  if (p.requires && !p.requires.test(sentence)) return null;
   const prefix = sentence.slice(0, m.index);
   const scope = negationScope(prefix);
   const hasNegation = NEGATION.test(scope);
@@ -127,7 +129,7 @@ function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: M
   let subject: Subject = p.subject === "first" || p.subject === "third" || p.subject === "fixed" ? p.subject : "first";
   if (p.subject === undefined || p.subject === "auto") subject = inferSubject(quote.inside ? prefix.slice(0, quote.openAt) : prefix);
 
-  let level: RiskLevel = p.level;
+  let level: RiskLevel = ctx.serious && p.serious ? p.serious : p.level;
   let affirmed = !p.grief;
   const lower = (to: RiskLevel | "none") => {
     level = minLevel(level, to as RiskLevel);
@@ -143,7 +145,8 @@ function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: M
   // "doing well now" is itself a recovery phrase: its "now" must not count as a sign the hit is recent.
   if (PAST.test(sentence) || (ctx.recovery && !RECENT.test(sentence.replace(RECOVERY_ALL, " ")))) lower("low");
   if (QUOTE_CUE.test(prefix) || (quote.inside && ctx.media)) lower("low");
-  if (subject !== "first" && FICTION_CUE.test(sentence) && !MY_PERSON_IN_SENTENCE.test(sentence)) lower("none");
+  // Someone else's act inside a story; an emergency or abuse is never cleared by the word "film" nearby.
+  if (self && subject === "third" && FICTION_CUE.test(sentence) && !MY_PERSON_IN_SENTENCE.test(sentence)) lower("none");
   if (ctx.joke && p.joke) lower(p.joke);
   if (p.trivial && !ctx.serious && TRIVIAL.test(sentence)) {
     if (p.trivial !== "unless-intent") lower(p.trivial);
@@ -155,9 +158,15 @@ function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: M
   return { category: p.category, level, phrase, affirmed, subject, role: p.role, order };
 }
 
+interface Sign {
+  phrase: string;
+  /** Categories it may escalate (unset: all). */
+  only?: readonly CrisisCategory[];
+}
+
 /** Escalator phrases (plan, means, time) that are not negated, in message order. */
-function findEscalators(sentences: string[]): string[] {
-  const found: string[] = [];
+function findEscalators(sentences: string[]): Sign[] {
+  const found: Sign[] = [];
   for (const sentence of sentences) {
     for (const e of ESCALATORS) {
       if (!hintPresent(e.hint, sentence)) continue;
@@ -165,10 +174,15 @@ function findEscalators(sentences: string[]): string[] {
       if (!m) continue;
       const prefix = sentence.slice(0, m.index);
       if (NEGATION.test(negationScope(prefix)) && !HEDGE.test(negationScope(prefix, HEDGE_WORDS))) continue;
-      found.push(m[0]);
+      found.push({ phrase: m[0], only: e.only });
     }
   }
   return found;
+}
+
+/** Whether a sign escalates a hit: a hit cannot escalate itself, so the sign must lie outside its phrase. */
+function applies(sign: Sign, hit: Hit): boolean {
+  return sign !== hit && !hit.phrase.includes(sign.phrase) && (!sign.only || sign.only.includes(hit.category));
 }
 
 function actionFor(level: RiskLevel, top: Hit | undefined): string {
@@ -220,25 +234,29 @@ function assess(text: string): Crisis {
 
   // Escalation: an affirmed risk (ideation, self-harm, threat, abuse) plus a plan, means or time is high.
   // Distress accumulates: two different affirmed low signs of ideation in one message make it medium.
-  const lowIdeation = hits.filter((h) => h.affirmed && h.level === "low" && h.category === "suicidal_ideation");
-  if (new Set(lowIdeation.map((h) => h.phrase)).size >= 2) lowIdeation[0]!.level = "medium";
+  // Physical symptoms add up the same way: a racing heart and a numb arm together are worth a look now.
+  for (const category of ["suicidal_ideation", "medical_emergency"] as const) {
+    const lows = hits.filter((h) => h.affirmed && h.level === "low" && h.category === category);
+    if (new Set(lows.map((h) => h.phrase)).size >= 2) lows[0]!.level = "medium";
+  }
+  const escalators = findEscalators(sentences);
   // A plan or means sign that is only low on its own ("I gave away my things") is medium next to another sign.
   const lowRoles = hits.filter((h) => h.role && h.affirmed && h.level === "low");
   if (lowRoles.length > 0) {
-    const others = [...findEscalators(sentences), ...hits.filter((h) => h.role && h.affirmed).map((h) => h.phrase)];
-    for (const h of lowRoles) if (others.some((ph) => !h.phrase.includes(ph))) h.level = "medium";
+    const others: Sign[] = [...escalators, ...hits.filter((h) => h.role && h.affirmed)];
+    for (const h of lowRoles) if (others.some((o) => applies(o, h))) h.level = "medium";
   }
   const escalatable = hits.filter((h) => h.affirmed && h.level === "medium" && h.category !== "medical_emergency");
   if (escalatable.length > 0) {
-    const roles = hits.filter((h) => h.role && h.affirmed);
-    const phrases = [...findEscalators(sentences), ...roles.map((h) => h.phrase)];
-    // A hit cannot escalate itself: the escalator must lie outside the phrase of at least one medium hit.
-    const escalator = phrases.find((ph) => !escalatable.every((h) => h.phrase.includes(ph)));
-    if (escalator !== undefined) {
-      for (const h of escalatable) h.level = "high";
-      const top = escalatable[0]!;
-      hits.push({ ...top, phrase: escalator.slice(0, MAX_PHRASE_CHARS), role: undefined, order: order++ });
+    const signs: Sign[] = [...escalators, ...hits.filter((h) => h.role && h.affirmed)];
+    let raised: { hit: Hit; sign: Sign } | undefined;
+    for (const h of escalatable) {
+      const sign = signs.find((o) => applies(o, h));
+      if (!sign) continue;
+      h.level = "high";
+      raised ??= { hit: h, sign };
     }
+    if (raised) hits.push({ ...raised.hit, phrase: raised.sign.phrase.slice(0, MAX_PHRASE_CHARS), role: undefined, order: order++ });
   }
 
   hits.sort((a, b) => riskRank(b.level) - riskRank(a.level) || a.order - b.order);

@@ -1,9 +1,10 @@
 // The crisis lexicon's shared parts (pure data): version, pattern shape, word classes, context cues that lower a
 // risk (negation, past, quotes, fiction, hyperbole) and escalators that raise one (plan, means, time).
 // The patterns themselves live in lexicon-self.ts and lexicon-others.ts. Patterns run on normalizeText() output.
+import { UNREACHABLE } from "./word-classes.ts";
 
 /** Bump when a pattern or cue changes meaning, so stored analyses can be told apart ("builtin/1" stays the API). */
-export const LEXICON_VERSION = 1;
+export const LEXICON_VERSION = 2;
 
 export type CrisisCategory = "suicidal_ideation" | "self_harm" | "harm_to_others" | "abuse" | "medical_emergency";
 export type PatternLevel = "low" | "medium" | "high";
@@ -29,6 +30,13 @@ export interface CrisisPattern {
   benignAfter?: RegExp;
   /** A benign reading anywhere in the sentence ("farewell email to the team"). */
   benignSentence?: RegExp;
+  /**
+   * A second part the sentence must also contain: a frame of two parts in any order ("he is going to kill me" with a
+   * weapon or "outside" anywhere in the sentence).
+   */
+  requires?: RegExp;
+  /** Level when the writer insists it is meant ("I mean it", "not joking"): a hypothetical threat becomes a stated one. */
+  serious?: PatternLevel;
   /** Level when a joke marker ("lol", "jk", "(joking)", 😂) is in the message; unset = markers change nothing. */
   joke?: "none" | "low";
   /**
@@ -48,6 +56,8 @@ export interface Escalator {
   role: "means" | "plan" | "time";
   hint: string;
   re: RegExp;
+  /** Only these categories are escalated by it (unset: every category). */
+  only?: CrisisCategory[];
 }
 
 /** Medicines and drugs people overdose on (a word class shared by the pill patterns). */
@@ -58,8 +68,9 @@ export const MEDS =
 export const MEDS_HINTS = ["pill", "tablet", "medic", "painkiller", "paracetamol", "tylenol", "acetaminophen", "ibuprofen", "aspirin", "xanax", "insulin", "antidepressant", "benzo", "opioid", "oxy", "codeine", "tramadol", "morphine", "lithium", "sertraline", "prozac", "fluoxetine", "diazepam", "valium", "ambien", "zopiclone", "heroin", "fentanyl"];
 
 /** People a message may talk about (third parties, abusers, targets). */
+// An optional owner first ("my moms boyfriend", "my sisters husband"): the person is still someone the writer knows.
 export const PERSON =
-  "(?:best friend|friend|sister|brother|mom|dad|mother|father|son|daughter|kid|child|cousin|aunt|uncle|partner|boyfriend|girlfriend|husband|wife|roommate|flatmate|housemate|colleague|coworker|classmate|student|client|neighbou?r|grandma|grandmother|grandpa|grandfather|nephew|niece|fiance|fiancee|ex|stepdad|stepmom|stepfather|stepmother|teammate|mate|buddy|bestie|bff|teacher|boss|manager|parents?|coach|carer|caregiver|guardian|foster (?:mom|dad|parent))";
+  "(?:(?:moms?|mums?|dads?|mothers?|fathers?|sisters?|brothers?|aunts?|uncles?|friends?|cousins?|grandmas?|grandpas?) )?(?:best friend|friend|sister|brother|mom|dad|mother|father|son|daughter|kid|child|cousin|aunt|uncle|partner|boyfriend|girlfriend|husband|wife|roommate|flatmate|housemate|colleague|coworker|classmate|student|client|neighbou?r|grandma|grandmother|grandpa|grandfather|nephew|niece|fiance|fiancee|ex|stepdad|stepmom|stepfather|stepmother|stepbrother|stepsister|stepparent|teammate|mate|buddy|bestie|bff|teacher|boss|manager|parents?|coach|carer|caregiver|guardian|foster (?:mom|dad|parent)|priest|pastor|tutor|babysitter|doctor|therapist)";
 
 /** Someone the writer does not name ("a woman who...", "a girl in my class"). */
 const STRANGER = "(?:a|an|this|that|the) (?:main |other |old |young |little |new )?(?:woman|man|guy|girl|boy|person|character|kid|teen|teenager|lady|dude|student|patient|user|member|soldier|hero|heroine|narrator|protagonist)";
@@ -113,6 +124,9 @@ export const ESCALATORS: Escalator[] = [
   { id: "plan.plan", role: "plan", hint: "plan", re: /\b(?:i (?:have|have got|got|made|am making|came up with|worked out) (?:a|the|my) plan|planned (?:it|how|when|everything|out)|planning (?:it|how|when))\b/ },
   { id: "plan.method", role: "plan", hint: "", re: /\b(?:know (?:exactly )?(?:how|when|where) (?:i will|i am going to|i would|to) do it|decided (?:how|when|where)|decided (?:it|that it) (?:will|would|is going to) be|set a date|picked a date|chose a date|how i am going to do it)\b/ },
   { id: "plan.goodbye", role: "plan", hint: "", re: /\b(?:goodbye (?:letters?|notes?|messages?)|suicide (?:letters?|notes?)|said (?:my )?goodbyes?|saying (?:my )?goodbyes?|gave away (?:all )?(?:my|most of my)|giving away (?:all )?(?:my|most of my)|(?:wrote|updated|made|making) (?:my|a) will|affairs in order|last (?:message|post|goodbye)|this is goodbye|goodbye forever|tonight is the night|today is the day)\b/ },
+  { id: "means.everything", role: "means", hint: "", re: /\b(?:take|taking|swallow|swallowing|down|downing|neck|necking|took|swallowed) (?:everything|every (?:pill|tablet|capsule|single one)|all of (?:them|it)|them all|the (?:whole|entire) (?:bottle|box|pack|packet|strip|lot|cabinet|drawer))\b/, only: ["suicidal_ideation", "self_harm"] },
+  // Someone at risk who cannot be reached: with their warning sign, that is an emergency.
+  { id: "time.unreachable", role: "time", hint: "", re: UNREACHABLE, only: ["suicidal_ideation", "self_harm"] },
   { id: "time.soon", role: "time", hint: "", re: /\b(?:tonight|today|tomorrow|this weekend|this evening|this afternoon|right now|in (?:a|an|\d+|a few|two|three) (?:hours?|minutes?|days?)|(?:on|this|next|by) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|my birthday)|next week|on the \d+(?:st|nd|rd|th)?|when (?:everyone|they|my parents|my family|the house|he|she) (?:is|are|has|have|goes|go)(?: \w+)? (?:asleep|gone|away|out|to bed)|after (?:work|school|the funeral|christmas|the kids)|before (?:morning|dawn|christmas|the weekend)|by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|the weekend|morning|tonight)|soon|this is my last)\b/ },
 ];
 

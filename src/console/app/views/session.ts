@@ -20,7 +20,14 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
   const config = h("section", { class: "card", "aria-labelledby": "h-config" });
   const transcript = new Transcript();
   const earlier = h("button", { type: "button", class: "quiet", hidden: true, onclick: () => void loadEarlier() }, "Load earlier messages");
-  const conversation = h("section", { class: "card conversation", "aria-labelledby": "h-transcript" }, h("h2", { id: "h-transcript" }, "Transcript"), earlier, transcript.el, transcript.streamsEl);
+  // Scrollable on its own (and focusable, so the keyboard can scroll it); stays at the bottom while you are there.
+  const scroller = h("div", { class: "transcript-scroll", tabindex: 0, role: "region", "aria-label": "Messages" }, earlier, transcript.el, transcript.streamsEl);
+  const conversation = h("section", { class: "card conversation", "aria-labelledby": "h-transcript" }, h("h2", { id: "h-transcript" }, "Transcript"), scroller);
+  const follow = (change: () => void) => {
+    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+    change();
+    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+  };
   const title = heading(`Session ${id}`);
   replace(root, h("p", { class: "crumbs" }, h("a", { href: "#/sessions" }, "← Sessions")), title, status, h("div", { class: "session-layout" }, conversation, h("div", { class: "side" }, summary, actions, presence, config)));
 
@@ -184,7 +191,7 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
     if (sid !== id) return;
     switch (f.type) {
       case "message":
-        transcript.add([f.message]);
+        follow(() => transcript.add([f.message]));
         if (session) {
           session = { ...session, lastActivityAt: f.message.createdAt, metrics: { ...session.metrics, messageCount: Math.max(session.metrics.messageCount, f.message.seq) } };
           drawSummary();
@@ -211,9 +218,9 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
         drawSummary();
         return drawPresence();
       case "stream.start":
-        return transcript.startStream(f.stream);
+        return follow(() => transcript.startStream(f.stream));
       case "stream.delta":
-        return transcript.delta(f.stream, f.offset, f.text, f.part);
+        return follow(() => transcript.delta(f.stream, f.offset, f.text, f.part));
       case "stream.end":
         return transcript.endStream(f.stream, f.status, f.seq);
       case "error":
@@ -247,9 +254,12 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
       onJoined: (frame, resumed) => {
         session = frame.session;
         present = frame.participants;
-        if (resumed) transcript.add(frame.messages);
-        else transcript.reset(frame.messages);
-        if (frame.streams) transcript.snapshot(frame.streams);
+        follow(() => {
+          if (resumed) transcript.add(frame.messages);
+          else transcript.reset(frame.messages);
+          if (frame.streams) transcript.snapshot(frame.streams);
+        });
+        if (!resumed && route.seq === undefined) scroller.scrollTop = scroller.scrollHeight;
         earlier.hidden = (transcript.firstSeq ?? 1) <= 1;
         drawSummary();
         drawPresence();

@@ -99,7 +99,7 @@ export class Transcript {
     const body = h("div", { class: "content" });
     const thinking = h("div", { class: "reasoning", hidden: true });
     const state = h("span", { class: "badge streaming" }, "streaming…");
-    const el = h("li", { class: "msg role-assistant stream", "data-stream": info.id }, h("div", { class: "meta" }, h("strong", {}, info.userId), " ", h("span", { class: "role" }, "assistant"), " ", state, " ", h("span", { class: "muted" }, `replying to #${info.replyTo} · ${info.model}`)), thinking, body);
+    const el = h("li", { class: "msg role-assistant stream", "data-stream": info.id }, h("div", { class: "meta" }, h("strong", {}, info.userId), " ", info.userId !== "assistant" ? h("span", { class: "role" }, "assistant") : null, " ", state, " ", h("span", { class: "muted" }, `replying to #${info.replyTo} · ${info.model}`)), thinking, body);
     const live: LiveStream = { info, text: "", reasoning: "", el, body, thinking, state };
     this.streams.set(info.id, live);
     this.streamList.append(el);
@@ -142,7 +142,7 @@ export class Transcript {
     return h(
       "li",
       { class: `msg role-${m.role}${m.kind === "action" ? " action" : ""}`, id: `msg-${m.seq}`, "data-seq": m.seq, tabindex: -1 },
-      h("div", { class: "meta" }, h("a", { class: "seq", href: `#/sessions/${encodeURIComponent(m.session)}?seq=${m.seq}`, "aria-label": `message ${m.seq}` }, `#${m.seq}`), " ", h("strong", {}, m.userId), " ", m.role !== "user" ? h("span", { class: "role" }, m.role) : null, " ", when(m.createdAt)),
+      h("div", { class: "meta" }, h("a", { class: "seq", href: `#/sessions/${encodeURIComponent(m.session)}?seq=${m.seq}`, "aria-label": `message ${m.seq}` }, `#${m.seq}`), " ", h("strong", {}, m.userId), " ", m.role !== "user" && m.role !== m.userId ? h("span", { class: "role" }, m.role) : null, " ", when(m.createdAt)),
       h("div", { class: "content" }, m.content),
       m.analysis ? analysisBadges(m.analysis) : null,
     );
