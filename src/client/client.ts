@@ -608,7 +608,10 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
       // Left, lost, or moved on to the room's next session while this was on the wire.
       if (handle.id !== id || this.#handles.get(id) !== handle) return;
       if (reply.type === "joined") {
-        if (handle._recover(reply)) {
+        const previousLastSeq = handle.lastSeq;
+        const more = handle._recover(reply);
+        if (reply.reset) this.emit("reset", { session: handle.id, epoch: handle.epoch, previousLastSeq });
+        if (more) {
           handle._catchingUp = true;
           this.#rejoin(handle);
         }

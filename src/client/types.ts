@@ -91,6 +91,11 @@ export interface ClientEvents {
   closed: { code: number; reason: string; error?: SessiondClientError };
   /** An error not tied to a request (e.g. a token refresh that failed). */
   error: SessiondClientError;
+  /**
+   * A joined session's history was replaced under it (the server's database was restored): the same as the
+   * handle's `reset` event, for an app that listens in one place. The handle delivers the history again.
+   */
+  reset: { session: string; epoch: string | undefined; previousLastSeq: number };
 }
 
 /** An assistant reply as the app shows it: every character once, in order, across reconnects. */

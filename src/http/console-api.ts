@@ -5,6 +5,7 @@ import type { AuthMode } from "../auth/authenticator.ts";
 import { CloseCode, SessiondError } from "../protocol/errors.ts";
 import { userId as userIdSchema } from "../protocol/frames.ts";
 import { errorFrame } from "../realtime/frames.ts";
+import type { Logger } from "../observability/logger.ts";
 import type { Hub } from "../realtime/hub.ts";
 import type { Principal } from "../sessions/access.ts";
 import type { SessionService } from "../sessions/session-service.ts";
@@ -17,6 +18,8 @@ export interface ConsoleApiDeps {
   feed: ConsoleFeed;
   hub: Hub;
   authMode: AuthMode;
+  /** For the `admin.kick` line (ids and a count only). */
+  logger: Logger;
 }
 
 /** What a kicked WebSocket connection is told before it stops receiving the session. */
@@ -71,7 +74,7 @@ function requireStaff(who: Principal): void {
   if (!who.staff) throw new SessiondError("forbidden", "The console's routes need a token with role \"admin\" or \"moderator\".");
 }
 
-export function registerConsoleRoutes(api: OpenAPIHono<ApiEnv>, service: SessionService, { feed, hub, authMode }: ConsoleApiDeps): void {
+export function registerConsoleRoutes(api: OpenAPIHono<ApiEnv>, service: SessionService, { feed, hub, authMode, logger }: ConsoleApiDeps): void {
   api.openapi(routes.me, (c) => {
     const who = c.get("principal");
     return c.json({ userId: who.userId, role: who.role, authMode }, 200);
@@ -101,8 +104,11 @@ export function registerConsoleRoutes(api: OpenAPIHono<ApiEnv>, service: Session
   api.openapi(routes.kick, (c) => {
     const id = c.req.valid("param").id;
     const { userId } = c.req.valid("json");
-    service.get(c.get("principal"), id);
-    return c.json({ session: id, userId, connections: kick(hub, service, id, userId) }, 200);
+    const who = c.get("principal");
+    service.get(who, id);
+    const connections = kick(hub, service, id, userId);
+    logger.info("admin.kick", { session: id, user: userId, by: who.userId, connections });
+    return c.json({ session: id, userId, connections }, 200);
   });
 }
 

@@ -3,7 +3,6 @@
 // so every stream carries every session; nothing here reaches a user's connection.
 import type { SessionInfo } from "../protocol/types.ts";
 import type { StatsSample, StatsSampler } from "../observability/stats-ring.ts";
-import { principal } from "../sessions/access.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 
@@ -25,8 +24,8 @@ export interface ConsoleHealth {
 
 export interface ConsoleFeedDeps {
   events: SessionEvents;
-  /** Reads a session's current state and who is present. */
-  service: Pick<SessionService, "get" | "presence">;
+  /** Reads a session's current state (`peek`: the server's own read, so not an audited staff read) and presence. */
+  service: Pick<SessionService, "peek" | "presence">;
   sampler: StatsSampler;
   stats: () => ConsoleStats;
   /** The same report as GET /health; evaluated only while a console is connected. */
@@ -43,8 +42,6 @@ export interface ConsoleFeedDeps {
   heartbeatMs?: number;
 }
 
-/** Reads sessions for the feed; staff may read every session, so this reader's view is the console's view. */
-const FEED_READER = principal("sessiond-console-feed", { role: "moderator" });
 const encoder = new TextEncoder();
 
 interface Stream {
@@ -195,12 +192,9 @@ export class ConsoleFeed {
     if (this.streams.size === 0 || ids.length === 0) return;
     const sessions: ConsoleSession[] = [];
     for (const id of ids) {
-      try {
-        const session = this.deps.service.get(FEED_READER, id);
-        if (session.status === "active") sessions.push(this.view(session));
-      } catch {
-        // Gone in the meantime: its `ended` event already told the console.
-      }
+      // Gone or ended in the meantime: its `ended` or `erased` event already told the console.
+      const session = this.deps.service.peek(id);
+      if (session?.status === "active") sessions.push(this.view(session));
     }
     if (sessions.length > 0) this.broadcast("activity", { sessions });
   }

@@ -72,7 +72,7 @@ export function createConsole({ events, service, metrics, hub, health, logger, a
       },
     },
     mount: (app) => mountConsole(app, { load: () => loadConsole(), authMode, logger }),
-    api: { feed, hub, authMode },
+    api: { feed, hub, authMode, logger },
   };
 }
 

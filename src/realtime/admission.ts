@@ -22,7 +22,7 @@ export class Admission {
   checkRequest(req: Request, remoteAddress: string, now: number): void {
     const origin = req.headers.get("origin");
     const allowed = this.options.allowedOrigins;
-    if (origin !== null && allowed !== undefined && allowed !== "*" && !allowed.includes(origin)) {
+    if (origin !== null && allowed !== undefined && allowed !== "*" && !allowed.includes(origin) && !isSameHost(origin, req)) {
       throw new SessiondError("forbidden", "This origin is not allowed to connect.");
     }
     const retryAfterMs = this.attempts.take(remoteAddress, now);
@@ -39,5 +39,19 @@ export class Admission {
     if (this.hub.connectionsOf(userId) >= this.options.maxConnectionsPerUser) {
       throw new SessiondError("limit_exceeded", `This user already has ${this.options.maxConnectionsPerUser} open connections.`);
     }
+  }
+}
+
+/**
+ * A page served by this server itself (the operator console) connecting back to it: its Origin names the host the
+ * request was sent to. Always allowed, so ALLOWED_ORIGINS lists only the other sites that may connect.
+ */
+function isSameHost(origin: string, req: Request): boolean {
+  const host = req.headers.get("host");
+  if (host === null) return false;
+  try {
+    return new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
   }
 }

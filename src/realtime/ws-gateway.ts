@@ -332,8 +332,10 @@ export class WebSocketGateway {
       else {
         // An ended session of a room (a re-join after the end happened offline): follow the room, and hear of its
         // active session at once if it already has one.
-        rooms.follow(conn, room, id);
         const next = service.activeInRoom(conn.principal, room);
+        // Already in the room's active session (reading an older one's history): nothing to follow.
+        if (next && conn.sessions.has(next.id)) return;
+        rooms.follow(conn, room, id);
         if (next) rooms.offer(next, conn);
       }
     }

@@ -35,3 +35,12 @@ export function markdownCode(text: string): string {
   const pad = line.startsWith("`") || line.endsWith("`") || line.startsWith(" ") ? " " : "";
   return `${ticks}${pad}${line}${pad}${ticks}`;
 }
+
+/**
+ * Text not written by a person but derived from what people wrote (an analyzer's topics and labels, which a model
+ * may echo), as plain text on one line: line breaks become spaces and the characters that start inline Markdown
+ * (links, images, emphasis, code, HTML) are backslash-escaped, so it renders as the words it holds.
+ */
+export function markdownText(text: string): string {
+  return text.replace(/[\r\n\u2028\u2029]+/g, " ").replace(/[\\`*_[\]<>!|~#]/g, "\\$&");
+}

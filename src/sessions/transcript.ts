@@ -2,7 +2,7 @@
 // long session never sits in one string. Used by the HTTP export and by the archive files, so both are the same.
 import { stringify as toYaml } from "yaml";
 import type { Message, SessionInfo } from "../protocol/types.ts";
-import { markdownBlock, markdownCode } from "./markdown.ts";
+import { markdownBlock, markdownCode, markdownText } from "./markdown.ts";
 
 export type TranscriptFormat = "json" | "markdown" | "yaml";
 
@@ -69,7 +69,8 @@ function markdownAnalysis(m: Message): string {
   const a = m.analysis!;
   const parts = [`sentiment ${a.sentiment.score.toFixed(2)} (${a.sentiment.labels[0] ?? "neutral"})`, `risk ${a.crisis.risk_level}`];
   if (a.topics.topics.length > 0) parts.push(`topics: ${a.topics.topics.join(", ")}`);
-  return `> Analysis: ${parts.join(" · ")}`;
+  // Topics and labels may come from a model that read the message: one escaped line, like everything user-derived.
+  return `> Analysis: ${markdownText(parts.join(" · "))}`;
 }
 
 /** Mean sentiment, highest risk and (for staff) the alert count, as list items; none without a summary. */

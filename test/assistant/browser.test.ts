@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { eventually, startServer, tempDir, type ServerProcess } from "../helpers.ts";
-import { numberedPieces, startFakeOpenAI, type FakeOpenAI } from "./setup.ts";
+import { gate, numberedPieces, startFakeOpenAI, type FakeOpenAI } from "./setup.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** Where the screenshot goes (set SCREENSHOT_DIR to keep it). */
@@ -46,7 +46,10 @@ const answers = (page: Page) =>
 test("assistant on, ask: the answer streams in two windows; a reload mid-answer continues without a repeat; stop cancels", async () => {
   const pieces = numberedPieces(70);
   const expected = pieces.join("");
-  fake.script({ pieces, delayMs: 40 });
+  // The answer holds after 30 pieces until bob's window has reloaded, so the reload is surely mid-answer.
+  const held = gate();
+  const atGate = pieces.slice(0, 30).join("");
+  fake.script({ pieces, delayMs: 20, gate: { after: 30, open: held.open } });
   const a = await open("alice");
   const b = await open("bob");
   await a.page.waitForSelector("#assistant-toggle:not([disabled])");
@@ -57,31 +60,36 @@ test("assistant on, ask: the answer streams in two windows; a reload mid-answer 
 
   await a.page.fill("#input", "What does sessiond do?");
   await a.page.press("#input", "Enter");
-  await eventually(async () => (await streaming(a.page)).length > 20 && (await streaming(b.page)).length > 20, 10_000, "the answer growing in both windows");
+  await eventually(async () => (await streaming(a.page)) === atGate && (await streaming(b.page)) === atGate, 10_000, "the answer growing in both windows");
 
   // Reload bob's window mid-answer: it joins again, shows the text so far and continues from it.
   await b.page.reload();
   await b.page.waitForSelector('#state[data-state="open"]');
-  const samples: string[] = [];
+  await eventually(async () => (await streaming(b.page)) === atGate, 10_000, "the text so far after the reload");
+  held.release();
+  const samples: string[] = [atGate];
   await eventually(async () => {
     samples.push(await streaming(b.page));
     return (await answers(b.page)).length === 1;
   }, 15_000, "the committed answer in bob's reloaded window");
-  const grown = samples.filter((s) => s !== "");
-  expect(grown.length).toBeGreaterThan(1);
-  // Every sample is a beginning of the answer: nothing shown twice, nothing skipped.
-  for (const s of grown) expect(expected.startsWith(s)).toBe(true);
+  // Every sample is a beginning of the answer, from the text so far on: nothing shown twice, nothing skipped.
+  for (const s of samples.filter((s) => s !== "")) {
+    expect(expected.startsWith(s)).toBe(true);
+    expect(s.startsWith(atGate)).toBe(true);
+  }
   expect(await answers(b.page)).toEqual([expected]);
   await eventually(async () => (await answers(a.page)).length === 1, 5000, "the answer in alice's window");
   expect(await answers(a.page)).toEqual([expected]);
   expect(await streaming(a.page)).toBe("");
 
-  // A second question, stopped by its author mid-answer.
-  fake.script({ pieces: numberedPieces(300), delayMs: 30 });
+  // A second question, stopped by its author mid-answer (it holds after 20 pieces until then).
+  const long = numberedPieces(300);
+  fake.script({ pieces: long, delayMs: 20, gate: { after: 20, open: new Promise(() => {}) } });
   await a.page.fill("#input", "Now a very long answer, please.");
   await a.page.press("#input", "Enter");
-  await eventually(async () => (await streaming(a.page)).length > 30, 10_000, "the second answer growing");
-  await eventually(async () => (await streaming(b.page)).length > 30, 10_000, "the second answer in bob's window");
+  const shownAtStop = long.slice(0, 20).join("");
+  await eventually(async () => (await streaming(a.page)) === shownAtStop, 10_000, "the second answer growing");
+  await eventually(async () => (await streaming(b.page)) === shownAtStop, 10_000, "the second answer in bob's window");
   mkdirSync(SHOTS, { recursive: true });
   await a.page.screenshot({ path: join(SHOTS, "assistant-chat.png") });
   expect(await b.page.$eval("#streams .stop", (el) => (el as HTMLElement).hidden)).toBe(true);
@@ -89,9 +97,7 @@ test("assistant on, ask: the answer streams in two windows; a reload mid-answer 
   await fake.waitForAborts(1, 3000);
   await eventually(async () => (await answers(a.page)).length === 2 && (await streaming(a.page)) === "", 5000, "the stopped answer committed");
   const stopped = (await answers(a.page))[1]!;
-  expect(stopped.length).toBeGreaterThan(0);
-  expect(numberedPieces(300).join("").startsWith(stopped)).toBe(true);
-  expect(stopped.length).toBeLessThan(numberedPieces(300).join("").length);
+  expect(stopped).toBe(shownAtStop);
   await eventually(async () => (await answers(b.page)).length === 2, 5000, "the stopped answer in bob's window");
   expect((await answers(b.page))[1]).toBe(stopped);
 

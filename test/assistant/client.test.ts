@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import type { Message, SessionHandle, StreamEvent } from "../../src/client/index.ts";
 import { StreamTracker } from "../../src/client/streams.ts";
 import { eventually, sdk, type ServerProcess } from "../helpers.ts";
-import { numberedPieces, openWithAssistant, startAssistantServer, startFakeOpenAI, streamStart, type FakeOpenAI } from "./setup.ts";
+import { gate, numberedPieces, openWithAssistant, startAssistantServer, startFakeOpenAI, streamStart, textSoFar, type FakeOpenAI } from "./setup.ts";
 
 let fake: FakeOpenAI;
 let server: ServerProcess;
@@ -19,23 +19,23 @@ afterAll(async () => {
 beforeEach(() => fake.reset());
 
 /**
- * A WebSocket the test can cut, as a dead network would (no close handshake); for `offlineMs` after a cut, new
- * connections fail (they go to a closed port), so the reply goes on without the client for a while.
+ * A WebSocket the test can cut, as a dead network would (no close handshake); until `restore()`, new connections
+ * fail (they go to a closed port), so the reply goes on without the client.
  */
-function cuttable(offlineMs: number): { WebSocket: typeof WebSocket; cut(): void } {
+function cuttable(): { WebSocket: typeof WebSocket; cut(): void; restore(): void } {
   const sockets: WebSocket[] = [];
-  let offlineUntil = 0;
+  let offline = false;
   class Tracked extends WebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
-      super(Date.now() < offlineUntil ? "ws://127.0.0.1:9/ws" : url, protocols);
+      super(offline ? "ws://127.0.0.1:9/ws" : url, protocols);
       sockets.push(this);
     }
   }
   const cut = () => {
-    offlineUntil = Date.now() + offlineMs;
+    offline = true;
     (sockets.at(-1) as WebSocket & { terminate(): void }).terminate();
   };
-  return { WebSocket: Tracked as typeof WebSocket, cut };
+  return { WebSocket: Tracked as typeof WebSocket, cut, restore: () => void (offline = false) };
 }
 
 function record(handle: SessionHandle): { events: StreamEvent[]; messages: Message[]; order: string[] } {
@@ -56,9 +56,10 @@ function record(handle: SessionHandle): { events: StreamEvent[]; messages: Messa
 describe("the SDK", () => {
   test("stream events carry the accumulated text, de-duplicated by offset across a reconnect mid-reply", async () => {
     const pieces = numberedPieces(80);
-    fake.script({ pieces, delayMs: 20 });
+    const held = gate();
+    fake.script({ pieces, delayMs: 10, gate: { after: 40, open: held.open } });
     const alice = await openWithAssistant(server, "alice", "sdk-reconnect");
-    const net = cuttable(300);
+    const net = cuttable();
     const bob = sdk(server, "bob", { WebSocket: net.WebSocket });
     const handle = await bob.join("sdk-reconnect");
     const seen = record(handle);
@@ -68,6 +69,12 @@ describe("the SDK", () => {
     await eventually(() => seen.events.filter((e) => e.type === "delta").length >= 10, 10_000, "ten deltas");
     expect(handle.streams).toHaveLength(1);
     net.cut();
+    // While bob is offline the reply reaches the gate; back online, the re-join's snapshot brings him there.
+    const atGate = pieces.slice(0, 40).join("");
+    await eventually(async () => (await textSoFar(server, "sdk-reconnect")) === atGate, 10_000, "the reply at the gate");
+    net.restore();
+    await eventually(() => handle.streams[0]?.text === atGate, 10_000, "bob caught up");
+    held.release();
     await eventually(() => seen.events.some((e) => e.type === "end"), 15_000, "the end");
     expect(reopened).toBeGreaterThanOrEqual(1);
 
@@ -97,16 +104,18 @@ describe("the SDK", () => {
 
   test("joining mid-reply: handle.streams has the text so far and the events continue from it", async () => {
     const pieces = numberedPieces(50);
-    fake.script({ pieces, delayMs: 15 });
+    const held = gate();
+    fake.script({ pieces, delayMs: 5, gate: { after: 25, open: held.open } });
     const alice = await openWithAssistant(server, "alice", "sdk-mid");
     await alice.request({ type: "message", session: "sdk-mid", content: "go" });
     await streamStart(alice);
-    await alice.waitForCount((f) => f.type === "stream.delta", 10);
+    await alice.waitForCount((f) => f.type === "stream.delta", 25);
     const carol = sdk(server, "carol");
     const handle = await carol.join("sdk-mid");
     const [snapshot] = handle.streams;
-    expect(snapshot!.text.length).toBeGreaterThan(0);
+    expect(snapshot!.text).toBe(pieces.slice(0, 25).join(""));
     const seen = record(handle);
+    held.release();
     await eventually(() => seen.events.some((e) => e.type === "end"), 10_000, "the end");
     expect(snapshot!.text + seen.events.filter((e) => e.type === "delta").map((e) => (e.type === "delta" ? e.text : "")).join("")).toBe(pieces.join(""));
     await carol.close();
@@ -114,7 +123,7 @@ describe("the SDK", () => {
   });
 
   test("handle.cancel stops the reply (the upstream request is aborted); a stranger's cancel rejects with forbidden", async () => {
-    fake.script({ pieces: numberedPieces(300), delayMs: 20 });
+    fake.script({ pieces: numberedPieces(300), delayMs: 5, gate: { after: 10, open: new Promise(() => {}) } });
     const alice = await openWithAssistant(server, "alice", "sdk-cancel");
     const dave = sdk(server, "dave");
     const mallory = sdk(server, "mallory");

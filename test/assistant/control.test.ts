@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { api, eventually, token, WsClient, type ServerProcess } from "../helpers.ts";
 import {
+  gate,
   getSession,
   joined,
   numberedPieces,
@@ -29,10 +30,12 @@ afterAll(async () => {
 beforeEach(() => fake.reset());
 
 const LONG = { pieces: numberedPieces(300), delayMs: 20 };
+/** Streams 10 pieces, then holds until the client goes: a reply that is surely still in progress when acted on. */
+const HELD = { pieces: numberedPieces(300), delayMs: 5, gate: { after: 10, open: new Promise(() => {}) } };
 
 describe("cancel", () => {
   test("the author cancels: cancelled, the upstream request is aborted at once, the text so far is committed, then stream.end", async () => {
-    fake.script(LONG);
+    fake.script(HELD);
     const alice = await openWithAssistant(server, "alice", "cancel-author");
     const bob = (await joined(server, "bob", "cancel-author")).client;
     const asked = await bob.request({ type: "message", session: "cancel-author", content: "a long answer please" });
@@ -48,7 +51,7 @@ describe("cancel", () => {
     const deltas = streamFrames(alice.frames, start.stream.id).filter((f) => f.type === "stream.delta");
     expect(committed.content).toBe(reconstruct(deltas).text);
     expect(committed.content.length).toBeGreaterThan(0);
-    expect(committed.content.length).toBeLessThan(LONG.pieces.join("").length);
+    expect(committed.content.length).toBeLessThan(HELD.pieces.join("").length);
     // Nothing of the reply arrives after its end.
     await Bun.sleep(100);
     expect(alice.frames.slice(alice.frames.indexOf(end) + 1).some((f) => f.stream === start.stream.id)).toBe(false);
@@ -103,7 +106,7 @@ describe("cancel", () => {
 });
 
 test("ending the session cancels its reply (committed before the end) and drops the replies waiting behind it", async () => {
-  fake.script(LONG);
+  fake.script(HELD);
   const alice = await openWithAssistant(server, "alice", "end-cancels");
   for (const text of ["first", "second", "third"]) await alice.request({ type: "message", session: "end-cancels", content: text });
   const start = await streamStart(alice);
@@ -124,9 +127,12 @@ test("ending the session cancels its reply (committed before the end) and drops 
 });
 
 test("one reply at a time per session, in order; at most 8 wait behind it and the sender of one more gets limit_exceeded, nothing written", async () => {
-  fake.script({ pieces: numberedPieces(4), delayMs: 15 });
+  // The first reply holds until all ten messages were answered, so the line is surely full.
+  const held = gate();
+  fake.script((_, index) => ({ pieces: numberedPieces(4), delayMs: 5, ...(index === 0 && { gate: { after: 1, open: held.open } }) }));
   const alice = await openWithAssistant(server, "alice", "queue");
   const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => alice.request({ type: "message", session: "queue", content: `q${i}` })));
+  held.release();
   expect(replies.slice(0, 9).every((r) => r.type === "ack")).toBe(true);
   expect(replies[9]).toMatchObject({ type: "error", code: "limit_exceeded", session: "queue" });
   expect(replies[9]!.message).toContain("8");
@@ -154,7 +160,9 @@ describe("across sessions", () => {
   });
 
   test("AI_MAX_CONCURRENCY replies stream at once over all sessions; the others wait and start first come, first served", async () => {
-    fake.script({ pieces: numberedPieces(6), delayMs: 50 });
+    // Every reply holds after its first piece until the test has seen which ones started.
+    const held = gate();
+    fake.script({ pieces: numberedPieces(6), delayMs: 10, gate: { after: 1, open: held.open } });
     const clients: WsClient[] = [];
     for (let i = 0; i < 4; i++) clients.push(await openWithAssistant(limited, `user${i}`, `conc-${i}`));
     // One connection watches all four: its frames arrive in the order the server sent them.
@@ -164,6 +172,12 @@ describe("across sessions", () => {
       await c.request({ type: "message", session: `conc-${i}`, content: "go" });
       await Bun.sleep(10);
     }
+    await watcher.waitForCount((f) => f.type === "stream.start", 2);
+    await Bun.sleep(300);
+    // Two stream; the other two wait without having reached the model server.
+    expect(watcher.frames.filter((f) => f.type === "stream.start").map((f) => f.session)).toEqual(["conc-0", "conc-1"]);
+    expect(fake.requests).toHaveLength(2);
+    held.release();
     await Promise.all(clients.map((c) => streamEnd(c)));
     await watcher.waitForCount((f) => f.type === "stream.end", 4);
     const log = watcher.frames.filter((f) => f.type === "stream.start" || f.type === "stream.end") as Array<{ session: string; type: string }>;

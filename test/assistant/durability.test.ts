@@ -90,12 +90,13 @@ test("kill -9 mid-reply: after the restart the reply is committed once as interr
 
 test("SIGTERM mid-reply: the text is committed as interrupted and broadcast, then the server exits 0 within 10 s", async () => {
   const pieces = numberedPieces(400);
-  fake.script({ pieces, delayMs: 10 });
+  // Holds after 50 pieces: the reply is surely still in progress at the signal.
+  fake.script({ pieces, delayMs: 5, gate: { after: 50, open: new Promise(() => {}) } });
   const server = await start();
   const alice = await openWithAssistant(server, "alice", "sigterm");
   const asked = await alice.request({ type: "message", session: "sigterm", content: "go on" });
   const startFrame = await streamStart(alice);
-  await alice.waitForCount((f) => f.type === "stream.delta", 20);
+  await alice.waitForCount((f) => f.type === "stream.delta", 50);
   const t0 = Date.now();
   const code = await server.stop("SIGTERM");
   expect(code).toBe(0);
@@ -109,6 +110,7 @@ test("SIGTERM mid-reply: the text is committed as interrupted and broadcast, the
   expect(reply).toMatchObject({ seq: end.seq, metadata: { status: "interrupted", replyTo: asked.seq } });
   const deltas = alice.frames.filter((f) => f.type === "stream.delta");
   expect(reply.content).toBe(reconstruct(deltas).text);
+  expect(reply.content).toBe(pieces.slice(0, 50).join(""));
   expect(server.logs.some((l) => l.includes('"assistant.stopped"') && l.includes('"interrupted":1'))).toBe(true);
 
   const again = await start(server.dataDir);

@@ -67,3 +67,16 @@ export async function getSession(server: ServerProcess, user: string, id: string
 export function numberedPieces(n: number, prefix = "w"): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${i} `);
 }
+
+/** A gate for the fake's `gate` option: the reply holds after some pieces until `release()`. */
+export function gate(): { open: Promise<void>; release(): void } {
+  let release!: () => void;
+  const open = new Promise<void>((resolve) => (release = resolve));
+  return { open, release };
+}
+
+/** The text so far of the session's reply in progress, as GET .../streams reports it ("" when none). */
+export async function textSoFar(server: ServerProcess, session: string, user = "alice"): Promise<string> {
+  const res = await api(server.http, "GET", `/api/sessions/${session}/streams`, { token: await token(user) });
+  return res.body.streams?.[0]?.text ?? "";
+}

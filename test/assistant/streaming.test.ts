@@ -1,8 +1,9 @@
 // The assistant's streamed replies on the wire: the same deltas for every subscriber, the committed message,
 // joining mid-reply (joined.streams, SSE, GET .../streams), recovery with since, and what is sent to the model.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { api, token, WsClient, type Frame, type ServerProcess } from "../helpers.ts";
+import { api, eventually, token, WsClient, type Frame, type ServerProcess } from "../helpers.ts";
 import {
+  gate,
   getSession,
   joined,
   numberedPieces,
@@ -13,6 +14,7 @@ import {
   streamEnd,
   streamFrames,
   streamStart,
+  textSoFar,
   type FakeOpenAI,
 } from "./setup.ts";
 
@@ -83,7 +85,8 @@ describe("a streamed reply", () => {
 
   test("a client that disconnects mid-reply and joins again with since gets the text so far in streams, then the rest: every character once", async () => {
     const pieces = numberedPieces(60);
-    fake.script({ pieces, delayMs: 20 });
+    const held = gate();
+    fake.script({ pieces, delayMs: 10, gate: { after: 30, open: held.open } });
     const alice = await openWithAssistant(server, "alice", "rejoin");
     const first = (await joined(server, "bob", "rejoin")).client;
     await alice.request({ type: "message", session: "rejoin", content: "go" });
@@ -93,7 +96,9 @@ describe("a streamed reply", () => {
     const lastSeq = first.messages("rejoin").at(-1)!.seq;
     const shownBefore = reconstruct(deltasOf(first, id)).text;
     (first.socket as WebSocket & { terminate(): void }).terminate();
-    await Bun.sleep(150);
+    // The reply goes on while bob is away, up to the gate.
+    const atGate = pieces.slice(0, 30).join("");
+    await eventually(async () => (await textSoFar(server, "rejoin")) === atGate, 10_000, "the reply at the gate");
 
     const again = await WsClient.connect(server.ws, { token: await token("bob") });
     const rejoined = await again.request({ type: "join", session: "rejoin", since: lastSeq });
@@ -101,8 +106,10 @@ describe("a streamed reply", () => {
     expect(rejoined.streams).toHaveLength(1);
     const snapshot = rejoined.streams[0];
     expect(snapshot).toMatchObject({ id, replyTo: start.stream.replyTo, userId: "assistant", model: "fake-model", startedAt: start.stream.startedAt });
-    expect(snapshot.text.startsWith(shownBefore)).toBe(true);
-    expect(snapshot.text.length).toBeGreaterThan(shownBefore.length);
+    expect(snapshot.text).toBe(atGate);
+    expect(atGate.startsWith(shownBefore)).toBe(true);
+    expect(atGate.length).toBeGreaterThan(shownBefore.length);
+    held.release();
     await streamEnd(again, id);
 
     // What bob's screen shows: the first connection's pieces, the snapshot (overlap dropped), the live rest.
@@ -118,11 +125,12 @@ describe("a streamed reply", () => {
   });
 
   test("a client that joins mid-reply gets streams in joined; GET .../streams shows the same reply; after the end both are empty", async () => {
-    fake.script({ pieces: numberedPieces(40), delayMs: 15 });
+    const held = gate();
+    fake.script({ pieces: numberedPieces(40), delayMs: 5, gate: { after: 20, open: held.open } });
     const alice = await openWithAssistant(server, "alice", "join-mid");
     await alice.request({ type: "message", session: "join-mid", content: "go" });
     const start = await streamStart(alice);
-    await alice.waitForCount((f) => f.type === "stream.delta", 5);
+    await alice.waitForCount((f) => f.type === "stream.delta", 20);
     const { client: late, reply } = await joined(server, "dave", "join-mid");
     expect(reply.streams).toHaveLength(1);
     expect(reply.streams[0].id).toBe(start.stream.id);
@@ -130,7 +138,9 @@ describe("a streamed reply", () => {
     const listed = await api(server.http, "GET", "/api/sessions/join-mid/streams", { token: await token("dave") });
     expect(listed.status).toBe(200);
     expect(listed.body.streams[0]).toMatchObject({ id: start.stream.id, replyTo: 1, userId: "assistant", model: "fake-model" });
-    expect(listed.body.streams[0].text.startsWith(reply.streams[0].text)).toBe(true);
+    expect(listed.body.streams[0].text).toBe(reply.streams[0].text);
+    expect(reply.streams[0].text).toBe(numberedPieces(20).join(""));
+    held.release();
     await streamEnd(late);
     expect(reconstruct(deltasOf(late, start.stream.id), reply.streams[0].text).text).toBe(numberedPieces(40).join(""));
     expect((await api(server.http, "GET", "/api/sessions/join-mid/streams", { token: await token("dave") })).body).toEqual({ streams: [] });
@@ -140,12 +150,14 @@ describe("a streamed reply", () => {
 
   test("SSE sends the replies in progress on connect, then every stream frame as its data", async () => {
     const pieces = numberedPieces(40);
-    fake.script({ pieces, delayMs: 15 });
+    const held = gate();
+    fake.script({ pieces, delayMs: 5, gate: { after: 20, open: held.open } });
     const alice = await openWithAssistant(server, "alice", "sse-mid");
     await alice.request({ type: "message", session: "sse-mid", content: "go" });
     const start = await streamStart(alice);
-    await alice.waitForCount((f) => f.type === "stream.delta", 5);
+    await alice.waitForCount((f) => f.type === "stream.delta", 20);
     const res = await fetch(`${server.http}/api/sessions/sse-mid/events?token=${await token("erin")}`);
+    held.release();
     const events: Array<{ event: string; data: Frame }> = [];
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";

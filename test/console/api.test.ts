@@ -1,7 +1,7 @@
 // The console's server side against a real server process: the page and its assets under a strict CSP, the
 // sign-in check, the staff session list with presence and cursor paging, the live feed, and the admin's kick.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { api, eventually, moderatorToken, SseClient, startServer, token, WsClient, type ServerProcess } from "../helpers.ts";
+import { api, attemptUpgrade, eventually, moderatorToken, SseClient, startServer, token, WsClient, type ServerProcess } from "../helpers.ts";
 
 let server: ServerProcess;
 let admin: string;
@@ -126,6 +126,11 @@ describe("GET /api/console/events", () => {
     expect(ended.session.status).toBe("completed");
     // Nothing in the feed is a message's content.
     expect(feed.events.map((e) => e.data).join("")).not.toContain('"m1"');
+    // The feed's own reads are the server's, not a person's: the audit trail shows only the admin's read below.
+    await api(server.http, "GET", "/api/sessions/feed-1", { token: admin });
+    let reads: any[] = [];
+    await eventually(async () => (reads = (await api(server.http, "GET", "/api/admin/audit?session=feed-1", { token: admin })).body.entries).length > 0, 5000, "the admin's read in the audit trail");
+    expect(reads.map((e) => e.actorId)).toEqual(["ops"]);
     feed.close();
     await ws.close();
   });
@@ -188,6 +193,18 @@ describe("POST /api/admin/sessions/:id/kick", () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain("userId");
   });
+});
+
+test("with ALLOWED_ORIGINS set, the console's own origin may still open its WebSocket; other sites may not", async () => {
+  const strict = await startServer({ env: { ALLOWED_ORIGINS: "https://app.example.com" } });
+  try {
+    const own = await attemptUpgrade(strict, { token: admin, headers: { Origin: strict.http } });
+    expect(own.status).toBe(101);
+    const other = await attemptUpgrade(strict, { token: admin, headers: { Origin: "http://127.0.0.1:1" } });
+    expect(other.status).toBe(403);
+  } finally {
+    await strict.stop();
+  }
 });
 
 test("CONSOLE_ENABLED=false: no page and no console routes", async () => {

@@ -191,6 +191,39 @@ test("a moderator sees sessions and alerts but no Webhooks view, no End and no R
   await page.close();
 }, 60_000);
 
+test("keyboard and labels: the skip link and the navigation work without a mouse; every control in every view has a label", async () => {
+  const { page, problems } = await openConsole(server.http);
+  await signIn(page, await token("ops", { admin: true }));
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press("Tab");
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe("skip");
+  await page.keyboard.press("Enter");
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+  await page.focus('#nav a[data-view="alerts"]');
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("h1:has-text('Alerts')");
+  // The view's heading takes the focus, so a screen reader announces where you are.
+  expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("H1");
+  const unlabelled = () =>
+    page.evaluate(() =>
+      [...document.querySelectorAll("input, select, textarea, button")]
+        .filter((el) => {
+          const id = el.id;
+          const named = (el.getAttribute("aria-label") ?? "").trim() || (el.tagName === "BUTTON" ? (el.textContent ?? "").trim() : "");
+          return !named && !(id && document.querySelector(`label[for="${id}"]`)) && !el.closest("label");
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+  for (const hash of ["#/overview", "#/sessions", "#/sessions/care-2", "#/alerts", "#/alerts?status=all", "#/webhooks"]) {
+    await page.goto(`${server.http}/console${hash}`);
+    await page.waitForSelector("main h1");
+    await page.waitForTimeout(300);
+    expect({ hash, unlabelled: await unlabelled() }).toEqual({ hash, unlabelled: [] });
+  }
+  expect(problems).toEqual([]);
+  await page.close();
+}, 60_000);
+
 test("a user token is refused at sign-in with a sentence, and nothing is stored", async () => {
   const { page } = await openConsole(server.http);
   await page.fill("#token", await token("alice"));

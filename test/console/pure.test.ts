@@ -161,7 +161,7 @@ describe("ConsoleFeed", () => {
     const sampler = new StatsSampler({ source: { messagesReceived: () => 0, messagesAcked: () => 0, connections: () => 0, activeSessions: () => 0 }, intervalMs: 1000 });
     const feed = new ConsoleFeed({
       events,
-      service: { presence, get: (_who, id) => (reads.count++, sessions.get(id)!) } as ConstructorParameters<typeof ConsoleFeed>[0]["service"],
+      service: { presence, peek: (id) => (reads.count++, sessions.get(id) ?? null) } as ConstructorParameters<typeof ConsoleFeed>[0]["service"],
       sampler,
       stats: () => ({ connections: 1, subscriptions: 2, presence: presence.size, activeSessions: sessions.size }),
       health: () => ({ status: "healthy", checks: { database: true } }),

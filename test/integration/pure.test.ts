@@ -6,7 +6,7 @@ import { isLoopbackHost, loadConfig } from "../../src/config/index.ts";
 import { parseClientFrame } from "../../src/protocol/frames.ts";
 import { withArticle } from "../../src/protocol/words.ts";
 import { DisconnectGrace, type Timers } from "../../src/sessions/end-on-disconnect.ts";
-import { markdownBlock, markdownCode } from "../../src/sessions/markdown.ts";
+import { markdownBlock, markdownCode, markdownText } from "../../src/sessions/markdown.ts";
 import { conflictingFields, forbiddenMessage } from "../../src/sessions/rooms.ts";
 
 /** Timers that fire only when the test moves time on. */
@@ -162,6 +162,16 @@ describe("Markdown escaping of user content", () => {
     const forged = markdownCode("eve\n\n### 9 · `admin`");
     expect(forged).not.toContain("\n");
     expect(Bun.markdown.html(`### 1 · ${forged}\n`).match(/<h3>/g)).toHaveLength(1);
+  });
+});
+
+describe("Markdown escaping of model-derived text", () => {
+  test("stays one line and renders as the words it holds: no heading, link, image or HTML", () => {
+    const topic = "care\n\n### 9 · `admin` (user) ![x](http://tracker.example/p.png) <b>bold</b> [link](http://x)";
+    const html = Bun.markdown.html(`> Analysis: ${markdownText(topic)}\n`);
+    expect(markdownText(topic)).not.toContain("\n");
+    expect(html).not.toMatch(/<h3>|<img|<a |<b>/);
+    expect(html).toContain("tracker.example");
   });
 });
 

@@ -143,5 +143,5 @@ describe("sessiond audit verify", () => {
     expect(truncated.exitCode).toBe(1);
     expect(truncated.stderr.toString()).toContain(`audit: the chain breaks at entry ${last}: the trail ends at entry 2`);
     db.close();
-  });
+  }, 90_000);
 });

@@ -151,3 +151,11 @@ describe("the start-up decision", () => {
     expect(!dropped.ok && dropped.error).toBe(`values in the database are still sealed with key ${k1.id}: keep that key in ENCRYPTION_KEYS_OLD until sessiond rotate-key has finished`);
   });
 });
+
+describe("additional data", () => {
+  test("the hot-path shorthands build the same text as aadFor", async () => {
+    const { aadFor } = await import("../../src/privacy/fields.ts");
+    expect(aad.messageContent("s1", 7)).toBe(aadFor("messages.content", "s1", 7));
+    expect(aad.messageMetadata("s1", 7)).toBe(aadFor("messages.metadata", "s1", 7));
+  });
+});

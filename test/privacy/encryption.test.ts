@@ -93,7 +93,7 @@ describe("encryption at rest", () => {
     const again = await startServer({ dataDir: s.dataDir, env: { ENCRYPTION_KEY_FILE: keyFile } });
     expect((await api(again.http, "GET", "/api/sessions/enc-1/messages", { token: await token("enc") })).body.messages[0].content).toContain(marker);
     await again.stop();
-  });
+  }, 90_000);
 
   test("with a key, ARCHIVE_DIR is refused at start-up unless ARCHIVE_PLAINTEXT=true", async () => {
     const dir = tempDir();
@@ -108,7 +108,7 @@ describe("encryption at rest", () => {
     const plain = await startServer();
     expect((await api(plain.http, "GET", "/health")).body.encryption).toBe("off");
     await plain.stop();
-  });
+  }, 90_000);
 });
 
 describe("sessiond encrypt and sessiond rotate-key", () => {

@@ -216,5 +216,5 @@ describe("retention", () => {
     } finally {
       await s.stop();
     }
-  });
+  }, 90_000);
 });

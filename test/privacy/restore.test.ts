@@ -74,7 +74,7 @@ describe("sessiond restore", () => {
     } finally {
       await second.stop();
     }
-  });
+  }, 90_000);
 
   test("the SDK re-delivers the restored history from the start and tells the app with a reset event", async () => {
     const port = freePort();
@@ -85,6 +85,8 @@ describe("sessiond restore", () => {
     const resets: Array<{ epoch: string | undefined; previousLastSeq: number }> = [];
     handle.on("message", (m) => seen.push(m.content));
     handle.on("reset", (r) => resets.push(r));
+    const clientResets: Array<{ session: string; previousLastSeq: number }> = [];
+    client.on("reset", ({ session, previousLastSeq }) => clientResets.push({ session, previousLastSeq }));
     await handle.send("one");
     await handle.send("two");
     const backup = join(tempDir(), "sdk.db");
@@ -102,6 +104,7 @@ describe("sessiond restore", () => {
       while (Date.now() < deadline && resets.length === 0) await Bun.sleep(50);
       expect(resets).toEqual([{ epoch: handle.epoch, previousLastSeq: 4 }]);
       expect(handle.epoch).not.toBe(epochBefore);
+      expect(clientResets).toEqual([{ session: "rs-sdk", previousLastSeq: 4 }]);
       while (Date.now() < deadline && seen.length < 6) await Bun.sleep(20);
       expect(seen).toEqual(["one", "two", "three", "four", "one", "two"]);
       expect(handle.lastSeq).toBe(2);
@@ -112,7 +115,7 @@ describe("sessiond restore", () => {
       client.close();
       await second.stop();
     }
-  });
+  }, 90_000);
 
   test("SSE: a resume position from another history gets a reset event, then the current history from the start", async () => {
     const s = await startServer();

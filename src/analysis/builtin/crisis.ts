@@ -2,9 +2,10 @@
 // (negation, past, quotes, fiction, jokes, trivial objects, who is at risk) and the plan/means/time escalation.
 import { riskRank, type Crisis, type RiskLevel } from "../types.ts";
 import {
-  ACTIONS, CLAUSE_BREAK, ESCALATORS, FICTION_CUE, HEDGE, HIGH_ACTION_TAIL, HYPERBOLE, NEGATION, PAST, PERSON, QUOTE_CUE, RECENT,
+  ACTIONS, CLAUSE_BREAK, ESCALATORS, FICTION_CUE, HEDGE, HIGH_ACTION_TAIL, HYPERBOLE, JOKE_ABOUT, NEGATION, PAST, PERSON, PURPOSE, QUOTE_CUE, RECENT,
   RECOVERY, SERIOUS, SUBJECT_RE, THIRD_PERSON_SUBJECT, TRIVIAL, type CrisisCategory, type CrisisPattern,
 } from "./lexicon.ts";
+import { FRAME_PATTERNS_OTHERS } from "./lexicon-frames-others.ts";
 import { FRAME_PATTERNS } from "./lexicon-frames.ts";
 import { OTHER_PATTERNS } from "./lexicon-others.ts";
 import { SELF_PATTERNS } from "./lexicon-self.ts";
@@ -21,7 +22,7 @@ export const MAX_HITS = 256;
 const MAX_PHRASE_CHARS = 60;
 
 /** Every pattern, in the order they are tried (exported for the lexicon's own tests). */
-export const CRISIS_PATTERNS: readonly CrisisPattern[] = [...SELF_PATTERNS, ...OTHER_PATTERNS, ...FRAME_PATTERNS];
+export const CRISIS_PATTERNS: readonly CrisisPattern[] = [...SELF_PATTERNS, ...OTHER_PATTERNS, ...FRAME_PATTERNS, ...FRAME_PATTERNS_OTHERS];
 const PATTERNS = CRISIS_PATTERNS;
 const SELF_CATEGORIES = new Set<CrisisCategory>(["suicidal_ideation", "self_harm"]);
 const CONDITIONAL = /\b(?:if|when|unless|one more|another)\b/;
@@ -114,8 +115,10 @@ function minLevel(a: RiskLevel, b: RiskLevel | "none"): RiskLevel {
 
 function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: MessageContext, order: number): Hit | null {
   const after = sentence.slice(m.index + m[0].length);
-  if (p.benignAfter?.test(after)) return null;
-  if (p.benignSentence?.test(sentence)) return null;
+  // "I burnt my arm with the iron on purpose": a stated purpose outweighs the accident reading.
+  const purposeful = SELF_CATEGORIES.has(p.category) && PURPOSE.test(sentence);
+  if (!purposeful && p.benignAfter?.test(after)) return null;
+  if (!purposeful && p.benignSentence?.test(sentence)) return null;
   if (p.requires && !p.requires.test(sentence)) return null;
   const prefix = sentence.slice(0, m.index);
   const scope = negationScope(prefix);
@@ -143,7 +146,9 @@ function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: M
     if (HYPOTHETICAL_CUE.test(sentence)) lower("low");
   }
   // "doing well now" is itself a recovery phrase: its "now" must not count as a sign the hit is recent.
-  if (PAST.test(sentence) || (ctx.recovery && !RECENT.test(sentence.replace(RECOVERY_ALL, " ")))) lower("low");
+  const recovered = ctx.recovery && !RECENT.test(sentence.replace(RECOVERY_ALL, " "));
+  // A past disclosure of abuse is still a disclosure worth a check-in (medium); past ideation or harm is low.
+  if (recovered || PAST.test(sentence)) lower(p.category === "abuse" && !recovered ? "medium" : "low");
   if (QUOTE_CUE.test(prefix) || (quote.inside && ctx.media)) lower("low");
   // Someone else's act inside a story; an emergency or abuse is never cleared by the word "film" nearby.
   if (self && subject === "third" && FICTION_CUE.test(sentence) && !MY_PERSON_IN_SENTENCE.test(sentence)) lower("none");
@@ -211,7 +216,7 @@ function assess(text: string): Crisis {
   const sentences = splitSentences(normalized, MAX_CRISIS_SENTENCES);
   const ctx: MessageContext = {
     serious: SERIOUS.test(normalized),
-    joke: HYPERBOLE.test(normalized) && !SERIOUS.test(normalized),
+    joke: HYPERBOLE.test(normalized.replace(JOKE_ABOUT, " ")) && !SERIOUS.test(normalized),
     media: QUOTE_CUE.test(normalized) || FICTION_CUE.test(normalized),
     recovery: RECOVERY.test(normalized),
   };

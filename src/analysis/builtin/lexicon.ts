@@ -70,7 +70,7 @@ export const MEDS_HINTS = ["pill", "tablet", "medic", "painkiller", "paracetamol
 /** People a message may talk about (third parties, abusers, targets). */
 // An optional owner first ("my moms boyfriend", "my sisters husband"): the person is still someone the writer knows.
 export const PERSON =
-  "(?:(?:moms?|mums?|dads?|mothers?|fathers?|sisters?|brothers?|aunts?|uncles?|friends?|cousins?|grandmas?|grandpas?) )?(?:best friend|friend|sister|brother|mom|dad|mother|father|son|daughter|kid|child|cousin|aunt|uncle|partner|boyfriend|girlfriend|husband|wife|roommate|flatmate|housemate|colleague|coworker|classmate|student|client|neighbou?r|grandma|grandmother|grandpa|grandfather|nephew|niece|fiance|fiancee|ex|stepdad|stepmom|stepfather|stepmother|stepbrother|stepsister|stepparent|teammate|mate|buddy|bestie|bff|teacher|boss|manager|parents?|coach|carer|caregiver|guardian|foster (?:mom|dad|parent)|priest|pastor|tutor|babysitter|doctor|therapist)";
+  "(?:(?:little|big|older|younger|baby|twin|half|step|best|new|old|own|stupid|fucking|bloody|annoying|poor|dear) )?(?:(?:moms?|mums?|dads?|mothers?|fathers?|sisters?|brothers?|aunts?|uncles?|friends?|cousins?|grandmas?|grandpas?) )?(?:best friend|friend|sister|brother|mom|dad|mother|father|son|daughter|kid|child|cousin|aunt|uncle|partner|boyfriend|girlfriend|husband|wife|roommate|flatmate|housemate|colleague|coworker|classmate|student|client|neighbou?r|grandma|grandmother|grandpa|grandfather|nephew|niece|fiance|fiancee|ex|stepdad|stepmom|stepfather|stepmother|stepbrother|stepsister|stepparent|teammate|mate|buddy|bestie|bff|teacher|boss|manager|parents?|coach|carer|caregiver|guardian|foster (?:mom|dad|parent)|priest|pastor|tutor|babysitter|doctor|therapist)";
 
 /** Someone the writer does not name ("a woman who...", "a girl in my class"). */
 const STRANGER = "(?:a|an|this|that|the) (?:main |other |old |young |little |new )?(?:woman|man|guy|girl|boy|person|character|kid|teen|teenager|lady|dude|student|patient|user|member|soldier|hero|heroine|narrator|protagonist)";
@@ -88,7 +88,7 @@ export const THIRD_PERSON_SUBJECT = new RegExp(`^(?:he|she|they|someone|somebody
  */
 export const NEGATION = /\b(?:not|never|no|no longer|nor|without|hardly|no intention of|no plans? to|no desire to|no urge to|no way i (?:would|will))\b/;
 /** Hedges and double negatives: they do not negate a risk phrase, and they do count as negation of "want to live". */
-export const HEDGE = /\b(?:not (?:sure|certain|convinced)|do not know (?:if|whether|why|how)|do not even know|can not stop|could not stop|never stop|not stop|can not help|trying not to|try not to|trying hard not to|struggling not to|hard not to|why would i|why should i|why do i (?:even|still)|why bother)\b/;
+export const HEDGE = /\b(?:(?:would be|am|i would be) lying if i (?:said|say)|lie if i said|not (?:going to |gonna )?lie|no lie|not to be dramatic|not being dramatic|not (?:joking|kidding|exaggerating)|not even (?:joking|kidding)|no joke|not (?:sure|certain|convinced)|do not know (?:if|whether|why|how)|do not even know|can not stop|could not stop|never stop|not stop|can not help|trying not to|try not to|trying hard not to|struggling not to|hard not to|why would i|why should i|why do i (?:even|still)|why bother)\b/;
 /** Words that end a negation's scope inside a sentence (a comma or a new clause). */
 export const CLAUSE_BREAK = /,|:|\b(?:but|and|though|although|yet|because|so|except|however|then)\b/g;
 
@@ -97,17 +97,21 @@ export const PAST =
   /\b(?:used to|years ago|(?:a|one|\d+|two|three|four|five|ten|few|several|many|couple of) (?:years?|decades?) ago|(?:a|one|\d+|two|three|few|several|many|couple of) months ago|when i was (?:younger|a kid|a child|a teen|a teenager|little|young|small|in (?:high |middle |secondary |primary )?school|at (?:uni|university|college|school)|\d+)|as a (?:kid|child|teen|teenager)|in the past|back (?:then|in (?:school|high school|college|uni|the day|\d{4}))|a long time ago|long ago|growing up|in my teens|in my twenties|last year|in \d{4})\b/;
 /** Recovery statements: with one of these the writer's other past-like hits are rated low. */
 export const RECOVERY =
-  /\b(?:(?:clean|free|sober) (?:for|since|from)|have not (?:cut|self harmed|harmed myself|hurt myself|relapsed|done it|felt that way|thought about it) (?:in|for|since)|(?:doing|feeling|am) (?:much |a lot |so much |way )?(?:better|well|good|great|okay|ok|fine) now|recovered|in recovery|recovering|got help|therapy (?:has )?helped|stopped (?:cutting|self harming|hurting myself|harming myself)|made it through|survivor|(?:in )?a (?:much |way |so much |far )?better (?:place|headspace|space) now|(?:doing|feeling) (?:much |a lot )?better these days|glad i (?:survived|am still here|made it|did not))\b/;
+  /\b(?:(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|a) (?:days?|weeks?|months?|years?) (?:clean|free|sober)(?: from (?:self harm|self harming|cutting|sh|drinking|drugs|alcohol))?(?: today| now| as of today)?|(?:clean|free|sober) (?:for|since|from)|have not (?:cut|self harmed|harmed myself|hurt myself|relapsed|done it|felt that way|thought about it) (?:in|for|since)|(?:doing|feeling|am) (?:much |a lot |so much |way )?(?:better|well|good|great|okay|ok|fine) now|recovered|in recovery|recovering|got help|therapy (?:has )?helped|stopped (?:cutting|self harming|hurting myself|harming myself)|made it through|survivor|(?:in )?a (?:much |way |so much |far )?better (?:place|headspace|space) now|(?:doing|feeling) (?:much |a lot )?better these days|glad i (?:survived|am still here|made it|did not))\b/;
 /** Words that say a hit is recent, so a recovery statement elsewhere does not lower it. */
 export const RECENT = /\b(?:now|today|tonight|again|last night|this morning|yesterday|this week|relapsed|just)\b/;
 
 /** Lyric or quotation cues: a first-person phrase quoted from media is rated low. */
-export const QUOTE_CUE = /\b(?:song|lyrics?|sings?|sang|singing|chorus|verse|album|track|rapper|singer|band|poem|quote|quoting|quoted|line from|the line|meme|title|caption|goes like|the words)\b/;
+export const QUOTE_CUE = /\b(?:song|lyrics?|sings?|sang|singing|chorus|verse|album|track|rapper|singer|band|poem|quote|quoting|quoted|line from|the line|that line|this line|musical|opera|monologue|meme|title|caption|goes like|the words)\b/;
 /** Fiction and media: someone else's act inside a story is not a risk at all. */
 export const FICTION_CUE =
   /\b(?:character|protagonist|villain|hero|heroine|novel|book|film|movie|show|series|episode|season|story|plot|scene|anime|manga|the game|video game|documentary|play|fiction|fanfic|script|actor|actress|trailer)\b/;
 /** "jk but not really": the writer takes the joke back, so joke markers do not lower the risk. */
-export const SERIOUS = /\b(?:not (?:joking|kidding)|but not(?: really)?(?= *(?:$|,|i ))|but seriously|i am serious|i mean it|for real|no joke|not a joke|not even joking)\b/;
+export const SERIOUS = /\b(?:(?:he|she|they) (?:is|are|was|were|seems?|seemed|sounds?|sounded) (?:really |dead )?serious|(?:he|she|they) (?:means?|meant) it|not (?:joking|kidding)|but not(?: really)?(?= *(?:$|,|i ))|but seriously|i am serious|i mean it|for real|no joke|not a joke|not even joking)\b/;
+/** "keeps joking about suicide": the joke is what is reported, not a marker that the writer is joking. */
+export const JOKE_ABOUT = /\b(?:jok\w*|kidding|kids) (?:around )?about\b/g;
+/** Saying the harm was meant: accident and idiom readings ("with the iron", "at the gym") no longer apply. */
+export const PURPOSE = /\b(?:on purpose|deliberately|intentionally|to feel (?:something|pain|anything|better|real)|to punish myself|so it would hurt|to see (?:if|how much) it (?:would )?hurts?)\b/;
 /** Hyperbole and joke markers. */
 export const HYPERBOLE = /\b(?:lol|lmao|lmfao|rofl|haha\w*|hehe\w*|jk|just kidding|kidding|joking|jokingly|jokes|only joking|xd)\b|\/s\b|😂|🤣|😆|😅|😹|💀|😜|😝|🙃/u;
 /** Trivial objects and occasions that make a threat or death phrase hyperbole. */
@@ -125,9 +129,11 @@ export const ESCALATORS: Escalator[] = [
   { id: "plan.method", role: "plan", hint: "", re: /\b(?:know (?:exactly )?(?:how|when|where) (?:i will|i am going to|i would|to) do it|decided (?:how|when|where)|decided (?:it|that it) (?:will|would|is going to) be|set a date|picked a date|chose a date|how i am going to do it)\b/ },
   { id: "plan.goodbye", role: "plan", hint: "", re: /\b(?:goodbye (?:letters?|notes?|messages?)|suicide (?:letters?|notes?)|said (?:my )?goodbyes?|saying (?:my )?goodbyes?|gave away (?:all )?(?:my|most of my)|giving away (?:all )?(?:my|most of my)|(?:wrote|updated|made|making) (?:my|a) will|affairs in order|last (?:message|post|goodbye)|this is goodbye|goodbye forever|tonight is the night|today is the day)\b/ },
   { id: "means.everything", role: "means", hint: "", re: /\b(?:take|taking|swallow|swallowing|down|downing|neck|necking|took|swallowed) (?:everything|every (?:pill|tablet|capsule|single one)|all of (?:them|it)|them all|the (?:whole|entire) (?:bottle|box|pack|packet|strip|lot|cabinet|drawer))\b/, only: ["suicidal_ideation", "self_harm"] },
+  // At a height and looking down: with an affirmed sign of ideation, that is an emergency.
+  { id: "means.height_now", role: "means", hint: "", re: /\b(?:looking down|(?:it is|its) (?:really |so |very )?(?:high|far down|a long way down)|the water (?:below|looks)|one step)\b/, only: ["suicidal_ideation", "self_harm"] },
   // Someone at risk who cannot be reached: with their warning sign, that is an emergency.
   { id: "time.unreachable", role: "time", hint: "", re: UNREACHABLE, only: ["suicidal_ideation", "self_harm"] },
-  { id: "time.soon", role: "time", hint: "", re: /\b(?:tonight|today|tomorrow|this weekend|this evening|this afternoon|right now|in (?:a|an|\d+|a few|two|three) (?:hours?|minutes?|days?)|(?:on|this|next|by) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|my birthday)|next week|on the \d+(?:st|nd|rd|th)?|when (?:everyone|they|my parents|my family|the house|he|she) (?:is|are|has|have|goes|go)(?: \w+)? (?:asleep|gone|away|out|to bed)|after (?:work|school|the funeral|christmas|the kids)|before (?:morning|dawn|christmas|the weekend)|by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|the weekend|morning|tonight)|soon|this is my last)\b/ },
+  { id: "time.soon", role: "time", hint: "", re: /\b(?:tonight|today|tomorrow|this weekend|this evening|this afternoon|right now|in (?:a|an|\d+|a few|two|three) (?:hours?|minutes?|days?)|(?:on|this|next|by) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|my birthday)|next week|on the \d+(?:st|nd|rd|th)?|(?:when|while|once) (?:everyone|they|my parents|my family|the house|he|she) (?:is|are|has|have|goes|go)(?: \w+)? (?:asleep|gone|away|out|to bed|inside|in there|in bed|home alone)|after (?:work|school|the funeral|christmas|the kids)|before (?:morning|dawn|christmas|the weekend)|by (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|the weekend|morning|tonight)|soon|this is my last)\b/ },
 ];
 
 /** What the moderator should do, graded by level (one sentence each, plus a category-specific tail for high). */

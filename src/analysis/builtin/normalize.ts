@@ -30,16 +30,65 @@ const TOKEN_MAP_ENTRIES: Record<string, string> = {
   mummy: "mom", daddy: "dad", anymor: "anymore", nemore: "anymore", lyf: "life", lyfe: "life", liv: "live",
   ded: "dead", wnt: "want", whant: "want", wamt: "want", pils: "pills", pillz: "pills", meds: "medication",
   // coded and abbreviated self-harm language
-  kms: "kill myself", kys: "kill yourself", unalive: "kill", unalived: "killed", unaliving: "killing",
+  kms: "kill myself", kys: "kill yourself", kmsl: "laughing", kmslol: "laughing", selfdelete: "self delete",
   sewerslide: "suicide", selfharm: "self harm", selfharming: "self harming", od: "overdose", oded: "overdosed",
   // misspellings of short key words (too short for edit-distance matching)
   kil: "kill", kll: "kill", kiil: "kill", kiled: "killed", kiling: "killing", kilin: "killing", killin: "killing",
   dieing: "dying", dyin: "dying", cuting: "cutting", cuttin: "cutting", hurtin: "hurting", myslf: "myself",
-  meself: "myself", mself: "myself", tierd: "tired",
+  meself: "myself", mself: "myself", tierd: "tired", dissapear: "disappear", dissappear: "disappear",
+  disapear: "disappear", nomore: "no more", b: "be", alyve: "alive",
 };
 
 // A Map, not the object: a message saying "constructor" must not pick up Object.prototype.
 const TOKEN_MAP = new Map(Object.entries(TOKEN_MAP_ENTRIES));
+
+/**
+ * Short key words (too short for edit-distance repair, "want" has real neighbours such as "went" and "wait") are
+ * repaired only for a swap of two neighbouring letters or one doubled letter ("wnat", "kilt" no, "wantt"): those
+ * slips rarely make another English word.
+ */
+const SHORT_KEYS = ["want", "kill", "dead", "life", "live", "pills", "hurt", "wrists", "alive"];
+/** Real words the repair must leave alone. */
+const SHORT_KEEP = new Set(["lief", "evil", "vile", "veil", "levi"]);
+/** Every slip of every short key, built once (a lookup per token keeps normalisation linear and cheap). */
+const SHORT_SLIPS = new Map<string, string>();
+for (const key of SHORT_KEYS) {
+  for (let i = 0; i < key.length; i++) {
+    SHORT_SLIPS.set(key.slice(0, i + 1) + key.slice(i), key); // one letter doubled
+    if (i + 1 < key.length && key[i] !== key[i + 1]) SHORT_SLIPS.set(key.slice(0, i) + key[i + 1] + key[i] + key.slice(i + 2), key);
+  }
+}
+for (const key of [...SHORT_KEYS, ...SHORT_KEEP]) SHORT_SLIPS.delete(key);
+
+/** The short key word a token is a slip of ("wnat" → "want", "kiill" → "kill"), or null. */
+export function repairShortKey(word: string): string | null {
+  return SHORT_SLIPS.get(word) ?? null;
+}
+
+/** The reflexive a bare "unalive" stands for, from the nearest subject before it in the same sentence. */
+function reflexiveBefore(text: string, offset: number): string {
+  const before = text.slice(Math.max(0, offset - 120), offset);
+  const clause = before.slice(Math.max(before.lastIndexOf("."), before.lastIndexOf("!"), before.lastIndexOf("?")) + 1);
+  let subject = "i";
+  for (const m of clause.matchAll(/\b(i|he|she|they|you|we|my \w+|his \w+|her \w+)\b/g)) subject = m[1]!;
+  if (subject === "he") return "himself";
+  if (subject === "she") return "herself";
+  if (subject === "you") return "yourself";
+  if (subject === "we") return "ourselves";
+  return subject === "i" ? "myself" : "themselves";
+}
+
+const KILL_FORM: Record<string, string> = { e: "kill", es: "kills", ed: "killed", ing: "killing" };
+/**
+ * Coded words for killing oneself ("unalive", "self delete"): written with an object they are "kill"; written bare
+ * ("thinking of unaliving") they mean oneself, so the reflexive of the sentence's subject is supplied.
+ */
+function expandCodedKill(s: string): string {
+  return s.replace(/\b(?:unaliv(e|es|ed|ing)|self ?-? ?delet(e|es|ed|ing)|commit (?:die|dying))\b( (?:myself|himself|herself|themselves|themself|yourself|ourselves|me|him|her|them|you|us)\b)?/g, (m, a: string | undefined, b: string | undefined, object: string | undefined, offset: number) => {
+    const verb = KILL_FORM[a ?? b ?? "e"] ?? "kill";
+    return object ? `${verb}${object}` : `${verb} ${reflexiveBefore(s, offset)}`;
+  });
+}
 
 /** Two-word repairs applied after token mapping. */
 const PHRASE_FIXES: Array<[RegExp, string]> = [
@@ -52,6 +101,9 @@ const PHRASE_FIXES: Array<[RegExp, string]> = [
   [/\bevery one\b/g, "everyone"],
   [/\bno body\b/g, "nobody"],
   [/\bsewer slide\b/g, "suicide"],
+  [/\b(i|you|he|she|we|they) would( never| not| already| just| ever)? (been|gone|done|seen|known|taken|given|told|tried|thought|wanted|lost|found|written|said|felt|become|had)\b/g, "$1 had$2 $3"],
+  [/\b(can not|could not|can barely|struggling to|hard to|unable to|trying to) breath\b/g, "$1 breathe"],
+  [/\bstep (mom|dad|mother|father|brother|sister|son|daughter|parents?)\b/g, "step$1"],
   [/\bself ?- ?harm/g, "self harm"],
   [/\bbetter of\b(?!f)/g, "better off"],
   [/\bill (?=(?:kill|end|do|be|just|never|go|take|hurt|make|jump|die|try|stop|cut|overdose|finally|actually|probably)\b)/g, "i will "],
@@ -60,6 +112,11 @@ const PHRASE_FIXES: Array<[RegExp, string]> = [
   [/\b(he|she)d (?=(?:kill|hurt|hit|beat|shoot|stab|find|never|be|do|come|leave|end|jump|take|die|rather)\b)/g, "$1 would "],
   // Fillers carry no risk and break phrase patterns ("what is even the point", "i just want to die").
   [/\b(?:even|just|really|literally|honestly|actually|seriously|truly|totally|basically|genuinely|lowkey|highkey|legit|kind of|sort of|tbh|fr|ngl|deadass|simply|pretty much|so so) /g, ""],
+];
+
+/** Emoji that stand for a means of harm are read as the word ("took all my 💊"); the rest end a clause. */
+const MEANS_EMOJI: Array<[RegExp, string]> = [
+  [/💊/gu, " pills "], [/🔫/gu, " gun "], [/🔪|🗡️?/gu, " knife "], [/🪢/gu, " rope "], [/⚰️?|🪦/gu, " coffin "], [/🩸/gu, " blood "],
 ];
 
 const APOSTROPHES = /[\u2018\u2019\u201B\u02BC\u2032\u0060\u00B4]/g;
@@ -127,6 +184,8 @@ export function normalizeToken(raw: string): string {
   }
   const direct = TOKEN_MAP.get(word);
   if (direct !== undefined) return direct;
+  const repaired = repairShortKey(word);
+  if (repaired !== null) return repaired;
   if (word.length < 5 && !RUN3.test(word)) return word;
   if (RUN3.test(word)) {
     for (const candidate of [collapseRuns(word, 2), collapseRuns(word, 1)]) {
@@ -149,6 +208,7 @@ export function normalizeToken(raw: string): string {
  */
 export function normalizeText(text: string): string {
   let s = text.replace(JUNK, " ");
+  for (const [re, word] of MEANS_EMOJI) s = s.replace(re, word);
   s = s.normalize("NFKC").toLowerCase().replace(APOSTROPHES, "'").replace(DOUBLE_QUOTES, '"');
   // "d!e", "k!ll": an exclamation mark between letters stands for an i.
   s = s.replace(/(?<=\p{L})!(?=\p{L})/gu, "i");
@@ -160,6 +220,7 @@ export function normalizeText(text: string): string {
     if (!core) return tok;
     return `${lead ? "'" : ""}${normalizeToken(core)}${trail ? "'" : ""}`;
   });
+  s = expandCodedKill(s);
   for (const [re, to] of PHRASE_FIXES) s = s.replace(re, to);
   return s.replace(/[ \t]+/g, " ");
 }

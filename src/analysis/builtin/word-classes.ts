@@ -39,10 +39,11 @@ export const GAP =
 /** Wanting or welcoming something (the writer's side of a passive death wish). */
 export const DESIRE = alt([
   ...verbForms("want"), ...verbForms("wish"), ...verbForms("hope"), ...verbForms("pray"), ...verbForms("crave"), ...verbForms("yearn"),
-  "long", "longing", "would like", "would love", "would prefer", "ready", "need", "needs", "deserve", "deserves", "tempted",
+  "long", "longing", "waiting", "waiting for", "am waiting for", "would like", "would love", "would prefer", "ready", "need", "needs", "deserve", "deserves", "tempted",
   "dream of", "dreaming of", "dream about", "dreaming about", "look forward to", "looking forward to", "can not wait to",
   "fantasize about", "fantasise about", "fantasizing about", "fantasising about", "welcome", "am okay with", "am ok with",
-  "am fine with", "am at peace with", "would be okay with", "would be fine with",
+  "am fine with", "am at peace with", "would be okay with", "would be fine with", "would be happy to", "would be glad to",
+  "would be fine to", "would be relieved to", "would be content to", "would be nice to",
 ]);
 
 /** Being dead or gone, as a state someone can wish for. */
@@ -79,4 +80,22 @@ export const WEAPON = alt(["knife", "knives", "gun", "guns", "pistol", "handgun"
 
 /** Where a person at risk may be unreachable (an escalator for a third party's warning sign). */
 export const UNREACHABLE =
-  /\b(?:(?:is|has|are|have|been|was|keeps|kept|stopped) (?:not |been )?(?:answering|responding|replying|picking up)|(?:not|never|no one is|nobody is) (?:answering|responding|replying|picking up)|can not (?:reach|find|get hold of|contact|get through to) (?:him|her|them)|(?:is|has gone|went|are|have gone) missing|no one (?:can|has) (?:reach|find|seen)\w*|nobody (?:can|has) (?:reach|find|seen)\w*|(?:phone|his phone|her phone|their phone) (?:is )?(?:off|dead|going to voicemail))\b/;
+  /\b(?:locked (?:himself|herself|themselves|themself) in|(?:is|has|are|have|been|was|keeps|kept|stopped) (?:not |been )?(?:answering|responding|replying|picking up)|(?:not|never|no one is|nobody is) (?:answering|responding|replying|picking up)|can not (?:reach|find|get hold of|contact|get through to) (?:him|her|them)|(?:is|has gone|went|are|have gone) missing|no one (?:can|has) (?:reach|find|seen)\w*|nobody (?:can|has) (?:reach|find|seen)\w*|(?:phone|his phone|her phone|their phone) (?:is )?(?:off|dead|going to voicemail))\b/;
+
+/** The writer gone, as an event others would live on after ("if I died", "if I just vanished"). */
+export const GONE_EVENT = alt([
+  "died", "was gone", "were gone", "disappeared", "vanished", "was not here", "were not here", "was not around",
+  "were not around", "left forever", "never existed", "did not exist", "was never born", "had never been born",
+  "killed myself", "ended it", "ended it all", "was dead", "were dead", "did not wake up", "never woke up",
+  "stopped existing", "was out of the picture", "was out of the way", "was no longer here", "was no longer around",
+]);
+
+/** Self-harm verbs (every form). */
+export const SELF_HARM_VERB = verbs(["cut"], "burn", "burnt", "scratch", "pick", ["bite", "bit"], ["hit"], "punch", "bang", "slam", "claw", "carve", ["slash"], ["stab"]);
+
+/** Ordinary household things that poison when swallowed. */
+export const HOUSEHOLD_TOXIC = alt([
+  "under the sink", "cleaning products?", "cleaning stuff", "cleaning spray", "cleaning fluid", "cleaner", "bleach", "chemicals?",
+  "detergent", "poison", "dishwasher (?:tablet|pod)s?", "(?:laundry|washing) (?:pod|capsule|tablet)s?", "weed killer", "antifreeze",
+  "button batter(?:y|ies)", "white spirit", "paint thinner", "lighter fluid", "nail polish remover", "drain cleaner", "rat poison",
+]);
