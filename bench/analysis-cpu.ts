@@ -32,6 +32,11 @@ async function run(analysis: "off" | "on"): Promise<{ mainUs: number; otherUs: n
           ws.onopen = () => resolve();
           ws.onerror = () => reject(new Error("connect failed"));
         });
+        // Joining opens the session (SESSION_CREATE=join); the reply is the only frame before the messages.
+        await new Promise<void>((resolve) => {
+          ws.onmessage = () => resolve();
+          ws.send(JSON.stringify({ type: "join", session, id: 0 }));
+        });
         return { ws, session };
       }),
     );
@@ -51,7 +56,9 @@ async function run(analysis: "off" | "on"): Promise<{ mainUs: number; otherUs: n
               ws.send(JSON.stringify({ type: "message", session, content: `status ${sent}: work was stressful today and i could not sleep well`, id: sent }));
             };
             ws.onmessage = (e) => {
-              if (String(e.data).includes('"ack"')) next();
+              const frame = JSON.parse(String(e.data));
+              if (frame.type === "ack") next();
+              else if (frame.type === "error") throw new Error(`the server refused a message: ${frame.code}`);
             };
             next();
           }),

@@ -16,11 +16,15 @@ export interface Target {
   name: string;
   url: string;
   pid: number;
+  /** The data directory (removed by stop()). */
+  dir: string;
   stop(): void;
+  /** Resolves with the exit code once the process has exited (after stop(), or a crash). */
+  exited: Promise<number>;
 }
 
-export async function start(name: string, cmd: string[], env: Record<string, string> = {}): Promise<Target> {
-  const dir = mkdtempSync(join(tmpdir(), "sessiond-bench-"));
+export async function start(name: string, cmd: string[], env: Record<string, string> = {}, dataDir?: string): Promise<Target> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "sessiond-bench-"));
   const proc = Bun.spawn(hasTaskset ? ["taskset", "-c", "0", ...cmd] : cmd, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", DATA_DIR: dir, PORT: "0", HOST: "127.0.0.1", JWT_SECRET: SECRET, LOG_LEVEL: "info", ...env },
@@ -38,8 +42,29 @@ export async function start(name: string, cmd: string[], env: Record<string, str
     if (m) port = Number(m[1]);
   }
   (async () => { while (!(await reader.read()).done); })();
-  return { name, url: `ws://127.0.0.1:${port}/ws`, pid: proc.pid, stop: () => { proc.kill("SIGTERM"); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    name,
+    url: `ws://127.0.0.1:${port}/ws`,
+    pid: proc.pid,
+    dir,
+    exited: proc.exited,
+    stop: () => {
+      proc.kill("SIGTERM");
+      // A data directory the caller brought is the caller's; the temporary one goes once the process is gone.
+      if (!dataDir) void proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+    },
+  };
 }
 
 export const startBare = () => start("bare", [process.execPath, join(ROOT, "bench", "bare-server.ts")]);
-export const startSessiond = (env: Record<string, string> = {}) => start("sessiond", [process.execPath, join(ROOT, "src", "main.ts"), "serve"], { ...SERVER_ENV, ...env });
+/**
+ * sessiond with the benchmark's limits; `bunFlags` go before the script (e.g. --cpu-prof-md), `dataDir` reuses a
+ * prepared database (kept after stop()). BENCH_SERVER_FLAGS adds flags to every start (e.g. "--cpu-prof-md").
+ */
+export const startSessiond = (env: Record<string, string> = {}, { bunFlags = [] as string[], dataDir = undefined as string | undefined } = {}) =>
+  start(
+    "sessiond",
+    [process.execPath, ...(process.env.BENCH_SERVER_FLAGS?.split(" ").filter(Boolean) ?? []), ...bunFlags, join(ROOT, "src", "main.ts"), "serve"],
+    { ...SERVER_ENV, ...env },
+    dataDir,
+  );

@@ -7,6 +7,11 @@ import { riskRank, type Alert, type AlertStatus, type Analysis, type RiskLevel }
 
 export type AlertAction = "acknowledge" | "resolve";
 
+/** Whether a message at `level` raises an alert when ALERT_MIN_RISK is `minRisk`. Pure. */
+export function raisesAlert(level: RiskLevel, minRisk: Exclude<RiskLevel, "none">): boolean {
+  return riskRank(level) >= riskRank(minRisk);
+}
+
 /**
  * The alert a stored analysis raises, or null when its risk is below `minRisk`. The alert quotes the analysis'
  * triggers and action; it opens as `open`. Pure.
@@ -17,7 +22,7 @@ export function alertFor(
   minRisk: Exclude<RiskLevel, "none">,
   id: string,
 ): Alert | null {
-  if (riskRank(analysis.crisis.risk_level) < riskRank(minRisk)) return null;
+  if (!raisesAlert(analysis.crisis.risk_level, minRisk)) return null;
   return {
     id,
     session: message.session,

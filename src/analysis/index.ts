@@ -12,6 +12,7 @@ import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
 import { AlertService } from "./alerts.ts";
+import { TimeBudget } from "./budget.ts";
 import { LlmAnalyzer } from "./llm.ts";
 import { createPipeline } from "./pipeline.ts";
 import { AnalysisSubscriber } from "./subscriber.ts";
@@ -26,6 +27,8 @@ export { AnalysisSubscriber } from "./subscriber.ts";
 export class AnalysisSetupError extends Error {}
 
 const ANALYSIS_BUCKETS = [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** The share of the main thread's time analysis may use (see TimeBudget). */
+const MAIN_THREAD_SHARE = 0.05;
 /** How often the model server is pinged for /health when the LLM analyzer is on, in ms. */
 const PING_INTERVAL_MS = 15_000;
 
@@ -84,7 +87,11 @@ export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
   const fallbacks = metrics.counter("sessiond_analysis_fallbacks_total", "Analyses that fell back, by reason: the model's failure (timeout, http, unreachable, invalid_reply, ...) or the worker's (worker_timeout, worker_failed).");
   const restarts = metrics.counter("sessiond_analysis_worker_restarts_total", "Restarts of the analysis worker, by reason (timeout, crashed).");
 
+  // Analysis may take at most this share of the main thread (posting to the worker, storing results): when the
+  // write path needs the CPU, messages wait in the queue (and, past ANALYSIS_QUEUE_MAX, are caught up later).
+  const budget = new TimeBudget({ fraction: MAIN_THREAD_SHARE });
   const worker = new WorkerAnalyzer({
+    budget,
     topicsFile: config.ANALYSIS_TOPICS_FILE,
     onRestart: (reason) => {
       restarts.inc({ reason });
@@ -127,6 +134,7 @@ export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
         logger.warn("alert.raised", { alert: alert.id, session: alert.session, seq: alert.seq, riskLevel: alert.risk_level });
       },
       onError: reportError,
+      budget,
       onCatchUp: (found, full) => {
         if (found > 0 || full) logger.info("analysis.catch_up", { found, scope: full ? "all" : "dropped" });
       },

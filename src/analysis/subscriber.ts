@@ -5,10 +5,11 @@ import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
 import { WorkQueue } from "../sessions/work-queue.ts";
-import { alertFor } from "./alerts.ts";
+import { alertFor, raisesAlert } from "./alerts.ts";
+import type { TimeBudget } from "./budget.ts";
 import type { PipelineResult } from "./pipeline.ts";
 import type { AnalysisStore, AnalysisWork, NewAnalysis } from "./store.ts";
-import type { Alert, Analysis, RiskLevel } from "./types.ts";
+import type { Alert, Analysis, AnalysisCore, RiskLevel } from "./types.ts";
 
 /** Messages of sessions that ended longer ago than this are not caught up (they are read-only history). */
 export const CATCH_UP_HORIZON_MS = 24 * 60 * 60 * 1000;
@@ -26,6 +27,8 @@ export interface AnalysisSubscriberOptions {
   catchUpIntervalMs?: number;
   /** Most results stored in one transaction. @default 256 */
   maxStoreBatch?: number;
+  /** Least time between two storing transactions, in ms (results meanwhile share the next). @default 5 */
+  flushIntervalMs?: number;
   /** Testing only (ANALYSIS_STORE_DELAY_MS): wait this long between analysing a message and storing it. @default 0 */
   storeDelayMs?: number;
   /** Longest stop() waits for analyses in flight before giving up on them (the catch-up redoes them), in ms. @default 3000 */
@@ -45,11 +48,13 @@ export interface AnalysisSubscriberDeps {
   /** Told when storing a batch failed (the messages stay unanalysed in storage and are caught up later). */
   onError?: (error: unknown, where: string) => void;
   onCatchUp?: (found: number, full: boolean) => void;
+  /** The main thread's share for analysis; storing results counts against it. */
+  budget?: TimeBudget;
 }
 
 interface Analysed {
   work: AnalysisWork;
-  analysis: Analysis;
+  core: AnalysisCore;
   done: () => void;
 }
 
@@ -68,6 +73,7 @@ export class AnalysisSubscriber implements Subscriber {
   private floors = new Map<string, number>();
   private pendingStore: Analysed[] = [];
   private storeScheduled = false;
+  private lastFlushAt = -Infinity;
   private catchingUp: Promise<void> | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -82,7 +88,7 @@ export class AnalysisSubscriber implements Subscriber {
     private readonly deps: AnalysisSubscriberDeps,
     options: AnalysisSubscriberOptions,
   ) {
-    this.opts = { concurrency: 64, catchUpIntervalMs: 5000, maxStoreBatch: 256, storeDelayMs: 0, stopWaitMs: 3000, ...options };
+    this.opts = { concurrency: 64, catchUpIntervalMs: 5000, maxStoreBatch: 256, flushIntervalMs: 5, storeDelayMs: 0, stopWaitMs: 3000, ...options };
     this.now = deps.now ?? Date.now;
     this.lastProgressAt = this.now();
     this.queue = new WorkQueue<AnalysisWork>((work) => this.handle(work), {
@@ -171,9 +177,8 @@ export class AnalysisSubscriber implements Subscriber {
       this.deps.onAnalysed?.(seconds);
       if (this.opts.storeDelayMs > 0) await Bun.sleep(this.opts.storeDelayMs);
       if (this.storeClosed) return;
-      const analysis: Analysis = { ...core, at: new Date(this.now()).toISOString() };
       await new Promise<void>((done) => {
-        this.pendingStore.push({ work, analysis, done });
+        this.pendingStore.push({ work, core, done });
         if (this.pendingStore.length >= this.opts.maxStoreBatch) this.flushStore();
         else this.scheduleStore();
       });
@@ -185,29 +190,43 @@ export class AnalysisSubscriber implements Subscriber {
   private scheduleStore(): void {
     if (this.storeScheduled) return;
     this.storeScheduled = true;
-    // Results that arrive in the same turn share one transaction.
-    setImmediate(() => {
+    // Results that arrive in the same turn share one transaction, and transactions are at least flushIntervalMs
+    // apart: a lone result is stored at once, a busy stream of them in a few larger transactions.
+    const fire = () => {
       this.storeScheduled = false;
       this.flushStore();
-    });
+    };
+    const wait = this.lastFlushAt + this.opts.flushIntervalMs - performance.now();
+    if (wait > 0) setTimeout(fire, wait);
+    else setImmediate(fire);
   }
 
   private flushStore(): void {
+    if (this.pendingStore.length === 0) return;
+    if (this.deps.budget) this.deps.budget.measure(() => this.storeBatch());
+    else this.storeBatch();
+  }
+
+  private storeBatch(): void {
     const batch = this.pendingStore;
-    if (batch.length === 0) return;
+    this.pendingStore = [];
+    this.lastFlushAt = performance.now();
     if (this.storeClosed) {
-      this.pendingStore = [];
       for (const b of batch) b.done();
       return;
     }
-    this.pendingStore = [];
-    const items: NewAnalysis[] = batch.map(({ work, analysis }) => ({
-      session: work.session,
-      seq: work.seq,
-      messageId: work.messageId,
-      analysis,
-      alert: alertFor(work, analysis, this.opts.alertMinRisk, this.deps.newAlertId()),
-    }));
+    const at = new Date(this.now()).toISOString();
+    const { alertMinRisk } = this.opts;
+    const items: NewAnalysis[] = batch.map(({ work, core }) => {
+      const analysis: Analysis = { ...core, at };
+      return {
+        session: work.session,
+        seq: work.seq,
+        messageId: work.messageId,
+        analysis,
+        alert: raisesAlert(core.crisis.risk_level, alertMinRisk) ? alertFor(work, analysis, alertMinRisk, this.deps.newAlertId()) : null,
+      };
+    });
     try {
       const outcomes = this.deps.store.save(items);
       this.lastProgressAt = this.now();

@@ -1,5 +1,6 @@
 // WorkerAnalyzer: the built-in analyzer behind one Worker thread. Requests made in the same turn go over as one
 // batch, one batch at a time; a batch the worker does not answer in time restarts the worker and fails its items.
+import type { TimeBudget } from "./budget.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 import type { AnalysisCore } from "./types.ts";
 
@@ -23,6 +24,10 @@ export interface WorkerAnalyzerOptions {
   timeoutMs?: number;
   /** Told when the worker is restarted (after a timeout or a crash). */
   onRestart?: (reason: "timeout" | "crashed") => void;
+  /** Least time between two batches, in ms (requests made meanwhile join the next). @default 2 */
+  minIntervalMs?: number;
+  /** The main thread's share for analysis: posting and taking replies count against it; none posts while it is used up. */
+  budget?: TimeBudget;
 }
 
 export interface WorkerResult {
@@ -56,13 +61,14 @@ export class WorkerAnalyzer {
   private scheduled = false;
   private stopped = false;
   private lastRestartAt = 0;
+  private lastPostAt = -Infinity;
   /** False after a start-up failure or crash, until the worker answers again (for /health). */
   healthy = true;
   private onReady: (() => void) | null = null;
-  private readonly opts: Required<Omit<WorkerAnalyzerOptions, "topicsFile" | "onRestart">> & Pick<WorkerAnalyzerOptions, "topicsFile" | "onRestart">;
+  private readonly opts: Required<Omit<WorkerAnalyzerOptions, "topicsFile" | "onRestart" | "budget">> & Pick<WorkerAnalyzerOptions, "topicsFile" | "onRestart" | "budget">;
 
   constructor(options: WorkerAnalyzerOptions = {}) {
-    this.opts = { url: defaultWorkerUrl(), maxBatch: 32, maxBatchChars: 262_144, timeoutMs: 30_000, ...options };
+    this.opts = { url: defaultWorkerUrl(), maxBatch: 32, maxBatchChars: 262_144, timeoutMs: 30_000, minIntervalMs: 2, ...options };
   }
 
   /**
@@ -109,15 +115,27 @@ export class WorkerAnalyzer {
   private schedule(): void {
     if (this.scheduled || this.inFlight || this.waiting.length === 0 || !this.worker) return;
     this.scheduled = true;
-    // Everything asked for in this turn goes in one batch.
-    setImmediate(() => {
+    // Everything asked for in this turn goes in one batch; batches are at least minIntervalMs apart (so a busy
+    // server sends few large ones), and none goes while the main thread's analysis budget is used up.
+    const fire = () => {
       this.scheduled = false;
       this.post();
-    });
+    };
+    const wait = Math.max(this.opts.budget?.waitMs() ?? 0, this.lastPostAt + this.opts.minIntervalMs - performance.now());
+    if (wait > 0) setTimeout(fire, wait);
+    else setImmediate(fire);
   }
 
   private post(): void {
     if (this.inFlight || this.waiting.length === 0 || !this.worker) return;
+    const budget = this.opts.budget;
+    if (budget && budget.waitMs() > 0) return this.schedule();
+    if (budget) budget.measure(() => this.postBatch());
+    else this.postBatch();
+  }
+
+  private postBatch(): void {
+    this.lastPostAt = performance.now();
     const items = new Map<number, Pending>();
     let chars = 0;
     while (this.waiting.length > 0 && items.size < this.opts.maxBatch) {
@@ -128,7 +146,7 @@ export class WorkerAnalyzer {
       chars += next.text.length;
     }
     const batch = this.nextBatch++;
-    const worker = this.worker;
+    const worker = this.worker!;
     const timer = setTimeout(() => {
       if (this.inFlight?.batch !== batch) return;
       this.failInFlight(new WorkerAnalysisError("timeout"));
@@ -141,6 +159,11 @@ export class WorkerAnalyzer {
 
   private onReply(worker: Worker, reply: WorkerReply): void {
     if (worker !== this.worker) return;
+    if (this.opts.budget) this.opts.budget.measure(() => this.handleReply(reply));
+    else this.handleReply(reply);
+  }
+
+  private handleReply(reply: WorkerReply): void {
     if (reply.type === "ready") {
       this.healthy = true;
       this.onReady?.();

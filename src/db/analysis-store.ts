@@ -33,13 +33,20 @@ interface WorkRow {
   content: string;
 }
 
+/** What a batch adds to one session's aggregates. */
+interface SessionTotals {
+  count: number;
+  sum: number;
+  level: RiskLevel;
+}
+
 /** The stored level's rank in SQL (-1 for none stored yet), to keep `risk_level` the highest so far. */
 const RANK_SQL = "(CASE risk_level WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 WHEN 'none' THEN 0 ELSE -1 END)";
 
 export class SqliteAnalysisStore implements AnalysisStore {
   private readonly stmt: {
     insertAnalysis: Statement<unknown, [string, number, string, string, string, number, number]>;
-    bumpSession: Statement<unknown, [number, number, string, string]>;
+    bumpSession: Statement<unknown, [number, number, number, string, string]>;
     insertAlert: Statement<unknown, [string, string, number, string, string, string, string, string, string, number]>;
     getAlert: Statement<AlertRow, [string]>;
     updateAlert: Statement<unknown, [string, string | null, number | null, string | null, number | null, string | null, string]>;
@@ -64,7 +71,7 @@ export class SqliteAnalysisStore implements AnalysisStore {
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING`,
       ),
       bumpSession: sqlite.prepare(
-        `UPDATE sessions SET analyzed_count = analyzed_count + 1, sentiment_sum = sentiment_sum + ?,
+        `UPDATE sessions SET analyzed_count = analyzed_count + ?, sentiment_sum = sentiment_sum + ?,
          risk_level = CASE WHEN ${RANK_SQL} < ? THEN ? ELSE risk_level END WHERE id = ?`,
       ),
       insertAlert: sqlite.prepare(
@@ -91,7 +98,13 @@ export class SqliteAnalysisStore implements AnalysisStore {
       messageExists: sqlite.prepare("SELECT 1 AS one FROM messages WHERE session_id = ? AND seq = ? AND erased_at IS NULL"),
     };
     // IMMEDIATE: take the write lock up front (the one connection writes; a read lock would have to be upgraded).
-    const tx = sqlite.transaction((items: readonly NewAnalysis[]) => items.map((item) => this.saveOne(item)));
+    const tx = sqlite.transaction((items: readonly NewAnalysis[]) => {
+      // One aggregate update per session per batch, not per message.
+      const totals = new Map<string, SessionTotals>();
+      const outcomes = items.map((item) => this.saveOne(item, totals));
+      for (const [id, t] of totals) this.stmt.bumpSession.run(t.count, t.sum, riskRank(t.level), t.level, id);
+      return outcomes;
+    });
     this.saveAll = (items) => tx.immediate(items) as SaveOutcome[];
   }
 
@@ -99,7 +112,7 @@ export class SqliteAnalysisStore implements AnalysisStore {
     return items.length === 0 ? [] : this.saveAll(items);
   }
 
-  private saveOne(item: NewAnalysis): SaveOutcome {
+  private saveOne(item: NewAnalysis, totals: Map<string, SessionTotals>): SaveOutcome {
     // Erased while it was being analysed (its session, or its author): nothing to store, and the rest of the batch
     // must not fail on the foreign key.
     if (!this.stmt.messageExists.get(item.session, item.seq)) return { stored: false, alert: null };
@@ -109,7 +122,12 @@ export class SqliteAnalysisStore implements AnalysisStore {
     const inserted =
       this.stmt.insertAnalysis.run(item.session, item.seq, item.messageId, this.cipher.seal(JSON.stringify(analysis), aad.analysis(item.session, item.seq)), level, analysis.sentiment.score, at).changes > 0;
     if (!inserted) return { stored: false, alert: null };
-    this.stmt.bumpSession.run(analysis.sentiment.score, riskRank(level), level, item.session);
+    const t = totals.get(item.session);
+    if (t) {
+      t.count++;
+      t.sum += analysis.sentiment.score;
+      if (riskRank(level) > riskRank(t.level)) t.level = level;
+    } else totals.set(item.session, { count: 1, sum: analysis.sentiment.score, level });
     const a = item.alert;
     if (!a) return { stored: true, alert: null };
     const alertInserted =

@@ -7,6 +7,7 @@ import m0000 from "../../drizzle/0000_init.sql" with { type: "text" };
 import m0001 from "../../drizzle/0001_ai.sql" with { type: "text" };
 import m0002 from "../../drizzle/0002_integrations.sql" with { type: "text" };
 import m0003 from "../../drizzle/0003_privacy.sql" with { type: "text" };
+import m0004 from "../../drizzle/0004_messages_without_rowid.sql" with { type: "text" };
 
 /** Every migration file, in journal order. A new `drizzle-kit generate` output must be added here. */
 const EMBEDDED_SQL: Record<string, string> = {
@@ -14,6 +15,7 @@ const EMBEDDED_SQL: Record<string, string> = {
   "0001_ai": m0001,
   "0002_integrations": m0002,
   "0003_privacy": m0003,
+  "0004_messages_without_rowid": m0004,
 };
 
 /** The embedded migrations in the form drizzle's migrator takes; throws if the journal and the files disagree. */

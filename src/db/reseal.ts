@@ -42,12 +42,19 @@ export function resealAll(sqlite: Database, cipher: KeyRingCipher, { batch = 200
   for (const field of presentFields(sqlite)) {
     const name = `${field.table}.${field.column}`;
     const total = sqlite.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${field.table} WHERE ${field.column} IS NOT NULL`).get()?.n ?? 0;
-    const select = sqlite.prepare<Record<string, string | number | null>, [number, number]>(
-      `SELECT rowid AS _rowid, ${[...field.key, field.column].join(", ")} FROM ${field.table} WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+    // Paged by the row's natural key (unique for every sealed table; some, like messages, have no rowid).
+    const keys = field.key.join(", ");
+    const cols = `${keys}, ${field.column}`;
+    const first = sqlite.prepare<Record<string, string | number | null>, [number]>(`SELECT ${cols} FROM ${field.table} ORDER BY ${keys} LIMIT ?`);
+    const next = sqlite.prepare<Record<string, string | number | null>, Array<string | number>>(
+      `SELECT ${cols} FROM ${field.table} WHERE (${keys}) > (${field.key.map(() => "?").join(", ")}) ORDER BY ${keys} LIMIT ?`,
     );
-    const update = sqlite.prepare<unknown, [string, number]>(`UPDATE ${field.table} SET ${field.column} = ? WHERE rowid = ?`);
-    const step = sqlite.transaction((after: number) => {
-      const rows = select.all(after, batch);
+    const update = sqlite.prepare<unknown, Array<string | number>>(
+      `UPDATE ${field.table} SET ${field.column} = ? WHERE ${field.key.map((k) => `${k} = ?`).join(" AND ")}`,
+    );
+    type Cursor = Array<string | number> | null;
+    const step = sqlite.transaction((after: Cursor) => {
+      const rows = after === null ? first.all(batch) : next.all(...after, batch);
       let changed = 0;
       let scanned = 0;
       for (const row of rows) {
@@ -55,13 +62,15 @@ export function resealAll(sqlite: Database, cipher: KeyRingCipher, { batch = 200
         if (typeof stored !== "string") continue;
         scanned++;
         if (cipher.isCurrent(stored)) continue;
-        const aad = aadFor(name, ...field.key.map((k) => row[k] as string | number));
-        update.run(cipher.seal(cipher.open(stored, aad), aad), row._rowid as number);
+        const key = field.key.map((k) => row[k] as string | number);
+        const aad = aadFor(name, ...key);
+        update.run(cipher.seal(cipher.open(stored, aad), aad), ...key);
         changed++;
       }
-      return { last: rows.length > 0 ? (rows[rows.length - 1]!._rowid as number) : null, count: rows.length, changed, scanned };
+      const last = rows[rows.length - 1];
+      return { last: last ? field.key.map((k) => last[k] as string | number) : null, count: rows.length, changed, scanned };
     });
-    let after = 0;
+    let after: Cursor = null;
     let done = 0;
     let changedHere = 0;
     for (;;) {

@@ -44,10 +44,15 @@ export const sessions = sqliteTable(
   ],
 );
 
+/**
+ * Keyed by (session_id, seq) and created WITHOUT ROWID by migration 0004 (drizzle-kit cannot express that; keep the
+ * clause when regenerating): the rows are the primary-key b-tree itself, so an insert writes that and the
+ * idempotency index, two b-trees instead of four. `id` is the message's public id; nothing looks a row up by it.
+ */
 export const messages = sqliteTable(
   "messages",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     sessionId: text("session_id")
       .notNull()
       .references(() => sessions.id, { onDelete: "cascade" }),
@@ -63,7 +68,7 @@ export const messages = sqliteTable(
     erasedAt: integer("erased_at"),
   },
   (t) => [
-    uniqueIndex("messages_session_seq_uq").on(t.sessionId, t.seq),
+    primaryKey({ columns: [t.sessionId, t.seq] }),
     // NULL client ids never collide in SQLite, so messages without one are unaffected.
     uniqueIndex("messages_session_user_client_uq").on(t.sessionId, t.userId, t.clientMsgId),
   ],

@@ -7,7 +7,6 @@ import type { Message } from "../protocol/types.ts";
 import type {
   AppendCallback,
   AppendInput,
-  AppendResult,
   SessionListQuery,
   SessionPatch,
   SessionRecord,
@@ -16,14 +15,14 @@ import type {
 import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
 import type { CommitHooks } from "./commit-hooks.ts";
-import { messageFromRow, sealMessage, type MessageRow } from "./message-codec.ts";
-import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
+import { messageFromRow, type MessageRow } from "./message-codec.ts";
+import { GroupCommit, type Done, type GroupCommitOptions } from "./group-commit.ts";
+import { isConstraintError, SessionBatchWriter, type Outcome, type Work, type WorkResult } from "./session-batch.ts";
+import { INSERT_SESSION_SQL, SELECT_ACTIVE_IN_ROOM_SQL, SELECT_SESSION_SQL, sessionFromRow, sessionParams, type SessionParams, type SessionRow as SessionRowText } from "./session-row.ts";
 import { writeMeta } from "./meta-store.ts";
 import { asUnavailable, guardRead, guardWrite, IGNORE_FAULTS, isBusyCode, storageFaultCode, unavailableError, type StorageFaultListener } from "./storage-faults.ts";
 import { sessions } from "./schema.ts";
 
-
-type Outcome = { ok: true; value: AppendResult } | { ok: false; error: SessiondError };
 
 export interface StoreStats {
   /** Called after each group commit with the batch size and how long the transaction took. */
@@ -40,19 +39,24 @@ type SessionRow = typeof sessions.$inferSelect;
 
 /**
  * The hot statements are prepared once on the raw connection (bun:sqlite caches only 20 ad-hoc queries);
- * cold paths (session rows, listing) go through drizzle.
+ * cold paths (listing, updates) go through drizzle. Appends, session inserts and participants share one group
+ * commit (SessionBatchWriter); a queued session is visible to getSession and findActiveSessionByRoom before it
+ * commits, and everything queued after it commits in the same or a later transaction.
  */
 export class SqliteSessionStore implements SessionStore {
   private readonly db: BunSQLiteDatabase;
-  private readonly commits: GroupCommit<AppendInput, AppendResult, SessiondError>;
+  private readonly commits: GroupCommit<Work, WorkResult, SessiondError>;
+  private readonly writer: SessionBatchWriter;
+  /** Sessions queued for insertion and not yet committed, by id and by room (the same records). */
+  private readonly pending = new Map<string, SessionRecord>();
+  private readonly pendingRooms = new Map<string, SessionRecord>();
   private readonly hooks: CommitHooks;
   private readonly cipher: FieldCipher;
   private readonly faults: StorageFaultListener;
   private readonly stmt: {
-    sessionHead: Statement<{ last_seq: number; status: string }, [string]>;
-    insertMessage: Statement<unknown, [string, string, number, string, string, string, string, string | null, string | null, number]>;
-    messageByClientId: Statement<MessageRow, [string, string, string]>;
-    bumpSession: Statement<unknown, [number, number, number, string]>;
+    getSession: Statement<SessionRowText, [string]>;
+    activeInRoom: Statement<SessionRowText, [string]>;
+    insertSession: Statement<unknown, SessionParams>;
     lastMessages: Statement<MessageRow, [string, number]>;
     messagesAfter: Statement<MessageRow, [string, number, number]>;
     addParticipant: Statement<unknown, [string, string, number]>;
@@ -69,15 +73,9 @@ export class SqliteSessionStore implements SessionStore {
     this.cipher = options.cipher ?? PLAINTEXT;
     const faults = (this.faults = options.faults ?? IGNORE_FAULTS);
     this.stmt = {
-      sessionHead: sqlite.prepare("SELECT last_seq, status FROM sessions WHERE id = ?"),
-      insertMessage: sqlite.prepare(
-        `INSERT INTO messages (id, session_id, seq, user_id, role, kind, content, metadata, client_msg_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id, client_msg_id) DO NOTHING`,
-      ),
-      messageByClientId: sqlite.prepare("SELECT * FROM messages WHERE session_id = ? AND user_id = ? AND client_msg_id = ?"),
-      bumpSession: sqlite.prepare(
-        "UPDATE sessions SET last_seq = ?, message_count = message_count + ?, last_activity_at = max(last_activity_at, ?) WHERE id = ?",
-      ),
+      getSession: sqlite.prepare(SELECT_SESSION_SQL),
+      activeInRoom: sqlite.prepare(SELECT_ACTIVE_IN_ROOM_SQL),
+      insertSession: sqlite.prepare(INSERT_SESSION_SQL),
       // History reads carry each message's analysis when it has one (a primary-key lookup per row).
       lastMessages: sqlite.prepare(
         `SELECT m.*, a.analysis FROM (SELECT * FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?) m
@@ -94,8 +92,9 @@ export class SqliteSessionStore implements SessionStore {
       saveActivity: sqlite.prepare("UPDATE sessions SET last_activity_at = max(last_activity_at, ?) WHERE id = ?"),
     };
     const onCommit = options.onCommit;
-    const commitBatch = this.sqlite.transaction((items: AppendInput[]) => this.commitBatch(items));
-    this.commits = new GroupCommit<AppendInput, AppendResult, SessiondError>(
+    const writer = (this.writer = new SessionBatchWriter(sqlite, this.cipher, this.hooks));
+    const commitBatch = this.sqlite.transaction((items: Work[]) => writer.commit(items));
+    this.commits = new GroupCommit<Work, WorkResult, SessiondError>(
       (items) => {
         const started = onCommit ? performance.now() : 0;
         let outcomes: Outcome[];
@@ -128,103 +127,56 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   append(input: AppendInput, done: AppendCallback): void {
-    this.commits.enqueue(input, done);
+    this.commits.enqueue(input, done as Done<WorkResult, SessiondError>);
+  }
+
+  queueSession(record: SessionRecord, done: (error: SessiondError | null) => void): void {
+    if (this.pending.has(record.id)) throw new SessiondError("conflict", "A session with that id exists.");
+    if (record.room !== null && this.pendingRooms.has(record.room)) throw new SessiondError("conflict", "The room already has an active session.");
+    this.pending.set(record.id, record);
+    if (record.room !== null) this.pendingRooms.set(record.room, record);
+    this.commits.enqueue({ op: "session", record }, (error) => {
+      if (this.pending.get(record.id) === record) this.pending.delete(record.id);
+      if (record.room !== null && this.pendingRooms.get(record.room) === record) this.pendingRooms.delete(record.room);
+      done(error);
+    });
+  }
+
+  queueParticipant(sessionId: string, userId: string, at: number, done: (error: SessiondError | null, added: boolean) => void): void {
+    this.commits.enqueue({ op: "participant", sessionId, userId, at }, (error, added) => done(error, added === true));
   }
 
   flush(): void {
     this.commits.flush();
   }
 
-  /** Runs inside one transaction: seq comes from the session row, so a rolled-back batch leaves no gap. */
-  private commitBatch(items: AppendInput[]): Outcome[] {
-    const heads = new Map<string, { lastSeq: number; added: number; lastAt: number; active: boolean } | null>();
-    const outcomes: Outcome[] = [];
-    const onMessage = this.hooks.messageCommitted;
-    for (const item of items) {
-      let head = heads.get(item.sessionId);
-      if (head === undefined) {
-        const row = this.stmt.sessionHead.get(item.sessionId);
-        head = row ? { lastSeq: row.last_seq, added: 0, lastAt: 0, active: row.status === "active" } : null;
-        heads.set(item.sessionId, head);
-      }
-      if (head === null) {
-        outcomes.push({ ok: false, error: new SessiondError("not_found", "No such session.") });
-        continue;
-      }
-      if (!head.active) {
-        outcomes.push({ ok: false, error: new SessiondError("session_ended", "The session has ended; it is read-only.") });
-        continue;
-      }
-      const seq = head.lastSeq + 1;
-      const stored = sealMessage(this.cipher, item.sessionId, seq, item.content, item.metadata === undefined ? null : JSON.stringify(item.metadata));
-      const changed = this.stmt.insertMessage.run(
-        item.id,
-        item.sessionId,
-        seq,
-        item.userId,
-        item.role,
-        item.kind,
-        stored.content,
-        stored.metadata,
-        item.clientMsgId ?? null,
-        item.createdAt,
-      ).changes;
-      if (changed === 0) {
-        const original = this.stmt.messageByClientId.get(item.sessionId, item.userId, item.clientMsgId!);
-        outcomes.push({ ok: true, value: { message: this.toMessage(original!), duplicate: true } });
-        continue;
-      }
-      head.lastSeq = seq;
-      head.added++;
-      head.lastAt = Math.max(head.lastAt, item.createdAt);
-      const message: Message = {
-        id: item.id,
-        seq,
-        session: item.sessionId,
-        userId: item.userId,
-        role: item.role,
-        kind: item.kind,
-        content: item.content,
-        ...(item.metadata !== undefined && { metadata: item.metadata }),
-        ...(item.clientMsgId !== undefined && { clientMsgId: item.clientMsgId }),
-        createdAt: new Date(item.createdAt).toISOString(),
-      };
-      // Inside the batch transaction: the outbox row commits (or rolls back) with the message.
-      if (onMessage) onMessage(message);
-      outcomes.push({ ok: true, value: { message, duplicate: false } });
-    }
-    for (const [id, head] of heads) {
-      if (head && head.added > 0) this.stmt.bumpSession.run(head.lastSeq, head.added, head.lastAt, id);
-    }
-    return outcomes;
-  }
-
   getSession(id: string): SessionRecord | null {
-    const row = guardRead(this.faults, "getSession", () => this.db.select().from(sessions).where(eq(sessions.id, id)).get());
-    return row ? this.toRecord(row) : null;
+    const queued = this.pending.get(id);
+    if (queued) return queued;
+    const row = guardRead(this.faults, "getSession", () => this.stmt.getSession.get(id));
+    return row ? sessionFromRow(this.cipher, row) : null;
   }
 
   findActiveSessionByRoom(room: string): SessionRecord | null {
-    const row = guardRead(this.faults, "findActiveSessionByRoom", () =>
-      this.db
-        .select()
-        .from(sessions)
-        .where(and(eq(sessions.room, room), eq(sessions.status, "active")))
-        .get(),
-    );
-    return row ? this.toRecord(row) : null;
+    const queued = this.pendingRooms.get(room);
+    if (queued) return queued;
+    const row = guardRead(this.faults, "findActiveSessionByRoom", () => this.stmt.activeInRoom.get(room));
+    return row ? sessionFromRow(this.cipher, row) : null;
   }
 
   insertSession(record: SessionRecord): void {
+    if (this.pending.has(record.id) || (record.room !== null && this.pendingRooms.has(record.room))) {
+      throw new SessiondError("conflict", record.room ? "The room already has an active session." : "A session with that id exists.");
+    }
     const onStarted = this.hooks.sessionStarted;
     try {
       if (onStarted) {
         this.sqlite.transaction(() => {
-          this.db.insert(sessions).values(this.toRow(record)).run();
+          this.stmt.insertSession.run(...sessionParams(this.cipher, record));
           onStarted(record);
         }).immediate();
       } else {
-        this.db.insert(sessions).values(this.toRow(record)).run();
+        this.stmt.insertSession.run(...sessionParams(this.cipher, record));
       }
     } catch (e) {
       if (isConstraintError(e)) {
@@ -237,12 +189,18 @@ export class SqliteSessionStore implements SessionStore {
 
   updateSession(id: string, patch: SessionPatch): void {
     if (Object.keys(patch).length === 0) return;
+    // Not stored yet: the row is written from this record when its batch commits.
+    const queued = this.pending.get(id);
+    if (queued) return void Object.assign(queued, patch);
     const { config, ...rest } = patch;
     const set = config === undefined ? rest : { ...rest, config: this.cipher.seal(JSON.stringify(config), aad.sessionConfig(id)) };
     guardWrite(this.faults, "updateSession", () => this.db.update(sessions).set(set).where(eq(sessions.id, id)).run());
   }
 
   endSession(id: string, status: "completed" | "cancelled" | "expired", endedAt: number): boolean {
+    if (this.pending.has(id)) this.commits.flush();
+    // Its next append reads the row (and finds it ended), whether or not this end commits.
+    this.writer.forget(id);
     const end = () =>
       this.sqlite
         .query<unknown, [string, number, number, string]>(
@@ -262,6 +220,10 @@ export class SqliteSessionStore implements SessionStore {
 
   saveActivity(updates: ReadonlyArray<{ id: string; lastActivityAt: number }>): void {
     if (updates.length === 0) return;
+    for (const u of updates) {
+      const queued = this.pending.get(u.id);
+      if (queued) queued.lastActivityAt = Math.max(queued.lastActivityAt, u.lastActivityAt);
+    }
     guardWrite(this.faults, "saveActivity", () =>
       this.sqlite.transaction(() => {
         for (const u of updates) this.stmt.saveActivity.run(u.lastActivityAt, u.id);
@@ -283,6 +245,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   participants(sessionId: string): string[] {
+    if (this.pending.has(sessionId)) return [];
     return guardRead(this.faults, "participants", () =>
       this.sqlite.query<{ user_id: string }, [string]>("SELECT user_id FROM session_participants WHERE session_id = ?").all(sessionId),
     ).map((r) => r.user_id);
@@ -297,6 +260,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   idleSessionIds(before: number, limit: number): string[] {
+    this.commitPendingSessions();
     return this.sqlite
       .query<{ id: string }, [number, number]>(
         "SELECT id FROM sessions WHERE status = 'active' AND last_activity_at < ? ORDER BY last_activity_at LIMIT ?",
@@ -306,6 +270,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   activeSessionIds(): string[] {
+    this.commitPendingSessions();
     return this.sqlite
       .query<{ id: string }, []>("SELECT id FROM sessions WHERE status = 'active'")
       .all()
@@ -313,6 +278,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   listSessions(query: SessionListQuery): SessionRecord[] {
+    this.commitPendingSessions();
     const where: SQL[] = [];
     if (query.status) where.push(eq(sessions.status, query.status));
     if (query.room) where.push(eq(sessions.room, query.room));
@@ -343,6 +309,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   addAssistantMetrics(sessionId: string, delta: { messages: number; responseTimeMs?: number }): void {
+    if (this.pending.has(sessionId)) this.commits.flush();
     const timed = delta.responseTimeMs === undefined ? 0 : 1;
     guardWrite(this.faults, "addAssistantMetrics", () =>
       this.sqlite
@@ -404,16 +371,14 @@ export class SqliteSessionStore implements SessionStore {
     return messageFromRow(this.cipher, row);
   }
 
+  /** Reads that go to SQL for many sessions at once see the sessions still queued: they commit first. */
+  private commitPendingSessions(): void {
+    if (this.pending.size > 0) this.commits.flush();
+  }
+
   /** A session row as the domain sees it (config opened and parsed). */
   private toRecord(row: SessionRow): SessionRecord {
     return { ...row, config: JSON.parse(this.cipher.open(row.config, aad.sessionConfig(row.id))) as Record<string, unknown> } as SessionRecord;
   }
 
-  private toRow(record: SessionRecord): SessionRow {
-    return { ...record, config: this.cipher.seal(JSON.stringify(record.config), aad.sessionConfig(record.id)) } as SessionRow;
-  }
-}
-
-function isConstraintError(e: unknown): boolean {
-  return typeof e === "object" && e !== null && String((e as { code?: unknown }).code ?? "").startsWith("SQLITE_CONSTRAINT");
 }

@@ -47,9 +47,11 @@ export class Fanout {
     });
     // Analyses: to the session's subscribers who may see them (canSeeAnalysis); published once when everyone may.
     events.on("analysis.stored", ({ sessionId, seq, analysis, share }) => {
-      const frame = JSON.stringify({ type: "analysis", session: sessionId, seq, analysis });
-      if (share === "all") this.broadcast(sessionId, frame, "analysis");
-      else this.sendEach(this.staffSubscribers(sessionId), frame, "analysis");
+      const frame = () => JSON.stringify({ type: "analysis", session: sessionId, seq, analysis });
+      if (share === "all") return this.broadcast(sessionId, frame(), "analysis");
+      // Serialized only when a staff member is watching (usually nobody is).
+      const staff = [...this.staffSubscribers(sessionId)];
+      if (staff.length > 0) this.sendEach(staff, frame(), "analysis");
     });
     // Alerts: every connection of a staff user, whether it joined anything or not.
     events.on("alert.raised", ({ alert }) => this.sendEach(this.hub.staff(), JSON.stringify({ type: "alert", alert }), "alert"));

@@ -164,6 +164,8 @@ export class SessionService {
   private readonly wasErased: (id: string) => boolean;
   private assistant: AssistantPort | null = null;
   private readonly grace: DisconnectGrace;
+  /** Sessions whose queued insert failed for a storage fault: queued again when next used. */
+  private readonly unstored = new Set<string>();
 
   constructor(deps: SessionServiceDeps) {
     this.store = deps.store;
@@ -200,8 +202,20 @@ export class SessionService {
   /**
    * Creates a session, or returns the room's active one (`created: false`) if the caller may see it. Giving
    * members, access or config that differ from that active session's is a `conflict` naming it (never dropped).
+   * The new session is usable at once (joins, appends queue behind its insert); `stored` settles once its row has
+   * committed (or rejects with the storage error: nothing was stored), for callers that answer only after that.
    */
-  open(who: Principal, input: NewSession): { session: SessionInfo; created: boolean } {
+  open(who: Principal, input: NewSession): { session: SessionInfo; created: boolean; stored: Promise<void> } {
+    let settle!: (error: SessiondError | null) => void;
+    const stored = new Promise<void>((resolve, reject) => (settle = (e) => (e ? reject(e) : resolve())));
+    // Settled whether or not the caller waits for it: a failure nobody awaited is not an unhandled rejection.
+    stored.catch(() => {});
+    const opened = this.create(who, input, (e) => settle(e));
+    if (!opened.created) settle(null);
+    return { ...opened, stored };
+  }
+
+  private create(who: Principal, input: NewSession, onStored?: (error: SessiondError | null) => void): { session: SessionInfo; created: boolean } {
     if (input.room !== undefined) {
       const existing = this.store.findActiveSessionByRoom(input.room);
       if (existing) {
@@ -241,11 +255,22 @@ export class SessionService {
       endOnDisconnect,
       retentionDays: input.retentionDays ?? null,
     });
-    this.store.insertSession(record);
+    this.store.queueSession(record, (error) => this.inserted(record, error, onStored));
     this.cache.set(record.id, { record, window: new MessageWindow(this.rules.windowSize), participants: new Set(), activityDirty: false });
-    const session = this.info(record);
-    this.events.emit("session.started", { session });
-    return { session, created: true };
+    return { session: this.info(record), created: true };
+  }
+
+  /** A queued session insert committed (then it has started) or failed. */
+  private inserted(record: SessionRecord, error: SessiondError | null, onStored?: (error: SessiondError | null) => void): void {
+    if (error === null) this.events.emit("session.started", { session: this.info(record) });
+    else if (error.code === "conflict") {
+      // Someone else's row under that id or room: ours never existed.
+      if (this.cache.peek(record.id)?.record === record) this.cache.delete(record.id);
+    } else if (this.cache.peek(record.id)?.record === record) {
+      // A storage fault: the session lives on in memory and its insert is queued again when it is next used.
+      this.unstored.add(record.id);
+    }
+    onStored?.(error);
   }
 
   /**
@@ -498,6 +523,7 @@ export class SessionService {
    * Appends still queued for it fail with not_found inside their transaction (the row is gone).
    */
   evict(id: string): void {
+    this.unstored.delete(id);
     this.grace.cancel(id);
     this.cache.delete(id);
     this.presence.clear(id);
@@ -712,13 +738,13 @@ export class SessionService {
       const entry = this.entry(target.session);
       if (entry) return entry;
       if (!this.rules.createOnJoin || who.role === "moderator" || this.wasErased(target.session)) throw NOT_FOUND();
-      this.open(who, { id: target.session });
+      this.create(who, { id: target.session });
       return this.entry(target.session)!;
     }
     const active = this.store.findActiveSessionByRoom(target.room);
     if (active) return this.entry(active.id)!;
     if (!this.rules.createOnJoin || who.role === "moderator") throw new SessiondError("not_found", "The room has no active session.");
-    const { session } = this.open(who, { room: target.room, access: this.rules.roomAccess ?? "private" });
+    const { session } = this.create(who, { room: target.room, access: this.rules.roomAccess ?? "private" });
     return this.entry(session.id)!;
   }
 
@@ -733,7 +759,10 @@ export class SessionService {
   /** The cached session, loading its row on a miss (not its messages: the window loads on first read). */
   private entry(id: string): CachedSession | null {
     const cached = this.cache.get(id);
-    if (cached) return cached;
+    if (cached) {
+      if (this.unstored.size > 0 && this.unstored.delete(id)) this.store.queueSession(cached.record, (e) => this.inserted(cached.record, e));
+      return cached;
+    }
     const record = this.store.getSession(id);
     if (!record) return null;
     const entry: CachedSession = { record, window: null, participants: null, activityDirty: false };
@@ -755,9 +784,14 @@ export class SessionService {
   private addParticipant(entry: CachedSession, userId: string): void {
     entry.participants ??= new Set(this.store.participants(entry.record.id));
     if (entry.participants.has(userId)) return;
-    // Remembered once stored: a write refused by a storage fault is tried again on the user's next join or post.
-    if (this.store.addParticipant(entry.record.id, userId, this.clock.now())) entry.record.participantCount++;
-    entry.participants.add(userId);
+    const participants = entry.participants;
+    participants.add(userId);
+    // Group-committed with the join's or the post's other writes; one refused by a storage fault is forgotten, so
+    // the user's next join or post tries again.
+    this.store.queueParticipant(entry.record.id, userId, this.clock.now(), (error, added) => {
+      if (error) participants.delete(userId);
+      else if (added) entry.record.participantCount++;
+    });
   }
 
   /** History as `who` may read it: analyses only for readers who may see them (see analysisView). */

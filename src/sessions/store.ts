@@ -92,6 +92,20 @@ export interface SessionStore {
   findActiveSessionByRoom(room: string): SessionRecord | null;
   /** Throws `conflict` if the id exists or the room already has an active session. */
   insertSession(record: SessionRecord): void;
+  /**
+   * Queues the insert of a new session into the group commit (a connect storm is batched like messages). From now
+   * on getSession and findActiveSessionByRoom return `record` itself, and updates to it are written with it;
+   * appends and participants queued after it commit in its transaction or a later one, never before it. `done`
+   * runs after the commit: null, `conflict` (the id or the room's active session already existed), or the
+   * transaction's error (`unavailable`, `internal`: nothing was stored). Throws `conflict` at once when a session
+   * with that id or room is already queued.
+   */
+  queueSession(record: SessionRecord, done: (error: SessiondError | null) => void): void;
+  /**
+   * Queues a participant row (group-committed); `added` is true when the user was new to the session, whose
+   * participant count then grew by one. Errors: `not_found` (no such session), or the transaction's.
+   */
+  queueParticipant(sessionId: string, userId: string, at: number, done: (error: SessiondError | null, added: boolean) => void): void;
   updateSession(id: string, patch: SessionPatch): void;
   /** Ends an active session; false when it was not active. */
   endSession(id: string, status: Exclude<SessionStatus, "active">, endedAt: number): boolean;

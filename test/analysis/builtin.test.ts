@@ -8,7 +8,8 @@ import { assessCrisis, BUILTIN_ANALYZER, createBuiltinAnalyzer, LEXICON_VERSION,
 import { CRISIS_PATTERNS, hintPresent } from "../../src/analysis/builtin/crisis.ts";
 import { evaluate, parseEvalSet, percentile, TARGETS } from "../../src/analysis/builtin/evaluation.ts";
 import { MEDS, MEDS_HINTS } from "../../src/analysis/builtin/lexicon.ts";
-import { normalizeText, splitSentences, withinOneEdit } from "../../src/analysis/builtin/normalize.ts";
+import { normalizeText, repairShortKey, splitSentences, withinOneEdit } from "../../src/analysis/builtin/normalize.ts";
+import { verbForms } from "../../src/analysis/builtin/word-classes.ts";
 import { DEFAULT_TOPICS, loadTopicTaxonomy } from "../../src/analysis/topics.ts";
 import { RISK_LEVELS, riskRank, type RiskLevel } from "../../src/analysis/types.ts";
 import { ROOT } from "../helpers.ts";
@@ -239,6 +240,54 @@ describe("the lexicon", () => {
     expect(withinOneEdit("myslef", "myself")).toBe(true);
     expect(normalizeText("i am willing myself on")).toBe("i am willing myself on"); // "killing" is one edit away, so it is no fuzzy key
     expect(withinOneEdit("mysterious", "myself")).toBe(false);
+  });
+});
+
+describe("crisis: the compositional frames generalise", () => {
+  // Sentences in no evaluation part: each one exercises a class or an engine rule, not a listed phrase.
+  const FRAMES: Array<[string, RiskLevel | "medium+", string[]]> = [
+    ["a desire and a death state with words between", "medium+", ["honestly i would love to just never wake up", "some nights i am ready to stop breathing"]],
+    ["a lethal verb with myself, coded or slang", "high", ["thinking about topping myself tbh", "might self delete later", "im going to unalive myself"]],
+    ["a bare coded verb takes the subject of its sentence", "medium+", ["my cousin keeps saying he wants to unalive"]],
+    ["indifference to dying", "medium+", ["i would not even be sad if a lorry ran me over"]],
+    ["a means named before its keeping", "high", ["there are 25 painkillers stashed in my pencil case"]],
+    ["a stated purpose outweighs the accident reading", "high", ["burned my wrist on the oven on purpose"]],
+    ["a dropped subject still states an intent", "medium+", ["gonna stab my flatmate when he gets in"]],
+    ["a third party who cannot be reached escalates", "high", ["my girlfriend said she wants to die and now her phone is off"]],
+    ["two different symptoms add up", "medium+", ["i feel so dizzy and my left side went numb"]],
+    ["a double negative is no negation", "medium+", ["i would be lying if i said i do not want to die"]],
+    ["a farewell that says it is the last", "high", ["nobody is going to hear from me again after tonight"]],
+  ];
+  for (const [rule, expected, texts] of FRAMES) {
+    test(rule, () => {
+      for (const text of texts) {
+        const got = level(text);
+        if (expected === "medium+") expect({ text, got: riskRank(got) >= riskRank("medium") }).toEqual({ text, got: true });
+        else expect({ text, got }).toEqual({ text, got: expected });
+      }
+    });
+  }
+
+  test("hyperbole keyed on the object of the phrase stays below medium", () => {
+    for (const text of ["i would be happy to not wake up early on saturday", "finish the quarter with a win and end it all on a high note", "the rope is ready for the climbing trip", "my little brother punched me for taking his controller"]) {
+      expect({ text, got: riskRank(level(text)) < riskRank("medium") }).toEqual({ text, got: true });
+    }
+  });
+
+  test("none of these sentences is in the evaluation set", () => {
+    const inSet = new Set(fixtureText.split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { text: string }).text));
+    expect(FRAMES.flatMap(([, , texts]) => texts).filter((t) => inSet.has(t))).toEqual([]);
+  });
+
+  test("word classes and repairs", () => {
+    expect(verbForms("stab")).toEqual(["stab", "stabs", "stabbed", "stabbing"]);
+    expect(verbForms("overdose")).toEqual(["overdose", "overdoses", "overdosed", "overdosing"]);
+    expect(repairShortKey("wnat")).toBe("want");
+    expect(repairShortKey("kiill")).toBe("kill");
+    expect(repairShortKey("went")).toBe(null);
+    expect(normalizeText("she wants to unalive")).toBe("she wants to kill herself");
+    expect(normalizeText("i wish id never been born")).toBe("i wish i had never been born");
+    expect(normalizeText("took all my 💊")).toContain("took all my pills");
   });
 });
 

@@ -2,6 +2,7 @@
 // lets the model raise a risk (never lower it), a broken, failing or late reply falls back to the built-in result
 // and is counted, and an unreachable model server makes /health degraded, not unhealthy.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { assessCrisis } from "../../src/analysis/builtin/index.ts";
 import { analysisJson, startFakeOpenAI, type FakeOpenAI } from "../fixtures/fake-openai.ts";
 import { api, eventually, freePort, moderatorToken, startServer, token, WsClient, type ServerProcess } from "../helpers.ts";
 
@@ -94,14 +95,17 @@ describe("ANALYZER=both", () => {
       fake.script((req) =>
         req.path !== "/v1/chat/completions"
           ? undefined
-          : String(req.body.messages.at(-1).content).includes("garage")
-            ? { content: analysisJson({ crisis: { risk_level: "high", triggers: ["suicidal_ideation: the car in the garage"], recommended_action: "Call them now." } }) }
+          : String(req.body.messages.at(-1).content).includes("viaduct")
+            ? { content: analysisJson({ crisis: { risk_level: "high", triggers: ["suicidal_ideation: the water under the viaduct"], recommended_action: "Call them now." } }) }
             : { content: analysisJson({ crisis: { risk_level: "none", triggers: [], recommended_action: "Nothing to do." } }) },
       );
-      const raised = await analyse(server, "both-1", "I keep thinking about the car running in the closed garage");
+      // A risk only world knowledge sees: the lexicon alone finds nothing here, the model does.
+      const unseen = "I keep thinking about how calm the water under the old viaduct looks at night";
+      expect(assessCrisis(unseen).risk_level).toBe("none");
+      const raised = await analyse(server, "both-1", unseen);
       expect(raised.analysis.analyzer).toBe("builtin/1+llm/fake-model");
       expect(raised.analysis.crisis.risk_level).toBe("high");
-      expect(raised.analysis.crisis.triggers).toContain("suicidal_ideation: the car in the garage");
+      expect(raised.analysis.crisis.triggers).toContain("suicidal_ideation: the water under the viaduct");
       expect(raised.alert).toMatchObject({ risk_level: "high", recommended_action: "Call them now." });
 
       const kept = await analyse(server, "both-2", "I cut myself again");

@@ -1,10 +1,11 @@
 // The pure parts of analysis wiring: when an alert is raised, the acknowledge/resolve rules, the reader's view of
-// history, and the pipeline's fallbacks (built-in only, llm, both; a failing worker; a failing model).
+// history, the pipeline's fallbacks (built-in only, llm, both; a failing worker; a failing model), the time budget.
 import { describe, expect, test } from "bun:test";
 import { alertFor, applyAlertAction } from "../../src/analysis/alerts.ts";
 import { createPipeline, failedAnalysis, type FallbackReason } from "../../src/analysis/pipeline.ts";
 import type { AnalysisCore, Analysis, RiskLevel } from "../../src/analysis/types.ts";
 import { WorkerAnalysisError } from "../../src/analysis/worker-analyzer.ts";
+import { TimeBudget } from "../../src/analysis/budget.ts";
 import { analysisView, principal } from "../../src/sessions/access.ts";
 import type { Message } from "../../src/protocol/types.ts";
 
@@ -135,5 +136,38 @@ describe("the pipeline", () => {
   test("a stopped worker rejects (the message stays unanalysed for the catch-up after the restart)", async () => {
     const stopped = { analyze: async () => Promise.reject(new WorkerAnalysisError("stopped")) };
     await expect(createPipeline({ builtin: stopped })("t")).rejects.toThrow(WorkerAnalysisError);
+  });
+});
+
+describe("TimeBudget", () => {
+  test("allows its share of each window, makes an overspend wait, and pays a burst back over later windows", () => {
+    let now = 0;
+    const budget = new TimeBudget({ fraction: 0.05, windowMs: 1000, now: () => now });
+    expect(budget.waitMs()).toBe(0);
+    budget.spend(30);
+    expect(budget.waitMs()).toBe(0);
+    budget.spend(25);
+    now = 400;
+    expect(budget.waitMs()).toBe(600);
+    now = 1000;
+    expect(budget.waitMs()).toBe(0);
+    // A 120 ms burst: two more windows of allowance (50 ms each) before it may go on.
+    budget.spend(115);
+    now = 2100;
+    expect(budget.waitMs()).toBe(900);
+    now = 3000;
+    expect(budget.waitMs()).toBe(0);
+  });
+
+  test("measure records how long the function ran, even when it throws", () => {
+    let now = 0;
+    const budget = new TimeBudget({ fraction: 0.01, windowMs: 1000, now: () => now });
+    expect(() =>
+      budget.measure(() => {
+        now += 20;
+        throw new Error("x");
+      }),
+    ).toThrow("x");
+    expect(budget.waitMs()).toBe(980);
   });
 });

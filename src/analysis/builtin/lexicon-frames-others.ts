@@ -37,6 +37,7 @@ export const FRAME_PATTERNS_OTHERS: CrisisPattern[] = [
   },
   {
     id: "fr.harm_watch", category: "harm_to_others", level: "medium", hint: ["bleed", "suffer", "die", "beg", "scream", "over", "down"], subject: "fixed", joke: "low", trivial: "none",
+    benignAfter: /^ (?:in|at|on) (?:the |a |this |our )?(?:quiz|game|race|match|debate|chess|tournament|league|leaderboard|vote|election|polls?|interview|pitch|sales|rankings|through)\b|^ through\b/, benignSentence: FICTION,
     re: new RegExp(`\\bi (?:[\\w']+ ){0,3}?(?:want|wanna|going|will|am gonna|would love|need|plan|planning) (?:to )?(?:see|watch|make) (?:him|her|them|my ${PERSON}|that \\w+) (?:bleed|suffer|die|beg|scream)\\b|\\bi (?:[\\w']+ ){0,3}?(?:want|going|will|am gonna|plan|planning) (?:to )?run (?:him|her|them|my ${PERSON}) (?:over|down)\\b`),
   },
   {
@@ -49,7 +50,7 @@ export const FRAME_PATTERNS_OTHERS: CrisisPattern[] = [
     id: "fr.abuse_armed_near", category: "abuse", level: "high", hint: ["outside", "door", "window", "house", "flat", "home", "room", "banging", "breaking", "following", "coming", "waiting", "school", "work", "garden", "driveway", "building"], subject: "fixed", joke: "low",
     re: new RegExp(`\\b${ABUSER} (?:[\\w']+ ){0,2}?(?:is|are|was|has been|keeps|kept|got|came|turned up|showed up|standing|sitting|waiting)(?: [\\w']+){0,2}? (?:outside|at (?:my|the|our) (?:door|window|house|flat|school|work)|in (?:my|the|our) (?:house|flat|home|garden|room|driveway|building)|banging on|breaking (?:in|down)|following me|coming (?:for|after) me|waiting for me)\\b`),
     requires: new RegExp(`\\b${WEAPON}\\b`),
-    benignSentence: /\b(?:delivery|pizza|uber|taxi|courier|package|parcel|pick me up|picking me up|party|surprise|hunting|range|toy|nerf|water gun)\b/,
+    benignSentence: /\b(?:delivery|pizza|uber|taxi|courier|package|parcel|pick me up|picking me up|party|surprise|hunting|range|toy|nerf|water gun|cricket|baseball|softball|rounders|match|game|practice|training|nets|team|diy|shed|garden(?:ing)?|tools?)\b/,
   },
   {
     id: "fr.harm_fronted", category: "harm_to_others", level: "medium", hint: ["shoot", "stab", "kill", "murder", "hurt", "attack", "bomb", "poison"], subject: "fixed", joke: "low",
@@ -79,7 +80,7 @@ export const FRAME_PATTERNS_OTHERS: CrisisPattern[] = [
   },
   {
     id: "fr.stalking", category: "abuse", level: "medium", hint: ["follow", "stalk", "watch", "waiting", "turning up", "showing up", "tracking"], subject: "fixed", joke: "low",
-    re: new RegExp(`\\b${ANYONE} (?:[\\w']+ ){0,3}?(?:keeps|kept|has been|is|been|started|always) (?:[\\w']+ )?(?:following|stalking|watching|waiting for|turning up at|showing up at|tracking) me\\b`),
+    re: new RegExp(`\\b${ANYONE} (?:[\\w']+ ){0,3}?(?:keeps|kept|has been|is|been|started|always) (?:[\\w']+ )?(?:stalking me|tracking me|following me (?:home|to (?:my|the) (?:car|house|flat|door|station)|after (?:work|school|class|the gym)|everywhere|at night|when i)|(?:waiting for|watching) me (?:outside|after|at night|when i|from)|(?:turning|showing) up at my (?:house|work|flat|door|school|job))\\b`),
     benignAfter: /^ (?:on|back)\b/, benignSentence: /\b(?:instagram|insta|twitter|tiktok|online|social media|youtube|twitch|stream|game|fans?|followers)\b/,
   },
   {

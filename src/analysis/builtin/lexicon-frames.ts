@@ -11,7 +11,7 @@ const DEATH_HINTS = ["die", "dead", "death", "exist", "here", "around", "alive",
 const DEATH_IDIOM_AFTER = /^ (?:(?:of|from|with) (?:laugh\w*|embarrass\w*|boredom|shame|cuteness|curiosity|happiness|joy|excitement|hunger|thirst|heat|the heat|cringe)|laughing|on (?:that|this|a) hill|(?:my|her|his) hair|to (?:see|meet|know|try|hear|go|get)|for (?:a|an|the|some|this|that) |a little|inside|metal)/;
 const DEATH_IDIOM_SENTENCE = /\b(?:battery|phone|laptop|server|plant|character|film|movie|show|book|novel|hair dye|dye|series|episode|trend|meme|build|app)\b/;
 /** Farewells that are about a job, a trip or a channel, not a life. */
-const LEAVING = /\b(?:holiday|vacation|leave|pto|trip|flight|offline|signing off|logging off|moving|move|new job|last day|retir\w*|wifi|signal|battery|boarding|camp|festival|detox|break|hiatus|sabbatical|exam|gift|present|surprise|party|team|company|office|project|sprint|season|series|show|game|book|chapter|contract|subscription|lease|job|school|term|semester|course|class|colleagues|coworkers|customers|clients|newsletter|blog|channel|server|stream|tour|band|gig|graduat\w*|abroad|weekend|back on|back in|return\w*)\b/;
+const LEAVING = /\b(?:holidays?|vacations?|leave|pto|trips?|flights?|offline|signing off|logging off|moving|move|new job|last day|retir\w*|wifi|signal|battery|boarding|camp\w*|festivals?|detox|break|hiatus|sabbatical|exams?|gifts?|presents?|surprise|party|teams?|company|office|projects?|sprints?|seasons?|series|show|games?|books?|chapters?|contracts?|subscriptions?|lease|jobs?|school|term|semester|courses?|class(?:es)?|colleagues|coworkers|customers|clients|newsletter|blog|channel|server|stream\w*|vlog\w*|podcast|subscribers|tour|band|gig|graduat\w*|abroad|weekend|back on|back in|return\w*|transfer\w*|relocat\w*|quit\w*|resign\w*|notice period|deadline|release|launch|deploy\w*|migration)\b/;
 const NOT_FIREARM = /\b(?:hunt\w*|range|clean\w*|safe|licen[cs]e\w*|target|airsoft|paintball|nerf|water gun|glue gun|staple gun|heat gun|nail gun|toy|game|video|movie|film|squirt|spray|camera|photo\w*|paint\w*|lesson|instructor|course|deer|duck|clay|pigeons?)\b/;
 const VIEWPOINT = /\b(?:view|sunset|sunrise|photo\w*|picture|selfie|hik\w*|picnic|fishing|beer|drinks?|watching|stars|fireworks|smok\w*|lunch|coffee|tea|roofer|roofing|repair\w*|gutters?|fix\w*|work|job|shift|contractor|scaffold\w*|paint\w*|tourist|trip|holiday|vacation|concert|festival|party|wedding|swim\w*|dive|diving|model|lego|minecraft|game|seat)\b/;
 /** A medicine or medicine cupboard in the sentence. */
@@ -35,16 +35,18 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
   {
     id: "fr.end_it_all", category: "suicidal_ideation", level: "high", hint: "end", subject: "first", joke: "low", trivial: "unless-intent",
     re: /\b(?:end|ending|ended) (?:it all|my (?:own )?existence|everything for good|everything once and for all|things for good|things once and for all|this life|my suffering for good)\b/,
-    benignSentence: /\b(?:with (?:him|her|them|my (?:boyfriend|girlfriend|partner|husband|wife|ex))|relationship|marriage|contract|deal|sprint|lease|subscription|series|season|game|story|chapter|argument|fight|war|feud)\b/,
+    benignAfter: /^ (?:on a \w+ note|with a (?:bang|party|celebration|demo|toast|drink|song|win)|for (?:today|the (?:day|week|year|season|night))|here\b|early)/,
+    benignSentence: /\b(?:with (?:him|her|them|my (?:boyfriend|girlfriend|partner|husband|wife|ex))|relationship|marriage|contract|deal|sprint|lease|subscription|series|season|game|story|chapter|argument|fight|war|feud|demo|show|concert|tour|party)\b/,
   },
   {
     id: "fr.desire_death", category: "suicidal_ideation", level: "medium", hint: DEATH_HINTS, joke: "low", trivial: "low",
     re: new RegExp(`\\b${DESIRE} ${GAP}{0,4}?(?:${DEATH_STATE}|dead|gone(?= *(?:$|,|forever|for good|permanently|already|and never|from this)))\\b`),
-    benignAfter: DEATH_IDIOM_AFTER, benignSentence: DEATH_IDIOM_SENTENCE,
+    // "not wake up early tomorrow" is about an alarm clock.
+    benignAfter: new RegExp(`${DEATH_IDIOM_AFTER.source}|^ (?:early|late|at \\d|before|until|till|in time|on time|to (?:an|the|my) alarm)\\b`), benignSentence: DEATH_IDIOM_SENTENCE,
   },
   {
     id: "fr.indifferent_death", category: "suicidal_ideation", level: "medium", hint: ["if", "when", "whether"], subject: "first", joke: "low", trivial: "low",
-    re: /\b(?:(?:would not|would|do not|does not|will not|could not) (?:mind|care|be (?:sad|upset|bothered|sorry|scared))|(?:would|will) (?:be )?(?:fine|okay|ok|relieved|happy|glad|grateful|thankful|at peace)) (?:if|when|whether) (?:i (?:[\w']+ ){0,2}?(?:die|died|was dead|were dead|dropped dead|did not wake up|never woke up|do not wake up|stopped breathing|was gone|were gone|disappeared|got hit|got run over|got killed|crashed)|(?:a|an|the|some) (?:[\w']+ )?(?:bus|car|truck|lorry|train|plane|meteor|asteroid|bullet|drunk driver|shark|lightning|tornado|illness|disease|cancer|virus|stranger) (?:[\w']+ ){0,2}?(?:hit|hits|killed|kills|ran over|runs over|run over|took|takes|struck|strikes) me)\b/,
+    re: /\b(?:(?:would not|would|do not|does not|will not|could not) (?:mind|care|be (?:sad|upset|bothered|sorry|scared))|(?:would|will) (?:be )?(?:fine|okay|ok|relieved|happy|glad|grateful|thankful|at peace)) (?:if|when|whether) (?:i (?:[\w']+ ){0,2}?(?:die|died|was dead|were dead|dropped dead|did not wake up|never woke up|do not wake up|stopped breathing|was gone|were gone|disappeared|got hit|got run over|got killed|crashed)|(?:a|an|the|some) (?:[\w']+ )?(?:bus|car|truck|lorry|train|plane|meteor|asteroid|bullet|drunk driver|shark|lightning|tornado|illness|disease|cancer|virus|stranger) (?:[\w']+ ){0,2}?(?:(?:hit|hits|killed|kills|took|takes|struck|strikes|ran over|runs over|run over) me|(?:ran|runs|run|knocked|knocks) me (?:over|down)))\b/,
   },
   {
     id: "fr.hope_hit", category: "suicidal_ideation", level: "medium", hint: ["hop", "wish", "pray"], subject: "first", joke: "low", trivial: "low",
@@ -104,7 +106,7 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
     id: "fr.means_kept", category: "suicidal_ideation", level: "high", hint: ["saved", "hidden", "stash", "stockpil", "hoard", "ready", "counted", "lined up", "aside"], role: "means", joke: "low",
     // The means named first and its keeping after: "40 sleeping tablets saved in a sock".
     re: new RegExp(`\\b(?:${MEDS}|blades?|razor blades?|razors?|a rope|rope|noose)(?: [\\w']+)? (?:saved|hidden|stashed|stockpiled|hoarded|saved up|ready|counted out|lined up|put aside|set aside)\\b`),
-    benignSentence: /\b(?:trip|holiday|travel\w*|morning|organi[sz]er|dosette|pill box|weekly|prescription|pharmac\w*|doctor|vet|dog|cat|kids can not reach|out of reach|child lock|safe place|locked away|shaving|climbing|camping|boat)\b/,
+    benignSentence: /\b(?:trip|holiday|travel\w*|morning|organi[sz]er|dosette|pill box|weekly|prescription|pharmac\w*|doctor|vet|dog|cat|kids can not reach|out of reach|child lock|safe place|locked away|shaving|climb\w*|camp\w*|boat\w*|sail\w*|hik\w*|abseil\w*|tent|swing|tug of war|gym)\b/,
   },
   {
     id: "fr.means_count", category: "suicidal_ideation", level: "low", hint: MEDS_HINTS, subject: "first", role: "means", joke: "none",
@@ -159,7 +161,7 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
     benignSentence: LEAVING,
   },
   {
-    id: "fr.settling", category: "suicidal_ideation", level: "medium", hint: ["peace", "goodbye", "gone", "not here", "around", "dead", "over", "burden", "problem", "worry", "end"], subject: "first", role: "plan", joke: "low",
+    id: "fr.settling", category: "suicidal_ideation", level: "medium", hint: ["peace", "goodbye", "gone", "not here", "around", "dead", "over", "burden", "problem", "worry", "end"], subject: "first", role: "plan", joke: "low", trivial: "low",
     re: /\b(?:(?:made|make|making|have made) (?:my )?peace(?: with (?:it|everything|dying|death|god|my decision|leaving|the end|this))?(?= *(?:$|,|and|i |now|tonight|today|finally|at last))|(?:said|saying|say) (?:all )?my goodbyes|(?:look after|take care of|feed|walk|keep) my (?:cat|dog|pets?|kids|children|plants|fish|hamster|rabbit) (?:for me )?(?:when|after|once) i am (?:gone|not here|dead|not around)|it will (?:all )?be over (?:soon|tonight|tomorrow|by|before|for me)|(?:will not|am not going to|will no longer) be (?:a|your|anyones|everyones) (?:problem|burden|worry) (?:much longer|for long|anymore|after (?:tonight|today)|soon)|(?:tonight|today|this) is the end (?:for me|of me|of the road for me))\b/,
     benignSentence: LEAVING,
   },
@@ -170,7 +172,9 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
   },
   // --- someone else at risk: their farewell, their threat, their hidden means ---
   {
-    id: "fr.third_threatens", category: "suicidal_ideation", level: "medium", hint: "threat", subject: "third",
+    id: "fr.third_threatens", category: "suicidal_ideation", level: "medium", hint: "threat", subject: "third", joke: "low",
+    benignAfter: /^ (?:laughing|with laughter|in (?:the|a) (?:lake|pool|sea|river|water|shower)|on (?:the|a) (?:trampoline|bed)|out of (?:a|the) plane|if (?:we|i|you|they|he|she) (?:lost|lose|won|win|missed|miss|forgot|forget))/,
+    benignSentence: /\b(?:bet|dare|wager|skydiv\w*|bungee)\b/,
     re: new RegExp(`\\b(?:he|she|they|my ${PERSON}) (?:[\\w']+ ){0,3}?(?:is |are |was |keeps |has been |been )?(?:threatening|threatened|threatens) to (?:jump|kill (?:himself|herself|themselves)|end (?:it|his life|her life|their life|it all)|overdose|hang (?:himself|herself|themselves)|take (?:his|her|their) (?:own )?life|hurt (?:himself|herself|themselves)|cut (?:himself|herself|themselves))\\b`),
   },
   {

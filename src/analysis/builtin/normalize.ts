@@ -101,7 +101,6 @@ const PHRASE_FIXES: Array<[RegExp, string]> = [
   [/\bevery one\b/g, "everyone"],
   [/\bno body\b/g, "nobody"],
   [/\bsewer slide\b/g, "suicide"],
-  [/\b(i|you|he|she|we|they) would( never| not| already| just| ever)? (been|gone|done|seen|known|taken|given|told|tried|thought|wanted|lost|found|written|said|felt|become|had)\b/g, "$1 had$2 $3"],
   [/\b(can not|could not|can barely|struggling to|hard to|unable to|trying to) breath\b/g, "$1 breathe"],
   [/\bstep (mom|dad|mother|father|brother|sister|son|daughter|parents?)\b/g, "step$1"],
   [/\bself ?- ?harm/g, "self harm"],
@@ -110,6 +109,8 @@ const PHRASE_FIXES: Array<[RegExp, string]> = [
   [/\bid (?=(?:rather|be|kill|just|never|love|like|die|prefer|sooner|get|go|do|end|hurt|take|want|have|jump)\b)/g, "i would "],
   [/\b(he|she)ll (?=(?:kill|hurt|hit|beat|shoot|stab|find|never|be|do|come|leave|end|jump|take|die)\b)/g, "$1 will "],
   [/\b(he|she)d (?=(?:kill|hurt|hit|beat|shoot|stab|find|never|be|do|come|leave|end|jump|take|die|rather)\b)/g, "$1 would "],
+  // Before a past participle 'd is "had", not "would": "i wish i'd never been born".
+  [/\b(i|you|he|she|we|they) would( never| not| already| just| ever)? (been|gone|done|seen|known|taken|given|told|tried|thought|wanted|lost|found|written|said|felt|become|had)\b/g, "$1 had$2 $3"],
   // Fillers carry no risk and break phrase patterns ("what is even the point", "i just want to die").
   [/\b(?:even|just|really|literally|honestly|actually|seriously|truly|totally|basically|genuinely|lowkey|highkey|legit|kind of|sort of|tbh|fr|ngl|deadass|simply|pretty much|so so) /g, ""],
 ];
