@@ -9,6 +9,13 @@ export function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
+/** Resident memory split as the kernel counts it (MB): anonymous (heaps), file-backed (code, mapped files), shared memory (SQLite's -shm). */
+export function rssParts(pid: number): { anonMB: number; fileMB: number; shmemMB: number } {
+  const text = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN) / 1024;
+  return { anonMB: kb("RssAnon"), fileMB: kb("RssFile"), shmemMB: kb("RssShmem") };
+}
+
 /** Resident memory of a process in bytes (Linux /proc). */
 export function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -16,6 +23,8 @@ export function rssOf(pid: number): number {
 }
 
 export interface StallScrape {
+  /** Cumulative counts of `sessiond_ack_latency_seconds` (arrival to durable commit, measured by the server), by bound in ms. */
+  ackBuckets: Map<number, number>;
   /** `sessiond_event_loop_stall_max_seconds` in ms: the worst stall of the last 10-20 s. */
   recentMaxMs: number;
   /** `sessiond_event_loop_blocked_max_seconds` in ms: the same without time spent waiting for a core (NaN if absent). */
@@ -43,7 +52,10 @@ export async function scrapeStalls(http: string, headers: Record<string, string>
       return total - le;
     };
   };
+  const ackBuckets = new Map<number, number>();
+  for (const m of text.matchAll(/^sessiond_ack_latency_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) ackBuckets.set(m[1] === "+Inf" ? Infinity : Number(m[1]) * 1000, Number(m[2]));
   return {
+    ackBuckets,
     recentMaxMs: gauge("sessiond_event_loop_stall_max_seconds"),
     recentBlockedMaxMs: gauge("sessiond_event_loop_blocked_max_seconds"),
     countAbove: above("sessiond_event_loop_stall_seconds"),
@@ -59,4 +71,35 @@ export function schedOf(pid: number): { cpuMs: number; waitMs: number } {
   } catch {
     return { cpuMs: NaN, waitMs: NaN };
   }
+}
+
+/**
+ * The p-th percentile of the server's ack latency between two scrapes, as the bucket bound it falls under (ms): a
+ * coarse figure (bounds 0.5, 1, 2, 5, 10, 25 ms, ...) but free of the load generator's own delays.
+ */
+export function serverAckPercentile(from: StallScrape, to: StallScrape, p: number): number {
+  const bounds = [...to.ackBuckets.keys()].sort((a, b) => a - b);
+  const total = (to.ackBuckets.get(Infinity) ?? 0) - (from.ackBuckets.get(Infinity) ?? 0);
+  if (total === 0) return NaN;
+  for (const b of bounds) if ((to.ackBuckets.get(b)! - (from.ackBuckets.get(b) ?? 0)) / total >= p / 100) return b;
+  return Infinity;
+}
+
+/** Measures this process's own event-loop lateness (the load generator's), worst per window. */
+export function generatorStalls(intervalMs = 10): { takeMax(): number; stop(): void } {
+  let due = performance.now() + intervalMs;
+  let max = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - due);
+    due = now + intervalMs;
+  }, intervalMs);
+  return {
+    takeMax() {
+      const m = max;
+      max = 0;
+      return m;
+    },
+    stop: () => clearInterval(timer),
+  };
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { mintToken } from "../src/auth/tokens.ts";
 import { hasTaskset, ROOT, SECRET, SERVER_ENV } from "./servers.ts";
 import { countError, SoakClient, stats } from "./soak-client.ts";
-import { percentile, rssOf, schedOf, scrapeStalls, type StallScrape } from "./soak-stats.ts";
+import { generatorStalls, percentile, rssOf, rssParts, schedOf, scrapeStalls, serverAckPercentile, type StallScrape } from "./soak-stats.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -159,12 +159,16 @@ interface WindowRow {
   blockedMaxMs: number;
   blockedOver5ms: number;
   blockedOver20ms: number;
+  /** The server's own view of ack latency (arrival to commit), p99 as a histogram bucket bound. */
+  serverP99: number;
+  /** How late the load generator's own event loop ran at worst: a floor under the client-side latencies. */
+  generatorStallMs: number;
   /** The server's main thread: CPU used, and time it was runnable but waited for a core (other processes). */
   cpuMs: number;
   cpuWaitMs: number;
 }
 const windows: WindowRow[] = [];
-const rssRows: Array<{ minute: number; rssMB: number }> = [];
+const rssRows: Array<{ minute: number; rssMB: number; anonMB?: number; fileMB?: number; shmemMB?: number }> = [];
 const t0 = performance.now();
 const endAt = t0 + MINUTES * 60_000;
 let sent = 0;
@@ -175,6 +179,7 @@ let worstBlocked = 0;
 let lastScrape: StallScrape = await scrapeStalls(HTTP);
 let windowStart: StallScrape = lastScrape;
 let schedStart = schedOf(server.pid);
+const generator = generatorStalls();
 const errorsAtStart = new Map(stats.errors);
 
 const sender = setInterval(() => {
@@ -231,7 +236,7 @@ const scraper = setInterval(() => {
 }, SCRAPE_EVERY_MS);
 
 const rssTimer = setInterval(() => {
-  rssRows.push({ minute: Math.round((performance.now() - t0) / 60_000), rssMB: rssOf(server.pid) / 1048576 });
+  rssRows.push({ minute: Math.round((performance.now() - t0) / 60_000), rssMB: rssOf(server.pid) / 1048576, ...rssParts(server.pid) });
 }, RSS_EVERY_S * 1000);
 rssRows.push({ minute: 0, rssMB: rssOf(server.pid) / 1048576 });
 
@@ -255,6 +260,8 @@ function closeWindow(): void {
     blockedMaxMs: Math.max(windowBlockedMax, lastScrape.recentBlockedMaxMs),
     blockedOver5ms: blockedOver(5),
     blockedOver20ms: blockedOver(20),
+    serverP99: serverAckPercentile(windowStart, lastScrape, 99),
+    generatorStallMs: generator.takeMax(),
     cpuMs: 0,
     cpuWaitMs: 0,
   };
@@ -272,7 +279,7 @@ function closeWindow(): void {
     `window ${row.index} (${row.fromS}-${row.toS} s): ${row.acks} acks, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, max ${row.max.toFixed(1)} ms; ` +
       `stall max ${row.stallMaxMs.toFixed(1)} ms, >5 ms: ${row.stallsOver5ms}, >20 ms: ${row.stallsOver20ms}; ` +
       `own blocking max ${row.blockedMaxMs.toFixed(1)} ms, >5 ms: ${row.blockedOver5ms}, >20 ms: ${row.blockedOver20ms}; RSS ${(rssOf(server.pid) / 1048576).toFixed(1)} MB; ` +
-      `server CPU ${row.cpuMs} ms, waited for a core ${row.cpuWaitMs} ms`,
+      `server CPU ${row.cpuMs} ms, waited for a core ${row.cpuWaitMs} ms; server-side ack p99 <= ${row.serverP99} ms; generator stall max ${row.generatorStallMs.toFixed(1)} ms`,
   );
 }
 
@@ -290,6 +297,7 @@ while (performance.now() < endAt) {
   closeWindow();
 }
 for (const t of [sender, churn, reconnector, rotator, scraper, rssTimer]) clearInterval(t);
+generator.stop();
 rssRows.push({ minute: Math.round((performance.now() - t0) / 60_000), rssMB: rssOf(server.pid) / 1048576 });
 for (let waited = 0; conns.some((c) => c.pending.size > 0) && waited < 10_000; waited += 50) await Bun.sleep(50);
 const unacked = conns.reduce((n, c) => n + c.pending.size, 0);
@@ -329,6 +337,7 @@ const report = {
 };
 writeFileSync(join(out, "soak.json"), JSON.stringify(report, null, 2));
 console.log(`\nRSS by minute (MB): ${rssRows.map((r) => `${r.minute}:${r.rssMB.toFixed(0)}`).join(" ")}`);
+console.log(`  of it anonymous (MB): ${rssRows.filter((r) => r.anonMB !== undefined).map((r) => `${r.minute}:${r.anonMB!.toFixed(0)}`).join(" ")}`);
 console.log(
   `heap after full GC: start ${(heapStart.heapSize / 1048576).toFixed(1)} MB / ${heapStart.objectCount} objects, ` +
     `end ${(heapEnd.heapSize / 1048576).toFixed(1)} MB / ${heapEnd.objectCount} objects; most grown: ${typeGrowth.map(([t, n]) => `${t} ${n >= 0 ? "+" : ""}${n}`).join(", ")}`,

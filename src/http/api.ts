@@ -197,9 +197,11 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
   if (deps.console) registerConsoleRoutes(api, service, deps.console);
   if (deps.alerts) registerAlertRoutes(api, { alerts: deps.alerts, sse });
 
-  api.openapi(routes.create, (c) => {
+  api.openapi(routes.create, async (c) => {
     const input = emptyBody(c.req.valid("json"));
-    const { session, created } = service.open(c.get("principal"), input);
+    const { session, created, stored } = service.open(c.get("principal"), input);
+    // Answered once the row has committed (group-committed with whatever else arrived meanwhile).
+    await stored;
     return c.json(session as z.infer<typeof S.SessionInfo>, created ? 201 : 200);
   });
 

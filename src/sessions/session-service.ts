@@ -362,6 +362,18 @@ export class SessionService {
    * the original is returned and nothing is written or broadcast again).
    */
   appendMessage(who: Principal, sessionId: string, input: NewMessage): Promise<AppendResult> {
+    let settle!: (error: SessiondError | null, result: AppendResult | null) => void;
+    const committed = new Promise<AppendResult>((resolve, reject) => (settle = (e, r) => (e ? reject(e) : resolve(r!))));
+    this.append(who, sessionId, input, settle);
+    return committed;
+  }
+
+  /**
+   * appendMessage with a callback instead of a promise (the WebSocket path: no promise per message). Throws for a
+   * message refused before it was queued; otherwise `done` runs once, synchronously after the commit (in commit
+   * order), with the result or the error.
+   */
+  append(who: Principal, sessionId: string, input: NewMessage, done: (error: SessiondError | null, result: AppendResult | null) => void): void {
     const received = this.clock.now();
     if (utf8Bytes(input.content) > this.rules.maxMessageBytes) {
       throw new SessiondError("payload_too_large", `Message content is over the limit of ${this.rules.maxMessageBytes} bytes.`);
@@ -402,34 +414,32 @@ export class SessionService {
       if (reply) this.assistant?.release(sessionId);
       throw e;
     }
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.store.append(
-        {
-          id: this.newMessageId(),
-          sessionId,
-          userId: who.userId,
-          role,
-          kind: input.kind ?? "text",
-          content: input.content,
-          metadata: input.metadata,
-          clientMsgId: input.clientMsgId,
-          createdAt: received,
-        },
-        (error, result) => {
-          if (error || !result) {
-            this.limiter.refund(who.userId);
-            if (reply) this.assistant?.release(sessionId);
-            reject(error ?? new SessiondError("internal", "The message was not stored."));
-            return;
-          }
-          if (result.duplicate) {
-            this.limiter.refund(who.userId);
-            if (reply) this.assistant?.release(sessionId);
-          } else this.committed(result.message, this.clock.now() - received, reply ?? undefined);
-          resolve(result);
-        },
-      );
-    });
+    this.store.append(
+      {
+        id: this.newMessageId(),
+        sessionId,
+        userId: who.userId,
+        role,
+        kind: input.kind ?? "text",
+        content: input.content,
+        metadata: input.metadata,
+        clientMsgId: input.clientMsgId,
+        createdAt: received,
+      },
+      (error, result) => {
+        if (error || !result) {
+          this.limiter.refund(who.userId);
+          if (reply) this.assistant?.release(sessionId);
+          done(error ?? new SessiondError("internal", "The message was not stored."), null);
+          return;
+        }
+        if (result.duplicate) {
+          this.limiter.refund(who.userId);
+          if (reply) this.assistant?.release(sessionId);
+        } else this.committed(result.message, this.clock.now() - received, reply ?? undefined);
+        done(null, result);
+      },
+    );
   }
 
   /**
