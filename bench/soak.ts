@@ -103,7 +103,7 @@ const port = await new Promise<number>((resolve, reject) => {
 const HTTP = `http://127.0.0.1:${port}`;
 const WS = `ws://127.0.0.1:${port}/ws`;
 
-async function heapSummary(): Promise<{ rss: number; heapSize: number; objectCount: number; objectTypeCounts: Record<string, number> }> {
+async function heapSummary(): Promise<{ rss: number; heapSize: number; objectCount: number; objectTypeCounts: Record<string, number>; nativeBytes?: number; nativeCommitBytes?: number }> {
   const i = readdirSync(heapDir).filter((f) => f.endsWith(".done")).length;
   server.kill("SIGUSR2");
   const done = join(heapDir, `heap-${i}.done`);
@@ -329,8 +329,8 @@ const report = {
   windows,
   rss: rssRows,
   heap: {
-    start: { rssMB: heapStart.rss / 1048576, heapMB: heapStart.heapSize / 1048576, objects: heapStart.objectCount },
-    end: { rssMB: heapEnd.rss / 1048576, heapMB: heapEnd.heapSize / 1048576, objects: heapEnd.objectCount },
+    start: { rssMB: heapStart.rss / 1048576, heapMB: heapStart.heapSize / 1048576, objects: heapStart.objectCount, nativeMB: (heapStart.nativeBytes ?? NaN) / 1048576 },
+    end: { rssMB: heapEnd.rss / 1048576, heapMB: heapEnd.heapSize / 1048576, objects: heapEnd.objectCount, nativeMB: (heapEnd.nativeBytes ?? NaN) / 1048576 },
     topGrowth: typeGrowth,
   },
   checks,
@@ -342,6 +342,7 @@ console.log(
   `heap after full GC: start ${(heapStart.heapSize / 1048576).toFixed(1)} MB / ${heapStart.objectCount} objects, ` +
     `end ${(heapEnd.heapSize / 1048576).toFixed(1)} MB / ${heapEnd.objectCount} objects; most grown: ${typeGrowth.map(([t, n]) => `${t} ${n >= 0 ? "+" : ""}${n}`).join(", ")}`,
 );
+console.log(`native allocator (all threads): start ${((heapStart.nativeBytes ?? NaN) / 1048576).toFixed(1)} MB, end ${((heapEnd.nativeBytes ?? NaN) / 1048576).toFixed(1)} MB in use`);
 console.log(
   `traffic: ${stats.sent} sent, ${stats.acked} acked, ${stats.resent} resent after reconnect, ${stats.delivered} delivered, ${stats.reconnects} reconnects, ` +
     `${stats.joins} joins, ${stats.leaves} leaves, ${stats.rotated} sessions rotated; errors: ${errors.length ? errors.map(([c, n]) => `${c} ${n}`).join(", ") : "none"}`,

@@ -16,7 +16,7 @@ function lowerPriority(): boolean {
   try {
     const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
     if (!Number.isInteger(tid)) return false;
-    setPriority(tid, 19);
+    if (!process.env.SESSIOND_NO_NICE) setPriority(tid, 19);
     return true;
   } catch {
     return false;

@@ -126,6 +126,7 @@ export const configSchema = z.object({
   END_ON_DISCONNECT_GRACE_SECONDS: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), int(0, 86_400).optional()),
   MAX_MESSAGES_PER_SESSION: int(1, 1_000_000).default(1000),
   MAX_RECOVERY_MESSAGES: int(1, 1_000_000).default(10_000),
+  MAX_RECOVERY_BYTES: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
   MAX_MESSAGE_BYTES: int(1, 16 * 1024 * 1024).default(65_536),
   ARCHIVE_ON_SHUTDOWN: bool.default(false),
 
@@ -153,6 +154,7 @@ export const configSchema = z.object({
 
   SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, "at least 16 characters").optional()),
+  METRICS_ENABLED: bool.default(true),
   DEV_EXAMPLES: bool.default(false),
   CONSOLE_ENABLED: bool.default(true),
   STATS_SAMPLE_SECONDS: int(1, 60).default(5),

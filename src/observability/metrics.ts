@@ -15,8 +15,25 @@ export interface ConnectionRegistry {
   all(): Iterable<{ transport: "ws" | "sse" }>;
 }
 
-const labelKey = (labels?: Labels): string =>
-  labels ? Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`).join(",") : "";
+/** Rendered `name="value"` pairs, kept: a counter is bumped per frame with the same few labels. */
+const renderedPairs = new Map<string, string>();
+const MAX_RENDERED_PAIRS = 10_000;
+
+const labelKey = (labels?: Labels): string => {
+  if (!labels) return "";
+  let key = "";
+  for (const k in labels) {
+    const v = labels[k]!;
+    const id = `${k}\0${v}`;
+    let pair = renderedPairs.get(id);
+    if (pair === undefined) {
+      pair = `${k}="${v.replace(/["\\\n]/g, "_")}"`;
+      if (renderedPairs.size < MAX_RENDERED_PAIRS) renderedPairs.set(id, pair);
+    }
+    key = key === "" ? pair : `${key},${pair}`;
+  }
+  return key;
+};
 
 export class Counter {
   private readonly values = new Map<string, number>();
@@ -111,9 +128,10 @@ export class Metrics {
     return this.active;
   }
 
-  listen(events: SessionEvents, service: SessionService, hub: ConnectionRegistry, limiter: TokenBucketLimiter): void {
+  /** @param perMessage count acks, ack latency and deliveries on every commit (off: METRICS_ENABLED=false). */
+  listen(events: SessionEvents, service: SessionService, hub: ConnectionRegistry, limiter: TokenBucketLimiter, { perMessage = true } = {}): void {
     this.active = 0;
-    events.on("message.committed", ({ message, ackLatencyMs }) => {
+    if (perMessage) events.on("message.committed", ({ message, ackLatencyMs }) => {
       this.messagesAcked.inc();
       if (ackLatencyMs !== undefined) this.ackLatency.observe(ackLatencyMs / 1000);
       let sse = 0;

@@ -109,7 +109,9 @@ export async function startNode(config: Config, { version, command = "sessiond" 
 
   const authenticator = buildAuthenticator(config, logger, command);
   const metrics = new Metrics();
-  const eventLoop = startEventLoopMonitor(metrics);
+  // METRICS_ENABLED=false leaves out what metrics cost per frame, message and commit (and the stall monitor's timer).
+  const counting = config.METRICS_ENABLED;
+  const eventLoop = counting ? startEventLoopMonitor(metrics) : { maxMs: 0, maxBlockedMs: 0, stop: () => {} };
   const storageFaults = watchStorageFaults({ logger, metrics });
   const events = new SessionEvents((e, name) => {
     logger.error("internal.error", { where: `event:${name}`, ...errorFields(e) });
@@ -124,7 +126,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     maxDelayMs: config.GROUP_COMMIT_MAX_DELAY_MS,
     retryDeadlineMs: config.DB_RETRY_MS,
     faults: storageFaults.monitor,
-    onCommit: (size, seconds) => metrics.observeCommit(size, seconds),
+    onCommit: counting ? (size, seconds) => metrics.observeCommit(size, seconds) : undefined,
     onCallbackError: (e) => {
       logger.error("internal.error", { where: "commit.callback", ...errorFields(e) });
       reporter.capture(e, { where: "commit.callback", code: "internal" });
@@ -151,6 +153,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       windowSize: config.MAX_MESSAGES_PER_SESSION,
       cacheMaxSessions: config.SESSION_CACHE_MAX_SESSIONS,
       maxRecoveryMessages: config.MAX_RECOVERY_MESSAGES,
+      maxRecoveryBytes: config.MAX_RECOVERY_BYTES,
       maxMessageBytes: config.MAX_MESSAGE_BYTES,
       createOnJoin: config.SESSION_CREATE === "join",
       assistantAvailable: config.AI_BASE_URL !== undefined,
@@ -189,7 +192,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     },
   });
   fanout.listen(events, service);
-  metrics.listen(events, service, hub, messageLimiter);
+  metrics.listen(events, service, hub, messageLimiter, { perMessage: counting });
   metrics.setActiveSessions(store.activeSessionIds().length);
   events.on("session.ended", ({ session, status }) =>
     logger.info("session.ended", { session: session.id, status, messages: session.metrics.messageCount, participants: session.metrics.participantCount, durationMs: session.metrics.durationMs }),
@@ -221,10 +224,12 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_SECONDS * 1000,
       slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
     },
-    onFrame: (type) => {
-      metrics.framesReceived.inc({ type });
-      if (type === "message") metrics.messagesReceived.inc({ transport: "ws" });
-    },
+    onFrame: counting
+      ? (type) => {
+          metrics.framesReceived.inc({ type });
+          if (type === "message") metrics.messagesReceived.inc({ transport: "ws" });
+        }
+      : undefined,
     onRefused: (code) => metrics.connectionRefusals.inc({ code }),
     onConnectionError: (reason) => connectionErrors.inc({ reason }),
     onErrorSent: (code) => metrics.errors.inc({ code }),
@@ -355,8 +360,9 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       ...gateway.websocket,
       // Frames far over the message limit are closed with 1009 before they are buffered whole.
       maxPayloadLength: config.MAX_MESSAGE_BYTES + 32 * 1024,
-      // The gateway closes slow consumers with 4002 at SLOW_CONSUMER_BYTES; this is the hard ceiling behind it.
-      backpressureLimit: config.SLOW_CONSUMER_BYTES * 2,
+      // The gateway closes slow consumers with 4002 at SLOW_CONSUMER_BYTES (not counting the reply to the client's own
+      // join, up to MAX_RECOVERY_BYTES); this is the hard ceiling behind it.
+      backpressureLimit: config.SLOW_CONSUMER_BYTES * 2 + config.MAX_RECOVERY_BYTES,
       closeOnBackpressureLimit: true,
       idleTimeout: Math.min(960, config.HEARTBEAT_TIMEOUT_SECONDS + config.HEARTBEAT_INTERVAL_SECONDS),
       sendPings: false,

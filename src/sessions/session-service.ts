@@ -23,6 +23,7 @@ import type { StreamSnapshot } from "../protocol/types.ts";
 import { MessageWindow } from "./message-window.ts";
 import { isOutsideRead, type ReadVia } from "./outside-read.ts";
 import { Presence } from "./presence.ts";
+import { DEFAULT_MAX_RECOVERY_BYTES, newestWithin, ReplyBudget } from "./reply-size.ts";
 import { conflictingFields, forbiddenMessage } from "./rooms.ts";
 import { SessionCache } from "./session-cache.ts";
 import { newSessionRecord, sessionMetrics, type AppendResult, type SessionListQuery, type SessionPatch, type SessionRecord, type SessionStore } from "./store.ts";
@@ -36,6 +37,12 @@ export interface SessionRules {
   cacheMaxSessions: number;
   /** Most messages one `since` recovery returns before `truncated` (MAX_RECOVERY_MESSAGES). */
   maxRecoveryMessages: number;
+  /**
+   * Most bytes of messages (as JSON) one `joined` reply carries, whatever the count: a recovery page past it says
+   * `truncated`, a history join keeps the newest that fit. At least one message always goes out
+   * (MAX_RECOVERY_BYTES). @default 1 MiB
+   */
+  maxRecoveryBytes?: number;
   /** Largest message content in UTF-8 bytes (MAX_MESSAGE_BYTES). */
   maxMessageBytes: number;
   /** Whether joining an unknown id or room opens it (SESSION_CREATE=join) or gives not_found (api). */
@@ -74,6 +81,8 @@ export interface MessageRateLimiter {
 }
 
 export const DEFAULT_HISTORY_LIMIT = 100;
+/** Messages read from SQLite at a time while a recovery fills its reply. */
+const RECOVERY_PAGE = 500;
 
 interface CachedSession {
   record: SessionRecord;
@@ -294,13 +303,13 @@ export class SessionService {
     // resumable: the caller gets the current history from the start and is told so, instead of silently nothing.
     const reset = since !== undefined && ((epoch !== undefined && epoch !== this.rules.epoch) || since > entry.record.lastSeq);
     if (since !== undefined) {
-      ({ messages, truncated } = this.recover(entry, reset ? 0 : since));
+      ({ messages, truncated } = this.recover(who, entry, reset ? 0 : since));
     } else {
       const n = Math.min(limit ?? DEFAULT_HISTORY_LIMIT, this.rules.windowSize);
-      messages = this.window(entry).last(n);
+      messages = newestWithin(this.readable(who, entry.record, this.window(entry).last(n)), this.rules.maxRecoveryBytes ?? DEFAULT_MAX_RECOVERY_BYTES);
     }
     const streams = entry.record.status === "active" ? (this.assistant?.snapshots(entry.record.id) ?? []) : [];
-    return { session: this.info(entry.record), messages: this.readable(who, entry.record, messages), truncated, streams, ...(reset && { reset: true as const }) };
+    return { session: this.info(entry.record), messages, truncated, streams, ...(reset && { reset: true as const }) };
   }
 
   /** Counts one more connection of the user as present; emits `presence.changed` when the user arrives. */
@@ -733,12 +742,25 @@ export class SessionService {
     if (who.staff && isOutsideRead(who, r)) this.events.emit("session.read", { sessionId: r.id, reader: who, via });
   }
 
-  private recover(entry: CachedSession, since: number): { messages: Message[]; truncated: boolean } {
+  /**
+   * What follows `since`, as `who` may read it, up to maxRecoveryMessages and maxRecoveryBytes: from the window when
+   * it holds them, else from SQLite in pages (a page of large messages is not read whole to send a few of them).
+   */
+  private recover(who: Principal, entry: CachedSession, since: number): { messages: Message[]; truncated: boolean } {
     const max = this.rules.maxRecoveryMessages;
     const lastSeq = entry.record.lastSeq;
     if (since >= lastSeq) return { messages: [], truncated: false };
+    const budget = new ReplyBudget(this.rules.maxRecoveryBytes ?? DEFAULT_MAX_RECOVERY_BYTES, max);
     const fromWindow = this.window(entry).after(since, max);
-    const messages = fromWindow ?? this.store.messagesAfter(entry.record.id, since, max);
+    if (fromWindow) budget.add(this.readable(who, entry.record, fromWindow));
+    else {
+      for (let after = since; ; ) {
+        const page = this.store.messagesAfter(entry.record.id, after, Math.min(RECOVERY_PAGE, max - budget.messages.length));
+        if (page.length === 0 || !budget.add(this.readable(who, entry.record, page))) break;
+        after = page[page.length - 1]!.seq;
+      }
+    }
+    const messages = budget.messages;
     const lastGiven = messages.length > 0 ? messages[messages.length - 1]!.seq : since;
     return { messages, truncated: lastGiven < lastSeq };
   }
