@@ -55,6 +55,8 @@ for (let text = ""; !text.includes("ready"); ) text += new TextDecoder().decode(
 await Bun.sleep(500);
 await settle();
 const after = snapshot();
+// Bytes by what the heap snapshot calls each node (constructor or type), for the kinds there are many of.
+const bySize = process.env.HEAP_SNAPSHOT ? sizesByName() : null;
 const rows = Object.keys(after.counts)
   .map((type) => [type, (after.counts[type] ?? 0) - (before.counts[type] ?? 0)] as const)
   .filter(([, d]) => Math.abs(d) >= n / 10)
@@ -64,8 +66,28 @@ console.log(`  heap      ${((after.heap - before.heap) / n).toFixed(0)} B   (ext
 console.log(`  RSS       ${((after.rss - before.rss) / n).toFixed(0)} B`);
 console.log("  objects per connection, by type:");
 for (const [type, d] of rows) console.log(`    ${(d / n).toFixed(2).padStart(6)}  ${type}`);
+if (bySize) {
+  console.log("  heap snapshot, bytes per connection by node name (kinds with at least N/10 nodes):");
+  for (const [name, { count, bytes }] of bySize) if (count >= n / 10) console.log(`    ${(bytes / n).toFixed(0).padStart(6)} B  ${(count / n).toFixed(2).padStart(5)}×  ${name}`);
+}
 clients.kill();
 await clients.exited;
 await node.shutdown("bench");
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);
+
+function sizesByName(): Array<[string, { count: number; bytes: number }]> {
+  const snap = JSON.parse(Bun.generateHeapSnapshot("v8") as unknown as string) as { snapshot: { meta: { node_fields: string[] } }; nodes: number[]; strings: string[] };
+  const fields = snap.snapshot.meta.node_fields.length;
+  const nameAt = snap.snapshot.meta.node_fields.indexOf("name");
+  const sizeAt = snap.snapshot.meta.node_fields.indexOf("self_size");
+  const totals = new Map<string, { count: number; bytes: number }>();
+  for (let i = 0; i < snap.nodes.length; i += fields) {
+    const name = snap.strings[snap.nodes[i + nameAt]!]!;
+    const t = totals.get(name) ?? { count: 0, bytes: 0 };
+    t.count++;
+    t.bytes += snap.nodes[i + sizeAt]!;
+    totals.set(name, t);
+  }
+  return [...totals].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 40);
+}

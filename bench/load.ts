@@ -324,7 +324,7 @@ export async function memory(t: Target, n = 5000) {
   await Bun.sleep(500);
   const before = rssBytes(t.pid);
   const sockets: WebSocket[] = [];
-  const token = await mintToken(SECRET, { userId: "mem", ttlSeconds: 3600, admin: true });
+  const token = await mintToken(SECRET, { userId: "mem", ttlSeconds: 3600 });
   for (let i = 0; i < n; i += 100) {
     await Promise.all(
       Array.from({ length: 100 }, async (_, j) => {
@@ -347,7 +347,7 @@ export async function memory(t: Target, n = 5000) {
 /** Time from `join` (with the last `limit` messages of a session holding `history` of them) to `joined`. */
 export async function joinLatency(t: Target, { session = "history", history = 100, limit = 100, rounds = 600 } = {}) {
   const waiters = new Map<number, (f: any) => void>();
-  const ws = await connect(t.url, await mintToken(SECRET, { userId: "hist", ttlSeconds: 3600, admin: true }), (f) => f.ref !== undefined && waiters.get(f.ref)?.(f));
+  const ws = await connect(t.url, await mintToken(SECRET, { userId: "hist", ttlSeconds: 3600 }), (f) => f.ref !== undefined && waiters.get(f.ref)?.(f));
   let id = 0;
   await request(ws, { type: "join", session }, waiters, ++id);
   for (let i = 0; i < history; i++) await request(ws, { type: "message", session, content: `message ${i} `.padEnd(120, ".") }, waiters, ++id);

@@ -103,3 +103,66 @@ export function generatorStalls(intervalMs = 10): { takeMax(): number; stop(): v
     stop: () => clearInterval(timer),
   };
 }
+
+/** Time the hypervisor ran something else on `cpu` (steal), in ms so far (Linux /proc/stat, 10 ms ticks). */
+export function stealOf(cpu: number): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${cpu} `));
+  const steal = Number(line?.trim().split(/\s+/)[8]);
+  return Number.isFinite(steal) ? steal * 10 : NaN;
+}
+
+/**
+ * Samples what the server's main thread is doing every `everyMs` (its state and kernel wait channel), so a long
+ * stall can be told apart: running (R), sleeping in the event loop (S do_epoll_wait), or blocked in the kernel
+ * (D, or S in another wait channel such as a write throttled behind a busy disk). `take()` returns the counts of
+ * the non-idle states seen since the last call, most frequent first.
+ */
+export function threadStates(pid: number, everyMs = 20): { take(): Array<[string, number]>; stop(): void } {
+  let counts = new Map<string, number>();
+  const timer = setInterval(() => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      const wchan = readFileSync(`/proc/${pid}/wchan`, "utf8").trim() || "-";
+      if (state === "S" && wchan === "do_epoll_wait") return;
+      const key = `${state} ${wchan}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    } catch {
+      // gone
+    }
+  }, everyMs);
+  return {
+    take() {
+      const out = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4);
+      counts = new Map();
+      return out;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** GC pauses read from a server started with BUN_JSC_logGC=1 ("p=1.2ms" on stderr): the worst and how many were over 5 ms, per take(). */
+export function gcPauses(stderr: ReadableStream<Uint8Array> | null): { take(): { gcPauseMaxMs: number; gcPausesOver5ms: number } } {
+  let max = 0;
+  let over = 0;
+  if (stderr) {
+    void (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stderr) {
+        for (const m of decoder.decode(chunk, { stream: true }).matchAll(/ p=([0-9.]+)ms/g)) {
+          const ms = Number(m[1]);
+          max = Math.max(max, ms);
+          if (ms > 5) over++;
+        }
+      }
+    })();
+  }
+  return {
+    take() {
+      const r = { gcPauseMaxMs: max, gcPausesOver5ms: over };
+      max = 0;
+      over = 0;
+      return r;
+    },
+  };
+}

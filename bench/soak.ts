@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { mintToken } from "../src/auth/tokens.ts";
 import { hasTaskset, ROOT, SECRET, SERVER_ENV } from "./servers.ts";
 import { countError, SoakClient, stats } from "./soak-client.ts";
-import { generatorStalls, percentile, rssOf, rssParts, schedOf, scrapeStalls, serverAckPercentile, type StallScrape } from "./soak-stats.ts";
+import { gcPauses, generatorStalls, percentile, rssOf, rssParts, schedOf, scrapeStalls, serverAckPercentile, stealOf, threadStates, type StallScrape } from "./soak-stats.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -58,10 +58,12 @@ const server = Bun.spawn(hasSetsid ? ["setsid", ...pinned] : pinned, {
     LOG_LEVEL: "info",
     SOAK_HEAP_DIR: heapDir,
     SOAK_HEAP_SNAPSHOTS: flag("snapshots") ? "1" : "0",
+    // --log-gc: JavaScriptCore logs every collection with its pause ("p=1.2ms") on stderr; read below.
+    ...(flag("log-gc") && { BUN_JSC_logGC: "1" }),
     ...SERVER_ENV,
   },
   stdout: "pipe",
-  stderr: "inherit",
+  stderr: flag("log-gc") ? "pipe" : "inherit",
 });
 // Never leave the server behind, whatever ends this process.
 process.on("exit", () => server.kill("SIGKILL"));
@@ -166,6 +168,13 @@ interface WindowRow {
   /** The server's main thread: CPU used, and time it was runnable but waited for a core (other processes). */
   cpuMs: number;
   cpuWaitMs: number;
+  /** With --log-gc: the longest garbage-collection pause of the server, and how many were over 5 ms. */
+  gcPauseMaxMs?: number;
+  gcPausesOver5ms?: number;
+  /** Time the hypervisor took core 0 (the server's) away from this machine, in ms. */
+  stealMs: number;
+  /** The server thread's non-idle states sampled every 20 ms ("R" running, "D …" blocked in the kernel), with counts. */
+  threadStates: Array<[string, number]>;
 }
 const windows: WindowRow[] = [];
 const rssRows: Array<{ minute: number; rssMB: number; anonMB?: number; fileMB?: number; shmemMB?: number }> = [];
@@ -180,6 +189,9 @@ let lastScrape: StallScrape = await scrapeStalls(HTTP);
 let windowStart: StallScrape = lastScrape;
 let schedStart = schedOf(server.pid);
 const generator = generatorStalls();
+const states = threadStates(server.pid);
+let stealStart = stealOf(0);
+const gc = gcPauses(flag("log-gc") ? (server.stderr as ReadableStream<Uint8Array>) : null);
 const errorsAtStart = new Map(stats.errors);
 
 const sender = setInterval(() => {
@@ -262,12 +274,18 @@ function closeWindow(): void {
     blockedOver20ms: blockedOver(20),
     serverP99: serverAckPercentile(windowStart, lastScrape, 99),
     generatorStallMs: generator.takeMax(),
+    ...(flag("log-gc") && gc.take()),
+    stealMs: 0,
+    threadStates: states.take(),
     cpuMs: 0,
     cpuWaitMs: 0,
   };
   const sched = schedOf(server.pid);
   row.cpuMs = Math.round(sched.cpuMs - schedStart.cpuMs);
   row.cpuWaitMs = Math.round(sched.waitMs - schedStart.waitMs);
+  const steal = stealOf(0);
+  row.stealMs = Math.round(steal - stealStart);
+  stealStart = steal;
   schedStart = sched;
   worstStall = Math.max(worstStall, row.stallMaxMs);
   worstBlocked = Math.max(worstBlocked, row.blockedMaxMs);
@@ -279,7 +297,9 @@ function closeWindow(): void {
     `window ${row.index} (${row.fromS}-${row.toS} s): ${row.acks} acks, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms, max ${row.max.toFixed(1)} ms; ` +
       `stall max ${row.stallMaxMs.toFixed(1)} ms, >5 ms: ${row.stallsOver5ms}, >20 ms: ${row.stallsOver20ms}; ` +
       `own blocking max ${row.blockedMaxMs.toFixed(1)} ms, >5 ms: ${row.blockedOver5ms}, >20 ms: ${row.blockedOver20ms}; RSS ${(rssOf(server.pid) / 1048576).toFixed(1)} MB; ` +
-      `server CPU ${row.cpuMs} ms, waited for a core ${row.cpuWaitMs} ms; server-side ack p99 <= ${row.serverP99} ms; generator stall max ${row.generatorStallMs.toFixed(1)} ms`,
+      `server CPU ${row.cpuMs} ms, waited for a core ${row.cpuWaitMs} ms; server-side ack p99 <= ${row.serverP99} ms; generator stall max ${row.generatorStallMs.toFixed(1)} ms` +
+      (row.gcPauseMaxMs !== undefined ? `; GC pause max ${row.gcPauseMaxMs.toFixed(1)} ms, >5 ms: ${row.gcPausesOver5ms}` : "") +
+      `; core 0 stolen by the hypervisor ${row.stealMs} ms; server thread busy states ${row.threadStates.map(([k, n]) => `${k}×${n}`).join(", ")}`,
   );
 }
 
@@ -298,6 +318,7 @@ while (performance.now() < endAt) {
 }
 for (const t of [sender, churn, reconnector, rotator, scraper, rssTimer]) clearInterval(t);
 generator.stop();
+states.stop();
 rssRows.push({ minute: Math.round((performance.now() - t0) / 60_000), rssMB: rssOf(server.pid) / 1048576 });
 for (let waited = 0; conns.some((c) => c.pending.size > 0) && waited < 10_000; waited += 50) await Bun.sleep(50);
 const unacked = conns.reduce((n, c) => n + c.pending.size, 0);

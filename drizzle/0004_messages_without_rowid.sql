@@ -1,5 +1,6 @@
 -- Messages keyed by (session_id, seq) in a WITHOUT ROWID table (drizzle-kit cannot express the clause, so it is
--- written here by hand): two b-trees per insert (the rows and the idempotency index) instead of four.
+-- written here by hand): an insert writes the rows' b-tree and, only for a message with a client id, the idempotency
+-- index, instead of four b-trees.
 PRAGMA foreign_keys=OFF;--> statement-breakpoint
 CREATE TABLE `__new_messages` (
 	`id` text NOT NULL,
@@ -21,4 +22,4 @@ INSERT INTO `__new_messages`("id", "session_id", "seq", "user_id", "role", "kind
 DROP TABLE `messages`;--> statement-breakpoint
 ALTER TABLE `__new_messages` RENAME TO `messages`;--> statement-breakpoint
 PRAGMA foreign_keys=ON;--> statement-breakpoint
-CREATE UNIQUE INDEX `messages_session_user_client_uq` ON `messages` (`session_id`,`user_id`,`client_msg_id`);
+CREATE UNIQUE INDEX `messages_session_user_client_uq` ON `messages` (`session_id`,`user_id`,`client_msg_id`) WHERE client_msg_id IS NOT NULL;

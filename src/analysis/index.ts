@@ -28,7 +28,7 @@ export class AnalysisSetupError extends Error {}
 
 const ANALYSIS_BUCKETS = [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** The share of the main thread's time analysis may use (see TimeBudget). */
-const MAIN_THREAD_SHARE = 0.05;
+const MAIN_THREAD_SHARE = 0.04;
 /** How often the model server is pinged for /health when the LLM analyzer is on, in ms. */
 const PING_INTERVAL_MS = 15_000;
 
@@ -93,6 +93,8 @@ export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
   const worker = new WorkerAnalyzer({
     budget,
     topicsFile: config.ANALYSIS_TOPICS_FILE,
+    // "idle" (SCHED_IDLE) or "nice" (19): analysis yields the CPU to the write path; "normal": it could not.
+    onStarted: (priority) => logger.info("analysis.worker_ready", { priority }),
     onRestart: (reason) => {
       restarts.inc({ reason });
       logger.warn("analysis.worker_restarted", { reason });

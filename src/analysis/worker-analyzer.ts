@@ -1,6 +1,7 @@
 // WorkerAnalyzer: the built-in analyzer behind one Worker thread. Requests made in the same turn go over as one
 // batch, one batch at a time; a batch the worker does not answer in time restarts the worker and fails its items.
 import type { TimeBudget } from "./budget.ts";
+import type { ThreadPriority } from "./thread-priority.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 import type { AnalysisCore } from "./types.ts";
 
@@ -24,6 +25,8 @@ export interface WorkerAnalyzerOptions {
   timeoutMs?: number;
   /** Told when the worker is restarted (after a timeout or a crash). */
   onRestart?: (reason: "timeout" | "crashed") => void;
+  /** Told when a worker has loaded the analyzer, with the scheduling priority it runs at. */
+  onStarted?: (priority: ThreadPriority) => void;
   /** Least time between two batches, in ms (requests made meanwhile join the next). @default 2 */
   minIntervalMs?: number;
   /** The main thread's share for analysis: posting and taking replies count against it; none posts while it is used up. */
@@ -65,7 +68,8 @@ export class WorkerAnalyzer {
   /** False after a start-up failure or crash, until the worker answers again (for /health). */
   healthy = true;
   private onReady: (() => void) | null = null;
-  private readonly opts: Required<Omit<WorkerAnalyzerOptions, "topicsFile" | "onRestart" | "budget">> & Pick<WorkerAnalyzerOptions, "topicsFile" | "onRestart" | "budget">;
+  private readonly opts: Required<Omit<WorkerAnalyzerOptions, "topicsFile" | "onRestart" | "onStarted" | "budget">> &
+    Pick<WorkerAnalyzerOptions, "topicsFile" | "onRestart" | "onStarted" | "budget">;
 
   constructor(options: WorkerAnalyzerOptions = {}) {
     this.opts = { url: defaultWorkerUrl(), maxBatch: 32, maxBatchChars: 262_144, timeoutMs: 30_000, minIntervalMs: 2, ...options };
@@ -105,7 +109,7 @@ export class WorkerAnalyzer {
   private spawn(): void {
     const worker = new Worker(this.opts.url);
     this.worker = worker;
-    worker.onmessage = (e: MessageEvent<WorkerReply>) => this.onReply(worker, e.data);
+    worker.onmessage = (e: MessageEvent<WorkerReply>) => this.onReply(worker, e);
     worker.onerror = () => this.onCrash(worker);
     worker.addEventListener("close", () => this.onCrash(worker));
     const init: WorkerRequest = { type: "init", ...(this.opts.topicsFile !== undefined && { topicsFile: this.opts.topicsFile }) };
@@ -157,15 +161,17 @@ export class WorkerAnalyzer {
     worker.postMessage(request);
   }
 
-  private onReply(worker: Worker, reply: WorkerReply): void {
+  private onReply(worker: Worker, event: MessageEvent<WorkerReply>): void {
     if (worker !== this.worker) return;
-    if (this.opts.budget) this.opts.budget.measure(() => this.handleReply(reply));
-    else this.handleReply(reply);
+    // Reading `data` inside the measured part: taking the reply apart is main-thread work too.
+    if (this.opts.budget) this.opts.budget.measure(() => this.handleReply(event.data));
+    else this.handleReply(event.data);
   }
 
   private handleReply(reply: WorkerReply): void {
     if (reply.type === "ready") {
       this.healthy = true;
+      this.opts.onStarted?.(reply.priority);
       this.onReady?.();
       return;
     }

@@ -1,4 +1,5 @@
 // The messages between the main thread and the analysis worker (types only).
+import type { ThreadPriority } from "./thread-priority.ts";
 import type { AnalysisCore } from "./types.ts";
 
 export type WorkerRequest =
@@ -6,7 +7,7 @@ export type WorkerRequest =
   | { type: "analyze"; batch: number; items: Array<{ id: number; text: string }> };
 
 export type WorkerReply =
-  | { type: "ready"; niced: boolean }
+  | { type: "ready"; priority: ThreadPriority }
   /** Start-up failed; `error` is a name, never a message (messages could quote text). */
   | { type: "failed"; error: string }
   | {

@@ -1,27 +1,11 @@
 // The analysis worker thread: runs the built-in analyzer on batches of messages, so its CPU time never lands on
 // the main thread's write path. Entry point of its own (scripts/build.ts compiles it into the binary beside main).
-import { readlinkSync } from "node:fs";
-import { setPriority } from "node:os";
 import { createBuiltinAnalyzer } from "./builtin/index.ts";
+import { lowerThreadPriority } from "./thread-priority.ts";
 import { loadTopicTaxonomy } from "./topics.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 
 declare const self: Worker;
-
-/**
- * Lowest scheduling priority for this thread only (Linux applies nice per thread): when the main thread needs the
- * CPU it gets it, and analysis runs on what is left. Elsewhere this is a no-op.
- */
-function lowerPriority(): boolean {
-  try {
-    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    if (!Number.isInteger(tid)) return false;
-    if (!process.env.SESSIOND_NO_NICE) setPriority(tid, 19);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 let analyzer: ReturnType<typeof createBuiltinAnalyzer> | null = null;
 const reply = (message: WorkerReply) => self.postMessage(message);
@@ -29,7 +13,8 @@ const reply = (message: WorkerReply) => self.postMessage(message);
 self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.type === "init") {
-    const niced = lowerPriority();
+    // When the main thread needs the CPU it gets it; analysis runs on what is left.
+    const priority = lowerThreadPriority();
     let topics;
     if (request.topicsFile !== undefined) {
       const loaded = loadTopicTaxonomy(request.topicsFile);
@@ -43,7 +28,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
     } catch (e) {
       return reply({ type: "failed", error: e instanceof Error ? e.name : "error" });
     }
-    return reply({ type: "ready", niced });
+    return reply({ type: "ready", priority });
   }
   if (request.type === "analyze") {
     const results: Extract<WorkerReply, { type: "analyzed" }>["results"] = [];

@@ -37,6 +37,11 @@ const unauthorized = (why: string) => new SessiondError("unauthorized", why);
 export class TokenVerifier {
   private readonly key: string;
   private readonly leeway: number;
+  /**
+   * The HS256 secret imported once: hono imports a key given as text on every verification, which costs as much as
+   * the HMAC itself in a connect storm. A CryptoKey is used as it is (and still only for HS256 tokens).
+   */
+  private hmacKey: Promise<CryptoKey> | null = null;
 
   constructor(private readonly options: TokenVerifierOptions) {
     const key = options.algorithm === "HS256" ? options.secret : options.publicKey;
@@ -50,7 +55,8 @@ export class TokenVerifier {
     let payload: Record<string, unknown>;
     try {
       // Time claims are checked below, with leeway and with exp required.
-      payload = await verify(token, this.key, {
+      const key = this.options.algorithm === "HS256" ? await (this.hmacKey ??= importHmacKey(this.key)) : this.key;
+      payload = await verify(token, key, {
         alg: this.options.algorithm,
         exp: false,
         nbf: false,
@@ -72,6 +78,10 @@ export class TokenVerifier {
     if (nbf !== undefined && nbf - this.leeway > now) throw unauthorized("The token is not valid yet.");
     return { principal: principal(sub, { role: role === "admin" || role === "moderator" ? role : "user", sessions }), exp };
   }
+}
+
+function importHmacKey(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: { name: "SHA-256" } }, false, ["verify"]);
 }
 
 function describeJwtError(e: unknown): string {

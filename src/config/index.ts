@@ -114,7 +114,7 @@ export const configSchema = z.object({
   SENTRY_ENVIRONMENT: optionalString,
 
   DB_SYNCHRONOUS: z.enum(["normal", "full"]).default("normal"),
-  GROUP_COMMIT_MAX_BATCH: int(1, 100_000).default(1024),
+  GROUP_COMMIT_MAX_BATCH: int(1, 100_000).default(4096),
   GROUP_COMMIT_MAX_DELAY_MS: int(0, 100).default(0),
   DB_RETRY_MS: int(0, 60_000).default(2000),
 

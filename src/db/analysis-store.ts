@@ -54,7 +54,6 @@ export class SqliteAnalysisStore implements AnalysisStore {
     unanalysed: Statement<WorkRow, [string, number, number, number]>;
     catchUpSessions: Statement<{ id: string; last_seq: number }, [number, number, string, number]>;
     catchUpSession: Statement<{ id: string; last_seq: number }, [string, number]>;
-    messageExists: Statement<{ one: number }, [string, number]>;
   };
   private readonly saveAll: (items: readonly NewAnalysis[]) => SaveOutcome[];
 
@@ -66,9 +65,12 @@ export class SqliteAnalysisStore implements AnalysisStore {
     private readonly cipher: FieldCipher = PLAINTEXT,
   ) {
     this.stmt = {
+      // Only for a message that still exists (it may have been erased while it was analysed), in one statement.
       insertAnalysis: sqlite.prepare(
         `INSERT INTO message_analyses (session_id, seq, message_id, analysis, risk_level, sentiment, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING`,
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+         WHERE EXISTS (SELECT 1 FROM messages WHERE session_id = ?1 AND seq = ?2 AND erased_at IS NULL)
+         ON CONFLICT (session_id, seq) DO NOTHING`,
       ),
       bumpSession: sqlite.prepare(
         `UPDATE sessions SET analyzed_count = analyzed_count + ?, sentiment_sum = sentiment_sum + ?,
@@ -95,7 +97,6 @@ export class SqliteAnalysisStore implements AnalysisStore {
          ORDER BY id LIMIT ?`,
       ),
       catchUpSession: sqlite.prepare("SELECT id, last_seq FROM sessions WHERE id = ? AND (status = 'active' OR ended_at >= ?)"),
-      messageExists: sqlite.prepare("SELECT 1 AS one FROM messages WHERE session_id = ? AND seq = ? AND erased_at IS NULL"),
     };
     // IMMEDIATE: take the write lock up front (the one connection writes; a read lock would have to be upgraded).
     const tx = sqlite.transaction((items: readonly NewAnalysis[]) => {
@@ -113,9 +114,8 @@ export class SqliteAnalysisStore implements AnalysisStore {
   }
 
   private saveOne(item: NewAnalysis, totals: Map<string, SessionTotals>): SaveOutcome {
-    // Erased while it was being analysed (its session, or its author): nothing to store, and the rest of the batch
-    // must not fail on the foreign key.
-    if (!this.stmt.messageExists.get(item.session, item.seq)) return { stored: false, alert: null };
+    // A message erased while it was being analysed (its session, or its author) gets nothing stored (the INSERT's
+    // EXISTS), and the rest of the batch does not fail on the foreign key.
     const { analysis } = item;
     const level = analysis.crisis.risk_level;
     const at = Date.parse(analysis.at);

@@ -69,8 +69,8 @@ export const messages = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.sessionId, t.seq] }),
-    // NULL client ids never collide in SQLite, so messages without one are unaffected.
-    uniqueIndex("messages_session_user_client_uq").on(t.sessionId, t.userId, t.clientMsgId),
+    // Only messages that carry a client id are in it (NULLs never collide): one without costs one b-tree write.
+    uniqueIndex("messages_session_user_client_uq").on(t.sessionId, t.userId, t.clientMsgId).where(sql`client_msg_id IS NOT NULL`),
   ],
 );
 

@@ -24,8 +24,13 @@ export interface ParticipantWork {
   at: number;
 }
 
-/** One queued item: an append (an AppendInput as the domain gives it), a session insert or a participant. */
-export type Work = AppendInput | SessionWork | ParticipantWork;
+/** Writes nothing: its callback runs after those of everything queued before it. */
+export interface FenceWork {
+  op: "fence";
+}
+
+/** One queued item: an append (an AppendInput as the domain gives it), a session insert, a participant or a fence. */
+export type Work = AppendInput | SessionWork | ParticipantWork | FenceWork;
 
 /** Per item: the append's result, the session insert's `true`, or whether the participant was new. */
 export type WorkResult = AppendResult | boolean;
@@ -44,6 +49,7 @@ interface Touch {
 const MAX_HEADS = 200_000;
 
 const notFound = () => new SessiondError("not_found", "No such session.");
+const FENCE: Outcome = { ok: true, value: true };
 
 export class SessionBatchWriter {
   /** Last seq of each active session this process has written to or created. */
@@ -56,6 +62,8 @@ export class SessionBatchWriter {
     addParticipant: Statement<unknown, [string, string, number]>;
     bumpSession: Statement<unknown, [number, number, number, number, string]>;
   };
+  /** Messages stored by the last batch that committed (idempotent repeats not counted). */
+  appended = 0;
   private isoMs = -1;
   private iso = "";
 
@@ -69,7 +77,7 @@ export class SessionBatchWriter {
       insertSession: sqlite.prepare(INSERT_SESSION_SQL),
       insertMessage: sqlite.prepare(
         `INSERT INTO messages (id, session_id, seq, user_id, role, kind, content, metadata, client_msg_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id, client_msg_id) DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`,
       ),
       messageByClientId: sqlite.prepare("SELECT * FROM messages WHERE session_id = ? AND user_id = ? AND client_msg_id = ?"),
       addParticipant: sqlite.prepare(
@@ -91,14 +99,16 @@ export class SessionBatchWriter {
   commit(items: readonly Work[]): Outcome[] {
     const touched = new Map<string, Touch>();
     const outcomes: Outcome[] = new Array(items.length);
+    this.appended = 0;
     try {
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!;
         const op = (item as { op?: string }).op;
         outcomes[i] =
-          op === "session" ? this.insertSession((item as SessionWork).record)
+          op === undefined ? this.append(item as AppendInput, touched)
+          : op === "session" ? this.insertSession((item as SessionWork).record)
           : op === "participant" ? this.addParticipant(item as ParticipantWork, touched)
-          : this.append(item as AppendInput, touched);
+          : FENCE;
       }
       for (const [id, t] of touched) if (t.messages > 0 || t.participants > 0) this.stmt.bumpSession.run(t.lastSeq, t.messages, t.participants, t.lastAt, id);
     } catch (e) {
@@ -114,7 +124,7 @@ export class SessionBatchWriter {
     try {
       this.stmt.insertSession.run(...sessionParams(this.cipher, record));
     } catch (e) {
-      if (!isConstraintError(e)) throw e;
+      if (!isKeyConflict(e)) throw e;
       // Only this statement was undone; the rest of the batch goes on.
       return { ok: false, error: new SessiondError("conflict", record.room ? "The room already has an active session." : "A session with that id exists.") };
     }
@@ -129,7 +139,7 @@ export class SessionBatchWriter {
     try {
       changes = this.stmt.addParticipant.run(p.sessionId, p.userId, p.at).changes;
     } catch (e) {
-      if (!isConstraintError(e)) throw e;
+      if (!isMissingParent(e)) throw e;
       this.heads.delete(p.sessionId);
       return { ok: false, error: notFound() };
     }
@@ -151,7 +161,7 @@ export class SessionBatchWriter {
     try {
       changes = this.stmt.insertMessage.run(item.id, item.sessionId, seq, item.userId, item.role, item.kind, stored.content, stored.metadata, item.clientMsgId ?? null, item.createdAt).changes;
     } catch (e) {
-      if (!isConstraintError(e)) throw e;
+      if (!isMissingParent(e)) throw e;
       // The row went away under a head this process still held (an erasure on the same connection).
       this.heads.delete(item.sessionId);
       touched.delete(item.sessionId);
@@ -163,6 +173,7 @@ export class SessionBatchWriter {
     }
     t.lastSeq = seq;
     t.messages++;
+    this.appended++;
     if (item.createdAt > t.lastAt) t.lastAt = item.createdAt;
     this.heads.set(item.sessionId, seq);
     const message: Message = {
@@ -214,6 +225,14 @@ export class SessionBatchWriter {
   }
 }
 
+const codeOf = (e: unknown): string => (typeof e === "object" && e !== null ? String((e as { code?: unknown }).code ?? "") : "");
+
 export function isConstraintError(e: unknown): boolean {
-  return typeof e === "object" && e !== null && String((e as { code?: unknown }).code ?? "").startsWith("SQLITE_CONSTRAINT");
+  return codeOf(e).startsWith("SQLITE_CONSTRAINT");
 }
+
+/** The session row's id or its room's one active session already exists. */
+const isKeyConflict = (e: unknown): boolean => codeOf(e) === "SQLITE_CONSTRAINT_PRIMARYKEY" || codeOf(e) === "SQLITE_CONSTRAINT_UNIQUE";
+
+/** The row refers to a session that is not there (any other constraint, a trigger's for one, fails the batch). */
+const isMissingParent = (e: unknown): boolean => codeOf(e) === "SQLITE_CONSTRAINT_FOREIGNKEY";

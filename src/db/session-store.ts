@@ -37,6 +37,8 @@ export interface StoreStats {
 
 type SessionRow = typeof sessions.$inferSelect;
 
+const FENCE_WORK: Work = { op: "fence" };
+
 /**
  * The hot statements are prepared once on the raw connection (bun:sqlite caches only 20 ad-hoc queries);
  * cold paths (listing, updates) go through drizzle. Appends, session inserts and participants share one group
@@ -50,6 +52,8 @@ export class SqliteSessionStore implements SessionStore {
   /** Sessions queued for insertion and not yet committed, by id and by room (the same records). */
   private readonly pending = new Map<string, SessionRecord>();
   private readonly pendingRooms = new Map<string, SessionRecord>();
+  /** From a storage fault until the next successful write. */
+  private faulted = false;
   private readonly hooks: CommitHooks;
   private readonly cipher: FieldCipher;
   private readonly faults: StorageFaultListener;
@@ -71,7 +75,18 @@ export class SqliteSessionStore implements SessionStore {
     this.db = drizzle({ client: sqlite });
     this.hooks = options.hooks ?? {};
     this.cipher = options.cipher ?? PLAINTEXT;
-    const faults = (this.faults = options.faults ?? IGNORE_FAULTS);
+    const told = options.faults ?? IGNORE_FAULTS;
+    // Followed here too: while a fault lasts, session inserts and participants are written at once (see queueSession).
+    const faults = (this.faults = {
+      failed: (code, op) => {
+        this.faulted = true;
+        told.failed(code, op);
+      },
+      succeeded: () => {
+        this.faulted = false;
+        told.succeeded();
+      },
+    });
     this.stmt = {
       getSession: sqlite.prepare(SELECT_SESSION_SQL),
       activeInRoom: sqlite.prepare(SELECT_ACTIVE_IN_ROOM_SQL),
@@ -108,7 +123,8 @@ export class SqliteSessionStore implements SessionStore {
           throw e;
         }
         faults.succeeded();
-        onCommit?.(items.length, (performance.now() - started) / 1000);
+        // Counted in messages (session inserts and participants ride along uncounted).
+        if (onCommit && writer.appended > 0) onCommit(writer.appended, (performance.now() - started) / 1000);
         return outcomes;
       },
       (thrown) => {
@@ -133,6 +149,11 @@ export class SqliteSessionStore implements SessionStore {
   queueSession(record: SessionRecord, done: (error: SessiondError | null) => void): void {
     if (this.pending.has(record.id)) throw new SessiondError("conflict", "A session with that id exists.");
     if (record.room !== null && this.pendingRooms.has(record.room)) throw new SessiondError("conflict", "The room already has an active session.");
+    if (this.faulted) {
+      // A storage fault is in progress: written now, so a refusal is immediate rather than DB_RETRY_MS later.
+      this.insertSession(record);
+      return queueMicrotask(() => done(null));
+    }
     this.pending.set(record.id, record);
     if (record.room !== null) this.pendingRooms.set(record.room, record);
     this.commits.enqueue({ op: "session", record }, (error) => {
@@ -142,7 +163,15 @@ export class SqliteSessionStore implements SessionStore {
     });
   }
 
+  afterQueued(done: (error: SessiondError | null) => void): void {
+    this.commits.enqueue(FENCE_WORK, (error) => done(error));
+  }
+
   queueParticipant(sessionId: string, userId: string, at: number, done: (error: SessiondError | null, added: boolean) => void): void {
+    if (this.faulted && !this.pending.has(sessionId)) {
+      const added = this.addParticipant(sessionId, userId, at);
+      return queueMicrotask(() => done(null, added));
+    }
     this.commits.enqueue({ op: "participant", sessionId, userId, at }, (error, added) => done(error, added === true));
   }
 

@@ -1,5 +1,6 @@
 // Structured JSON logs, one line per event. Callers pass ids, codes and counts only; as a second line of defence
 // any field whose name suggests a secret or conversation content is replaced before writing.
+import { writeSync } from "node:fs";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -14,12 +15,12 @@ export interface Logger {
   error(event: string, fields?: LogFields): void;
 }
 
-export function createLogger(level: LogLevel = "info", write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Logger {
+export function createLogger(level: LogLevel = "info", write: (line: string) => void = stdoutLines()): Logger {
   const min = RANK[level];
   const log = (lvl: Exclude<LogLevel, "silent">, event: string, fields?: LogFields) => {
     if (RANK[lvl] < min) return;
     const record: LogFields = { ts: new Date().toISOString(), level: lvl, event };
-    if (fields) for (const [k, v] of Object.entries(fields)) record[k] = REDACTED_FIELDS.test(k) ? "[redacted]" : v;
+    if (fields) for (const k in fields) record[k] = REDACTED_FIELDS.test(k) ? "[redacted]" : fields[k];
     write(JSON.stringify(record));
   };
   return {
@@ -27,6 +28,40 @@ export function createLogger(level: LogLevel = "info", write: (line: string) => 
     info: (e, f) => log("info", e, f),
     warn: (e, f) => log("warn", e, f),
     error: (e, f) => log("error", e, f),
+  };
+}
+
+/**
+ * Lines to stdout, written together once per event-loop turn (a connect storm logs a few lines per connection:
+ * one write each would cost more than the connection), or at once past 64 KiB, and synchronously at exit.
+ */
+let sharedStdout: ((line: string) => void) | null = null;
+
+function stdoutLines(): (line: string) => void {
+  return (sharedStdout ??= bufferedStdout());
+}
+
+function bufferedStdout(): (line: string) => void {
+  let pending = "";
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === "") return;
+    const text = pending;
+    pending = "";
+    process.stdout.write(text);
+  };
+  process.once("exit", () => {
+    if (pending !== "") writeSync(1, pending);
+    pending = "";
+  });
+  return (line) => {
+    pending += `${line}\n`;
+    if (pending.length > 65_536) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   };
 }
 

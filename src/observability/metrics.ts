@@ -45,6 +45,11 @@ export class Counter {
   get(labels?: Labels): number {
     return this.values.get(labelKey(labels)) ?? 0;
   }
+  /** The counter for one fixed label set, its key rendered once (for the hot paths). */
+  labelled(labels: Labels): { inc(by?: number): void } {
+    const key = labelKey(labels);
+    return { inc: (by = 1) => void this.values.set(key, (this.values.get(key) ?? 0) + by) };
+  }
   /** The sum over every label set. */
   total(): number {
     let sum = 0;
@@ -131,14 +136,17 @@ export class Metrics {
   /** @param perMessage count acks, ack latency and deliveries on every commit (off: METRICS_ENABLED=false). */
   listen(events: SessionEvents, service: SessionService, hub: ConnectionRegistry, limiter: TokenBucketLimiter, { perMessage = true } = {}): void {
     this.active = 0;
+    const acked = this.messagesAcked.labelled({});
+    const deliveredWs = this.messagesDelivered.labelled({ transport: "ws" });
+    const deliveredSse = this.messagesDelivered.labelled({ transport: "sse" });
     if (perMessage) events.on("message.committed", ({ message, ackLatencyMs }) => {
-      this.messagesAcked.inc();
+      acked.inc();
       if (ackLatencyMs !== undefined) this.ackLatency.observe(ackLatencyMs / 1000);
       let sse = 0;
       for (const c of hub.sseSubscribers(message.session)) if (!c.closing) sse++;
       const all = hub.subscribers(message.session).size;
-      if (all - sse > 0) this.messagesDelivered.inc({ transport: "ws" }, all - sse);
-      if (sse > 0) this.messagesDelivered.inc({ transport: "sse" }, sse);
+      if (all - sse > 0) deliveredWs.inc(all - sse);
+      if (sse > 0) deliveredSse.inc(sse);
     });
     events.on("session.started", () => {
       this.sessionsStarted.inc();

@@ -136,9 +136,50 @@ export function parseClientFrame(text: string): ParsedFrame {
     const what = typeof type === "string" ? `Unknown frame type ${JSON.stringify(type.slice(0, 40))}` : "The frame has no \"type\"";
     return { ok: false, ref, error: new SessiondError("bad_request", `${what}; expected one of: ${known}.`) };
   }
+  // The one frame every message is: checked by hand when it has only plain fields (what zod would accept as is).
+  if (type === "message" && isPlainMessage(record)) return { ok: true, frame: record as FrameOf<"message"> };
+  if (type === "join" && isPlainJoin(record)) return { ok: true, frame: record as FrameOf<"join"> };
   const parsed = FRAMES[type as ClientFrameType].safeParse(value);
   if (!parsed.success) return { ok: false, ref, error: new SessiondError("bad_request", describeZodError(parsed.error)) };
   return { ok: true, frame: parsed.data as ClientFrame };
+}
+
+const PLAIN_MESSAGE_KEYS = new Set(["type", "id", "session", "content", "kind", "clientMsgId"]);
+
+/**
+ * Whether a `message` frame is valid with none but its plain fields (no metadata, no assistant request): exactly the
+ * checks of the `message` schema for those fields. Anything else (an unknown field, a wrong type, metadata) is left
+ * to the schema, which also writes the error.
+ */
+function isPlainMessage(f: Record<string, unknown>): boolean {
+  for (const key in f) if (!PLAIN_MESSAGE_KEYS.has(key)) return false;
+  const { id, session, content, kind, clientMsgId } = f;
+  return (
+    typeof session === "string" &&
+    ID_PATTERN.test(session) &&
+    typeof content === "string" &&
+    (id === undefined || (typeof id === "string" ? id.length <= 128 : typeof id === "number" && Number.isFinite(id))) &&
+    (kind === undefined || kind === "text" || kind === "action") &&
+    (clientMsgId === undefined || (typeof clientMsgId === "string" && clientMsgId.length >= 1 && clientMsgId.length <= 128))
+  );
+}
+
+const JOIN_KEYS = new Set(["type", "id", "session", "room", "since", "epoch", "limit"]);
+const isInt = (v: unknown, min: number, max: number): boolean => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+
+/** Whether a `join` frame passes the `join` schema (the connect storm's other frame), by the same checks. */
+function isPlainJoin(f: Record<string, unknown>): boolean {
+  for (const key in f) if (!JOIN_KEYS.has(key)) return false;
+  const { id, session, room, since, epoch, limit } = f;
+  return (
+    (session === undefined) !== (room === undefined) &&
+    (session === undefined || (typeof session === "string" && ID_PATTERN.test(session))) &&
+    (room === undefined || (typeof room === "string" && ID_PATTERN.test(room))) &&
+    (id === undefined || (typeof id === "string" ? id.length <= 128 : typeof id === "number" && Number.isFinite(id))) &&
+    (since === undefined || isInt(since, 0, Number.MAX_SAFE_INTEGER)) &&
+    (limit === undefined || isInt(limit, 1, 1_000_000)) &&
+    (epoch === undefined || (typeof epoch === "string" && epoch.length >= 1 && epoch.length <= 64))
+  );
 }
 
 /** One sentence naming the first field that failed and what was expected. */

@@ -1,6 +1,7 @@
 // The registry of live connections (WebSocket and SSE) and which sessions each has joined. The one owner of
 // subscription bookkeeping: counts here must return to zero when clients go away.
 import type { Principal } from "../sessions/access.ts";
+import { SmallSet, type Members } from "../sessions/small-set.ts";
 
 export type Transport = "ws" | "sse";
 
@@ -31,7 +32,8 @@ export interface Connection {
   lastSeen: number;
   /** Token expiry, epoch seconds (Infinity when authentication is off). */
   tokenExp: number;
-  sessions: Set<string>;
+  /** The sessions it joined (most connections join one: a SmallSet keeps that one inline). */
+  sessions: SmallSet<string>;
   link: ConnectionLink;
   /** Set once the server decided to close it; nothing more is sent. */
   closing: boolean;
@@ -39,9 +41,9 @@ export interface Connection {
 
 export class Hub {
   private readonly connections = new Map<string, Connection>();
-  private readonly bySession = new Map<string, Set<Connection>>();
+  private readonly bySession = new Map<string, SmallSet<Connection>>();
   /** The SSE subset, so fan-out reaches SSE subscribers without walking the WebSocket ones. */
-  private readonly sseBySession = new Map<string, Set<Connection>>();
+  private readonly sseBySession = new Map<string, SmallSet<Connection>>();
   private readonly byUser = new Map<string, number>();
   /** Connections of staff users (admins, moderators): alerts go to every one of them without a join. */
   private readonly staffConnections = new Set<Connection>();
@@ -106,11 +108,11 @@ export class Hub {
     return had;
   }
 
-  subscribers(sessionId: string): ReadonlySet<Connection> {
+  subscribers(sessionId: string): Members<Connection> {
     return this.bySession.get(sessionId) ?? EMPTY;
   }
 
-  sseSubscribers(sessionId: string): ReadonlySet<Connection> {
+  sseSubscribers(sessionId: string): Members<Connection> {
     return this.sseBySession.get(sessionId) ?? EMPTY;
   }
 
@@ -119,18 +121,18 @@ export class Hub {
   }
 }
 
-const EMPTY: ReadonlySet<Connection> = new Set();
+const EMPTY: Members<Connection> = new SmallSet<Connection>();
 
-function addTo(map: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+function addTo(map: Map<string, SmallSet<Connection>>, key: string, conn: Connection): void {
   let set = map.get(key);
   if (!set) {
-    set = new Set();
+    set = new SmallSet();
     map.set(key, set);
   }
   set.add(conn);
 }
 
-function removeFrom(map: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+function removeFrom(map: Map<string, SmallSet<Connection>>, key: string, conn: Connection): void {
   const set = map.get(key);
   if (!set) return;
   set.delete(conn);

@@ -8,6 +8,7 @@ import { seqNumber } from "../protocol/frames.ts";
 import type { Message } from "../protocol/types.ts";
 import type { Clock } from "../sessions/clock.ts";
 import type { SessionService } from "../sessions/session-service.ts";
+import { SmallSet } from "../sessions/small-set.ts";
 import type { Admission } from "./admission.ts";
 import { DETACHED_LINK, type Connection, type Hub } from "./hub.ts";
 
@@ -84,7 +85,7 @@ export class SseGateway {
         connectedAt: now,
         lastSeen: now,
         tokenExp: verified.exp,
-        sessions: new Set(),
+        sessions: new SmallSet(),
         link: DETACHED_LINK,
         closing: false,
       };
@@ -170,7 +171,7 @@ export class SseGateway {
       connectedAt: now,
       lastSeen: now,
       tokenExp: verified.exp,
-      sessions: new Set(),
+      sessions: new SmallSet(),
       link: DETACHED_LINK,
       closing: false,
     };

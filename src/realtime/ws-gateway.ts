@@ -10,10 +10,12 @@ import { errorFields } from "../observability/logger.ts";
 import { CloseCode, SessiondError, isSessiondError } from "../protocol/errors.ts";
 import { parseClientFrame, type ClientFrame, type FrameOf } from "../protocol/frames.ts";
 import type { Clock } from "../sessions/clock.ts";
-import type { SessionService } from "../sessions/session-service.ts";
+import type { JoinResult, SessionService } from "../sessions/session-service.ts";
 import type { Admission } from "./admission.ts";
+import { SmallSet } from "../sessions/small-set.ts";
 import { topicOf, type Fanout } from "./fanout.ts";
 import { errorFrame, toErrorFrame } from "./frames.ts";
+import { DeadlineHeap } from "./deadline-heap.ts";
 import { DETACHED_LINK, type Connection, type ConnectionLink, type Hub } from "./hub.ts";
 import type { RoomFollowers } from "./room-followers.ts";
 
@@ -48,7 +50,9 @@ export interface GatewayDeps {
 
 interface WsData {
   conn: Connection;
-  expiryTimer: ReturnType<typeof setTimeout> | null;
+  /** When the token expires (ms; Infinity: never), and this socket's place in the gateway's expiry heap. */
+  expiresAt: number;
+  expirySlot: number;
   /** Invalid frames in the current 10 s window; past the limit the socket is closed with 1008. */
   invalidCount: number;
   invalidWindowStart: number;
@@ -78,6 +82,16 @@ export class WebSocketGateway {
   private draining = false;
   /** Set at shutdown after the final flush: frames are no longer read, so the sockets' queues can empty. */
   private quiet = false;
+  /** Open sockets by token expiry; one timer, armed for the earliest. */
+  private readonly expiries = new DeadlineHeap<Ws>({
+    at: (ws) => ws.data.expiresAt,
+    slot: (ws) => ws.data.expirySlot,
+    setSlot: (ws, slot) => {
+      ws.data.expirySlot = slot;
+    },
+  });
+  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
+  private expiryTimerAt = Infinity;
   /** Frames written from commit callbacks, per socket, until the batch's callbacks have all run (see queue). */
   private outbox = new Map<Ws, string | string[]>();
   private outboxScheduled = false;
@@ -112,14 +126,14 @@ export class WebSocketGateway {
         connectedAt: now,
         lastSeen: now,
         tokenExp: verified.exp,
-        sessions: new Set(),
+        sessions: new SmallSet(),
         link: DETACHED_LINK,
         closing: false,
       };
       // Counted from here, so concurrent upgrades cannot overshoot the limits while this one completes.
       hub.add(conn);
       reserved = conn;
-      const data: WsData = { conn, expiryTimer: null, invalidCount: 0, invalidWindowStart: now, closingAt: 0, replyBytes: 0 };
+      const data: WsData = { conn, expiresAt: Infinity, expirySlot: -1, invalidCount: 0, invalidWindowStart: now, closingAt: 0, replyBytes: 0 };
       const headers = protocols.includes(PROTOCOL_NAME) ? { "Sec-WebSocket-Protocol": PROTOCOL_NAME } : undefined;
       if (!server.upgrade(req, { data, headers })) {
         hub.remove(conn);
@@ -216,7 +230,8 @@ export class WebSocketGateway {
   stop(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    for (const ws of this.sockets.values()) if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
   }
 
   /** Closes every socket with `code` (admin reset: 4003; shutdown: 1001). */
@@ -231,7 +246,7 @@ export class WebSocketGateway {
 
   private onOpen(ws: Ws): void {
     const conn = ws.data.conn;
-    conn.link = this.linkFor(ws);
+    conn.link = new WsLink(ws, this.closeSocket);
     this.sockets.set(conn.id, ws);
     this.scheduleExpiry(ws);
     this.deps.logger.info("connection.open", { conn: conn.id, user: conn.principal.userId, transport: "ws", remote: conn.remoteAddress });
@@ -240,7 +255,7 @@ export class WebSocketGateway {
   private onClose(ws: Ws, code: number): void {
     const { conn } = ws.data;
     conn.closing = true;
-    if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
+    this.expiries.delete(ws);
     this.sockets.delete(conn.id);
     this.deps.rooms?.forget(conn);
     for (const sessionId of this.deps.hub.remove(conn)) this.deps.service.detach(sessionId, conn.principal.userId);
@@ -319,7 +334,19 @@ export class WebSocketGateway {
     const target = frame.session !== undefined ? { session: frame.session } : { room: frame.room! };
     // Joining the room by itself: the connection does not also need to be told of the session it is opening.
     if (frame.room !== undefined) this.deps.rooms?.unfollow(conn, frame.room);
-    const result = service.join(conn.principal, target, { since: frame.since, limit: frame.limit, epoch: frame.epoch });
+    // Answered once what the join writes (a new session, a new participant) has committed: right away when it
+    // writes nothing, else from the commit's callbacks.
+    service.joinStored(conn.principal, target, { since: frame.since, limit: frame.limit, epoch: frame.epoch }, (error, result) => {
+      if (error || !result) return this.replyError(ws, error, frame.id, frame.session);
+      this.guard(ws, "ws.join", () => this.completeJoin(ws, frame, result));
+    });
+  }
+
+  /** Subscribes and answers `joined`, in the same synchronous step as the history was read. */
+  private completeJoin(ws: Ws, frame: FrameOf<"join">, result: JoinResult): void {
+    const { conn } = ws.data;
+    if (conn.closing) return;
+    const { service, hub } = this.deps;
     const id = result.session.id;
     const room = result.session.room;
     // Subscribed in the same tick the history was read: no commit can fall between the two.
@@ -404,20 +431,37 @@ export class WebSocketGateway {
     ).catch((e) => this.replyError(ws, e, frame.id));
   }
 
+  /** Puts the socket in the expiry heap at its token's exp (a refreshed token moves it); one timer serves all. */
   private scheduleExpiry(ws: Ws): void {
     const data = ws.data;
-    if (data.expiryTimer) clearTimeout(data.expiryTimer);
-    data.expiryTimer = null;
-    if (!Number.isFinite(data.conn.tokenExp)) return;
-    const delay = Math.max(0, data.conn.tokenExp * 1000 - this.deps.clock.now());
-    data.expiryTimer = setTimeout(() => {
-      data.expiryTimer = null;
-      if (data.conn.closing) return;
-      if (data.conn.tokenExp * 1000 > this.deps.clock.now()) return this.scheduleExpiry(ws);
+    data.expiresAt = data.conn.tokenExp * 1000;
+    if (!Number.isFinite(data.expiresAt)) return this.expiries.delete(ws);
+    this.expiries.set(ws);
+    this.armExpiry();
+  }
+
+  private armExpiry(): void {
+    const first = this.expiries.peek();
+    const at = first?.data.expiresAt ?? Infinity;
+    if (at === this.expiryTimerAt) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    this.expiryTimerAt = at;
+    if (first === undefined) return;
+    this.expiryTimer = setTimeout(this.expireDue, Math.min(Math.max(0, at - this.deps.clock.now()), MAX_TIMER_MS));
+  }
+
+  private readonly expireDue = (): void => {
+    this.expiryTimer = null;
+    this.expiryTimerAt = Infinity;
+    const now = this.deps.clock.now();
+    for (let ws = this.expiries.popDue(now); ws !== undefined; ws = this.expiries.popDue(now)) {
+      if (ws.data.conn.closing) continue;
       this.send(ws, errorFrame("unauthorized", "The token has expired; reconnect with a fresh token."));
       this.close(ws, CloseCode.tokenExpired, "token expired");
-    }, Math.min(delay, MAX_TIMER_MS));
-  }
+    }
+    this.armExpiry();
+  };
 
   private invalid(ws: Ws, frameRef: string | number | undefined, error: SessiondError): void {
     const data = ws.data;
@@ -501,18 +545,7 @@ export class WebSocketGateway {
     ws.close(code, reason);
   }
 
-  private linkFor(ws: Ws): ConnectionLink {
-    return {
-      send: (frame) => {
-        const status = ws.send(frame);
-        return status > 0;
-      },
-      close: (code, reason) => this.close(ws, code, reason),
-      bufferedBytes: () => Math.max(0, ws.getBufferedAmount() - ws.data.replyBytes),
-      subscribe: (sessionId) => ws.subscribe(topicOf(sessionId)),
-      unsubscribe: (sessionId) => ws.unsubscribe(topicOf(sessionId)),
-    };
-  }
+  private readonly closeSocket = (ws: Ws, code: number, reason: string): void => this.close(ws, code, reason);
 
   private guard(ws: Ws, where: string, fn: () => void): void {
     try {
@@ -531,6 +564,35 @@ export class WebSocketGateway {
   private report(e: unknown, context: { where: string; sessionId?: string; userId?: string }): void {
     this.deps.logger.error("internal.error", { ...context, ...errorFields(e) });
     this.deps.reporter.capture(e, { ...context, code: "internal" });
+  }
+}
+
+/** The hub's view of one WebSocket: a small object per connection, no closures. */
+class WsLink implements ConnectionLink {
+  constructor(
+    private readonly ws: Ws,
+    private readonly closeWith: (ws: Ws, code: number, reason: string) => void,
+  ) {}
+
+  send(frame: string): boolean {
+    return this.ws.send(frame) > 0;
+  }
+
+  close(code: number, reason: string): void {
+    this.closeWith(this.ws, code, reason);
+  }
+
+  /** Queued bytes, less the replies to the client's own joins (see WsData.replyBytes). */
+  bufferedBytes(): number {
+    return Math.max(0, this.ws.getBufferedAmount() - this.ws.data.replyBytes);
+  }
+
+  subscribe(sessionId: string): void {
+    this.ws.subscribe(topicOf(sessionId));
+  }
+
+  unsubscribe(sessionId: string): void {
+    this.ws.unsubscribe(topicOf(sessionId));
   }
 }
 

@@ -224,12 +224,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_SECONDS * 1000,
       slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
     },
-    onFrame: counting
-      ? (type) => {
-          metrics.framesReceived.inc({ type });
-          if (type === "message") metrics.messagesReceived.inc({ transport: "ws" });
-        }
-      : undefined,
+    onFrame: counting ? frameCounter(metrics) : undefined,
     onRefused: (code) => metrics.connectionRefusals.inc({ code }),
     onConnectionError: (reason) => connectionErrors.inc({ reason }),
     onErrorSent: (code) => metrics.errors.inc({ code }),
@@ -482,6 +477,18 @@ function buildAuthenticator(config: Config, logger: Logger, command: string): Au
     audience: config.JWT_AUDIENCE,
   });
   return new Authenticator("jwt", verifier);
+}
+
+/** Counts a received frame by type (and a message as received over WebSocket), label keys rendered once. */
+function frameCounter(metrics: Metrics): (type: string) => void {
+  const byType = new Map<string, { inc(): void }>();
+  const messages = metrics.messagesReceived.labelled({ transport: "ws" });
+  return (type) => {
+    let counter = byType.get(type);
+    if (counter === undefined) byType.set(type, (counter = metrics.framesReceived.labelled({ type })));
+    counter.inc();
+    if (type === "message") messages.inc();
+  };
 }
 
 function pathOf(url: string): string {

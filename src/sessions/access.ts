@@ -63,12 +63,20 @@ export function withoutAnalysis(m: Message): Message {
   return rest;
 }
 
+/** The grants of a token without any: one shared empty set rather than two per connection. */
+const NO_GRANTS: ReadonlySet<string> = new Set();
+
 export function principal(userId: string, options: { admin?: boolean; role?: Role; sessions?: readonly string[] } = {}): Principal {
-  const grantedSessions = new Set<string>();
-  const grantedRooms = new Set<string>();
+  let grantedSessions = NO_GRANTS;
+  let grantedRooms = NO_GRANTS;
   for (const entry of options.sessions ?? []) {
-    if (entry.startsWith("room:")) grantedRooms.add(entry.slice(5));
-    else grantedSessions.add(entry);
+    if (entry.startsWith("room:")) {
+      if (grantedRooms === NO_GRANTS) grantedRooms = new Set();
+      (grantedRooms as Set<string>).add(entry.slice(5));
+    } else {
+      if (grantedSessions === NO_GRANTS) grantedSessions = new Set();
+      (grantedSessions as Set<string>).add(entry);
+    }
   }
   const role: Role = options.role ?? (options.admin ? "admin" : "user");
   return { userId, role, admin: role === "admin", staff: role !== "user", grantedSessions, grantedRooms };

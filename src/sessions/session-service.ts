@@ -1,7 +1,7 @@
 // The session service: join, recover, append, configure, end, expire. Every transport goes through it, so there
 // is one write path, one access check and one source of domain events. It never touches a socket.
 import { higherRisk, type Analysis } from "../protocol/analysis.ts";
-import { SessiondError } from "../protocol/errors.ts";
+import { isSessiondError, SessiondError } from "../protocol/errors.ts";
 import { MAX_METADATA_BYTES, utf8Bytes } from "../protocol/frames.ts";
 import type {
   AnalysisSetting,
@@ -83,17 +83,32 @@ export interface MessageRateLimiter {
 export const DEFAULT_HISTORY_LIMIT = 100;
 /** Messages read from SQLite at a time while a recovery fills its reply. */
 const RECOVERY_PAGE = 500;
+/** Idle sessions read at a time by the expiry sweep, and activity times written per transaction. */
+const EXPIRY_PAGE = 200;
+const ACTIVITY_CHUNK = 1000;
 
 interface CachedSession {
   record: SessionRecord;
   /** Loaded on the first history read; kept in step with commits from then on. */
   window: MessageWindow<Message> | null;
-  /** Users who ever joined or posted (for participantCount); loaded on first need. */
-  participants: Set<string> | null;
+  /**
+   * Users who ever joined or posted (for participantCount); loaded on first need. A session with one participant
+   * (most of them) holds the user id itself rather than a set of one.
+   */
+  participants: string | Set<string> | null;
   activityDirty: boolean;
 }
 
 export type JoinTarget = { session: string; room?: undefined } | { room: string; session?: undefined };
+
+export interface JoinOptions {
+  /** Every message after this seq (a recovery) instead of the last `limit`. */
+  since?: number;
+  /** How many of the latest messages (default 100, at most the window). */
+  limit?: number;
+  /** The epoch `since` was counted in. */
+  epoch?: string;
+}
 
 export interface JoinResult {
   session: SessionInfo;
@@ -173,8 +188,11 @@ export class SessionService {
   private readonly wasErased: (id: string) => boolean;
   private assistant: AssistantPort | null = null;
   private readonly grace: DisconnectGrace;
-  /** Sessions whose queued insert failed for a storage fault: queued again when next used. */
-  private readonly unstored = new Set<string>();
+  /**
+   * Sessions whose queued insert has not committed yet, with who waits for it (joins answer once it has, so a
+   * `joined` reply means its session is stored).
+   */
+  private readonly creating = new Map<string, Array<(error: SessiondError | null) => void>>();
 
   constructor(deps: SessionServiceDeps) {
     this.store = deps.store;
@@ -182,6 +200,8 @@ export class SessionService {
     this.clock = deps.clock;
     this.limiter = deps.limiter;
     this.rules = deps.rules;
+    // Shared by every session opened without its own setting (see create): never changed in place.
+    for (const setting of Object.values(deps.rules.defaults)) Object.freeze(setting);
     this.newSessionId = deps.newSessionId ?? randomSessionId;
     this.newMessageId = deps.newMessageId;
     this.wasErased = deps.wasErased ?? (() => false);
@@ -215,16 +235,18 @@ export class SessionService {
    * committed (or rejects with the storage error: nothing was stored), for callers that answer only after that.
    */
   open(who: Principal, input: NewSession): { session: SessionInfo; created: boolean; stored: Promise<void> } {
+    const opened = this.create(who, input);
     let settle!: (error: SessiondError | null) => void;
     const stored = new Promise<void>((resolve, reject) => (settle = (e) => (e ? reject(e) : resolve())));
     // Settled whether or not the caller waits for it: a failure nobody awaited is not an unhandled rejection.
     stored.catch(() => {});
-    const opened = this.create(who, input, (e) => settle(e));
-    if (!opened.created) settle(null);
+    const waiters = this.creating.get(opened.session.id);
+    if (waiters) waiters.push(settle);
+    else settle(null);
     return { ...opened, stored };
   }
 
-  private create(who: Principal, input: NewSession, onStored?: (error: SessiondError | null) => void): { session: SessionInfo; created: boolean } {
+  private create(who: Principal, input: NewSession): { session: SessionInfo; created: boolean } {
     if (input.room !== undefined) {
       const existing = this.store.findActiveSessionByRoom(input.room);
       if (existing) {
@@ -246,9 +268,10 @@ export class SessionService {
       throw new SessiondError("conflict", "A session with that id was erased; its id is not used again. Choose another id.");
     }
     const d = this.rules.defaults;
-    const analysis = { ...d.analysis, ...input.analysis };
-    const assistant = this.checkAssistant({ ...d.assistant, ...input.assistant });
-    const endOnDisconnect = { ...d.endOnDisconnect, ...input.endOnDisconnect };
+    // A setting not given is the default object itself (frozen, shared): a session costs memory only for its own.
+    const analysis = input.analysis ? { ...d.analysis, ...input.analysis } : d.analysis;
+    const assistant = this.checkAssistant(input.assistant ? { ...d.assistant, ...input.assistant } : d.assistant);
+    const endOnDisconnect = input.endOnDisconnect ? { ...d.endOnDisconnect, ...input.endOnDisconnect } : d.endOnDisconnect;
     const now = this.clock.now();
     const record = newSessionRecord({
       id: input.id ?? this.newSessionId(),
@@ -257,29 +280,27 @@ export class SessionService {
       room: input.room ?? null,
       mode: input.mode ?? "chat",
       access: input.access ?? "private",
-      members: input.members ?? [],
-      config: input.config ?? {},
+      members: input.members ?? NO_MEMBERS,
+      config: input.config ?? NO_CONFIG,
       analysis,
       assistant,
       endOnDisconnect,
       retentionDays: input.retentionDays ?? null,
     });
-    this.store.queueSession(record, (error) => this.inserted(record, error, onStored));
-    this.cache.set(record.id, { record, window: new MessageWindow(this.rules.windowSize), participants: new Set(), activityDirty: false });
+    // Throws at once for a conflict with a queued session, or `unavailable` while a storage fault lasts.
+    this.store.queueSession(record, (error) => this.inserted(record, error));
+    this.creating.set(record.id, []);
+    this.cache.set(record.id, { record, window: EMPTY_WINDOW, participants: null, activityDirty: false });
     return { session: this.info(record), created: true };
   }
 
-  /** A queued session insert committed (then it has started) or failed. */
-  private inserted(record: SessionRecord, error: SessiondError | null, onStored?: (error: SessiondError | null) => void): void {
+  /** A queued session insert committed (then it has started) or failed (then it never existed). */
+  private inserted(record: SessionRecord, error: SessiondError | null): void {
+    const waiters = this.creating.get(record.id) ?? [];
+    this.creating.delete(record.id);
     if (error === null) this.events.emit("session.started", { session: this.info(record) });
-    else if (error.code === "conflict") {
-      // Someone else's row under that id or room: ours never existed.
-      if (this.cache.peek(record.id)?.record === record) this.cache.delete(record.id);
-    } else if (this.cache.peek(record.id)?.record === record) {
-      // A storage fault: the session lives on in memory and its insert is queued again when it is next used.
-      this.unstored.add(record.id);
-    }
-    onStored?.(error);
+    else if (this.cache.peek(record.id)?.record === record) this.cache.delete(record.id);
+    for (const w of waiters) w(error);
   }
 
   /**
@@ -288,15 +309,63 @@ export class SessionService {
    * from SQLite otherwise) up to maxRecoveryMessages. Synchronous, so a caller that subscribes right after
    * misses nothing and sees nothing twice.
    */
-  join(who: Principal, target: JoinTarget, { since, limit, epoch }: { since?: number; limit?: number; epoch?: string } = {}): JoinResult {
+  join(who: Principal, target: JoinTarget, options: JoinOptions = {}): JoinResult {
+    const entry = this.admit(who, target);
+    if (entry.record.status === "active" && who.role !== "moderator") this.addParticipant(entry, who.userId);
+    return this.joined(who, entry, options);
+  }
+
+  /**
+   * `join`, answered once what it writes has committed: the session it opens (or that another join opened and
+   * has not committed yet) and the caller's participant row. `done` then gets the result, read in that same
+   * synchronous step (a subscription made in `done` misses nothing and sees nothing twice), or the storage error
+   * (nothing was stored). With nothing to write, `done` runs before this returns. Refusals (not_found, forbidden,
+   * `unavailable` while a storage fault lasts) throw instead.
+   */
+  joinStored(who: Principal, target: JoinTarget, options: JoinOptions, done: (error: SessiondError | null, result: JoinResult | null) => void): void {
+    const entry = this.admit(who, target);
+    let waiting = 1;
+    let failure: SessiondError | null = null;
+    const settle = (error: SessiondError | null) => {
+      failure ??= error;
+      if (--waiting > 0) return;
+      if (failure) return done(failure, null);
+      let result: JoinResult;
+      try {
+        result = this.joined(who, entry, options);
+      } catch (e) {
+        return done(isSessiondError(e) ? e : new SessiondError("internal", "The join could not be completed.", undefined, undefined, { cause: e }), null);
+      }
+      done(null, result);
+    };
+    // First, as it may refuse at once: nothing waits on anything yet.
+    const wrote = entry.record.status === "active" && who.role !== "moderator" && this.addParticipant(entry, who.userId, settle);
+    if (wrote) waiting++;
+    const insert = this.creating.get(entry.record.id);
+    if (insert) {
+      // Another join's insert (or this one's): its outcome decides; and when this join wrote nothing itself, a fence
+      // keeps its answer behind the other join's participant too.
+      waiting++;
+      insert.push(settle);
+      if (!wrote) {
+        waiting++;
+        this.store.afterQueued(settle);
+      }
+    }
+    settle(null);
+  }
+
+  /** What every join does first: resolve (opening when allowed), check access, note a staff read, count activity. */
+  private admit(who: Principal, target: JoinTarget): CachedSession {
     const entry = this.resolve(who, target);
     if (!canAccess(who, entry.record)) throw FORBIDDEN(entry.record);
     this.noteRead(who, entry.record, "join");
-    if (entry.record.status === "active") {
-      this.markActive(entry);
-      // Staff who only watch (moderators) are not participants of the conversation.
-      if (who.role !== "moderator") this.addParticipant(entry, who.userId);
-    }
+    if (entry.record.status === "active") this.markActive(entry);
+    return entry;
+  }
+
+  /** The history part of a join: the last `limit` messages, or everything after `since` (see recover). */
+  private joined(who: Principal, entry: CachedSession, { since, limit, epoch }: JoinOptions): JoinResult {
     let messages: Message[];
     let truncated = false;
     // A position from another history (a restored database, or a seq this session never reached) is not
@@ -542,7 +611,6 @@ export class SessionService {
    * Appends still queued for it fail with not_found inside their transaction (the row is gone).
    */
   evict(id: string): void {
-    this.unstored.delete(id);
     this.grace.cancel(id);
     this.cache.delete(id);
     this.presence.clear(id);
@@ -563,7 +631,8 @@ export class SessionService {
         Object.assign(entry.record, { members, participantCount, analyzedCount, sentimentSum, riskLevel });
       }
       entry.window = null;
-      entry.participants?.delete(userId);
+      if (entry.participants === userId) entry.participants = null;
+      else if (typeof entry.participants === "object") entry.participants?.delete(userId);
     }
     for (const sessionId of this.presence.sessionsOf(userId)) {
       if (this.presence.remove(sessionId, userId)) this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
@@ -641,46 +710,64 @@ export class SessionService {
     }
   }
 
-  /** Writes pending activity times, then ends every active session idle for longer than expiryMs. */
-  expireIdleSessions(): string[] {
-    this.persistActivity();
-    const cutoff = this.clock.now() - this.rules.expiryMs;
+  /**
+   * Writes pending activity times, then ends every active session idle for longer than expiryMs. Works in small
+   * steps and stops after the one where `shouldYield` says so (`done: false`): the caller calls again on a later
+   * turn of the event loop, so a sweep over 100,000 sessions never holds the loop for long. @default never yields
+   */
+  expireIdleSessions(shouldYield: () => boolean = () => false): { expired: string[]; done: boolean } {
     const expired: string[] = [];
+    if (!this.persistActivity(shouldYield)) return { expired, done: false };
+    const cutoff = this.clock.now() - this.rules.expiryMs;
     for (;;) {
-      const ids = this.store.idleSessionIds(cutoff, 500);
-      if (ids.length === 0) break;
+      const ids = this.store.idleSessionIds(cutoff, EXPIRY_PAGE);
+      if (ids.length === 0) return { expired, done: true };
       let held = 0;
+      let yielded = false;
       for (const id of ids) {
         // A reply streaming or waiting counts as activity: the session does not expire under it.
         if (this.assistant?.busy(id)) {
           this.touch(id);
           held++;
         } else if (this.archive(id, "expired")) expired.push(id);
+        if (shouldYield()) {
+          yielded = true;
+          break;
+        }
       }
+      // Written before the next page is read, so a held session is not found idle again.
       if (held > 0) this.persistActivity();
-      if (ids.length < 500) break;
+      if (yielded) return { expired, done: false };
+      if (ids.length < EXPIRY_PAGE) return { expired, done: true };
     }
-    return expired;
   }
 
-  /** Writes the last-activity time of every session touched since the last write. */
-  persistActivity(): void {
-    const updates: Array<{ id: string; lastActivityAt: number }> = [];
-    for (const entry of this.cache.values()) {
-      if (entry.activityDirty) {
+  /**
+   * Writes the last-activity time of every session touched since the last write, in transactions of at most
+   * ACTIVITY_CHUNK rows; true once none is left, false when `shouldYield` stopped it after a chunk.
+   */
+  persistActivity(shouldYield: () => boolean = () => false): boolean {
+    for (;;) {
+      const updates: Array<{ id: string; lastActivityAt: number }> = [];
+      for (const entry of this.cache.values()) {
+        if (!entry.activityDirty) continue;
         updates.push({ id: entry.record.id, lastActivityAt: entry.record.lastActivityAt });
         entry.activityDirty = false;
+        if (updates.length >= ACTIVITY_CHUNK) break;
       }
-    }
-    try {
-      this.store.saveActivity(updates);
-    } catch (e) {
-      // Not written (a storage fault): still pending, so the next sweep or the shutdown writes them.
-      for (const u of updates) {
-        const entry = this.cache.peek(u.id);
-        if (entry) entry.activityDirty = true;
+      if (updates.length === 0) return true;
+      try {
+        this.store.saveActivity(updates);
+      } catch (e) {
+        // Not written (a storage fault): still pending, so the next sweep or the shutdown writes them.
+        for (const u of updates) {
+          const entry = this.cache.peek(u.id);
+          if (entry) entry.activityDirty = true;
+        }
+        throw e;
       }
-      throw e;
+      if (updates.length < ACTIVITY_CHUNK) return true;
+      if (shouldYield()) return false;
     }
   }
 
@@ -727,14 +814,16 @@ export class SessionService {
       const r = entry.record;
       r.lastSeq = message.seq;
       r.messageCount++;
-      const window = entry.window;
+      let window = entry.window;
+      // A new session's first message: its own window replaces the shared empty one.
+      if (window === EMPTY_WINDOW) window = entry.window = new MessageWindow(this.rules.windowSize);
       if (window) {
         // The window must stay contiguous; if it somehow is not, drop it and reload on the next read.
         if (window.lastSeq === null ? message.seq === 1 : window.lastSeq === message.seq - 1) window.push(message);
         else entry.window = null;
       }
     }
-    this.events.emit("message.committed", { message, ackLatencyMs, ...(assistant && { assistant }) });
+    this.events.emit("message.committed", assistant ? { message, ackLatencyMs, assistant } : { message, ackLatencyMs });
   }
 
   /** Tells the audit trail of a read by staff from outside the session (see outside-read.ts). */
@@ -791,10 +880,7 @@ export class SessionService {
   /** The cached session, loading its row on a miss (not its messages: the window loads on first read). */
   private entry(id: string): CachedSession | null {
     const cached = this.cache.get(id);
-    if (cached) {
-      if (this.unstored.size > 0 && this.unstored.delete(id)) this.store.queueSession(cached.record, (e) => this.inserted(cached.record, e));
-      return cached;
-    }
+    if (cached) return cached;
     const record = this.store.getSession(id);
     if (!record) return null;
     const entry: CachedSession = { record, window: null, participants: null, activityDirty: false };
@@ -813,17 +899,31 @@ export class SessionService {
     entry.activityDirty = true;
   }
 
-  private addParticipant(entry: CachedSession, userId: string): void {
-    entry.participants ??= new Set(this.store.participants(entry.record.id));
-    if (entry.participants.has(userId)) return;
-    const participants = entry.participants;
-    participants.add(userId);
+  /**
+   * Records the user as a participant unless already known; true when a write was queued (`then` hears how it
+   * went). Throws `unavailable` at once while a storage fault lasts.
+   */
+  private addParticipant(entry: CachedSession, userId: string, then?: (error: SessiondError | null) => void): boolean {
+    // A session created here has no stored participants: a fresh one (null) with no rows to read.
+    if (entry.participants === null && !this.creating.has(entry.record.id)) {
+      const stored = this.store.participants(entry.record.id);
+      entry.participants = stored.length === 1 ? stored[0]! : stored.length === 0 ? null : new Set(stored);
+    }
+    const known = entry.participants;
+    if (known === userId || (typeof known === "object" && known?.has(userId))) return false;
     // Group-committed with the join's or the post's other writes; one refused by a storage fault is forgotten, so
     // the user's next join or post tries again.
     this.store.queueParticipant(entry.record.id, userId, this.clock.now(), (error, added) => {
-      if (error) participants.delete(userId);
-      else if (added) entry.record.participantCount++;
+      if (error) {
+        if (entry.participants === userId) entry.participants = null;
+        else if (typeof entry.participants === "object") entry.participants?.delete(userId);
+      } else if (added) entry.record.participantCount++;
+      then?.(error);
     });
+    if (known === null) entry.participants = userId;
+    else if (typeof known === "string") entry.participants = new Set([known, userId]);
+    else known.add(userId);
+    return true;
   }
 
   /** History as `who` may read it: analyses only for readers who may see them (see analysisView). */
@@ -875,6 +975,11 @@ export class SessionService {
     return info;
   }
 }
+
+/** The window of a session created here until its first message: shared, never written to. */
+const EMPTY_WINDOW = new MessageWindow<Message>(1);
+const NO_MEMBERS: string[] = Object.freeze([]) as unknown as string[];
+const NO_CONFIG: Record<string, unknown> = Object.freeze({});
 
 /** 128 random bits as hex: unguessable and inside the id pattern. */
 export function randomSessionId(): string {

@@ -98,14 +98,18 @@ export interface SessionStore {
    * appends and participants queued after it commit in its transaction or a later one, never before it. `done`
    * runs after the commit: null, `conflict` (the id or the room's active session already existed), or the
    * transaction's error (`unavailable`, `internal`: nothing was stored). Throws `conflict` at once when a session
-   * with that id or room is already queued.
+   * with that id or room is already queued. While a storage fault lasts it writes at once instead (and throws
+   * `unavailable` if that fails), so a refusal is not delayed by the commit's retries.
    */
   queueSession(record: SessionRecord, done: (error: SessiondError | null) => void): void;
   /**
    * Queues a participant row (group-committed); `added` is true when the user was new to the session, whose
-   * participant count then grew by one. Errors: `not_found` (no such session), or the transaction's.
+   * participant count then grew by one. Errors: `not_found` (no such session), or the transaction's. Like
+   * queueSession it writes at once (throwing `unavailable`) while a storage fault lasts.
    */
   queueParticipant(sessionId: string, userId: string, at: number, done: (error: SessiondError | null, added: boolean) => void): void;
+  /** Runs `done` after the callbacks of everything queued before it (its error: its own batch's, if that failed). */
+  afterQueued(done: (error: SessiondError | null) => void): void;
   updateSession(id: string, patch: SessionPatch): void;
   /** Ends an active session; false when it was not active. */
   endSession(id: string, status: Exclude<SessionStatus, "active">, endedAt: number): boolean;

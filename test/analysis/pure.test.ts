@@ -159,15 +159,21 @@ describe("TimeBudget", () => {
     expect(budget.waitMs()).toBe(0);
   });
 
-  test("measure records how long the function ran, even when it throws", () => {
+  test("measure records the CPU the function used (not wall time), even when it throws", () => {
     let now = 0;
-    const budget = new TimeBudget({ fraction: 0.01, windowMs: 1000, now: () => now });
+    let cpu = 0;
+    const budget = new TimeBudget({ fraction: 0.01, windowMs: 1000, now: () => now, cpuNow: () => cpu });
     expect(() =>
       budget.measure(() => {
-        now += 20;
+        now += 50;
+        cpu += 20;
         throw new Error("x");
       }),
     ).toThrow("x");
-    expect(budget.waitMs()).toBe(980);
+    expect(budget.waitMs()).toBe(950);
+    // Preempted, not running: wall time passes, no CPU is spent.
+    budget.measure(() => void (now += 100));
+    now = 1000;
+    expect(budget.waitMs()).toBe(1000);
   });
 });

@@ -65,6 +65,9 @@ test("the binary analyses messages in its worker thread and alerts staff", async
     const page = await api(server.http, "GET", "/api/sessions/bin-analysis/messages", { token: await token("ops", { admin: true }) });
     expect(page.body.messages[0].analysis).toMatchObject({ analyzer: "builtin/1", crisis: { risk_level: "high" } });
     await eventually(async () => (await api(server.http, "GET", "/health")).body.checks.analysis === true);
+    // The worker runs below the write path's priority inside the binary too.
+    const ready = server.logs.find((l) => l.includes('"analysis.worker_ready"'));
+    expect(["idle", "nice"]).toContain(JSON.parse(ready!).priority);
     await user.close();
     await moderator.close();
   } finally {

@@ -86,6 +86,7 @@ describe("migration 0004: messages WITHOUT ROWID", () => {
     expect(ddl).toContain("PRIMARY KEY(`session_id`, `seq`)");
     const indexes = sqlite.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL").all();
     expect(indexes).toEqual([{ name: "messages_session_user_client_uq" }]);
+    expect(sqlite.query("EXPLAIN QUERY PLAN SELECT * FROM messages WHERE session_id = ? AND user_id = ? AND client_msg_id = ?").all("s-a", "alice", "c1").map((r: any) => r.detail).join()).toContain("messages_session_user_client_uq");
     expect(() => sqlite.query("SELECT rowid FROM messages LIMIT 1").get()).toThrow();
 
     // The write path carries on from the stored seq, and the idempotency index still answers repeats.
