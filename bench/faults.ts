@@ -62,14 +62,14 @@ if (wanted("lock")) {
     const r = await lockTrial({ lockMs, retryMs: 2000 });
     const quick = r.writePaths.filter((w) => !w.path.endsWith("/messages")).every((w) => w.status === 503 && w.code === "unavailable" && w.ms < 100);
     const ok =
-      r.unavailable > 0 && r.otherErrors.length === 0 && r.inOrder && r.recovered && r.stallsOver20ms === 0 && r.healthDuring === 503 && r.healthAfter === 200 && quick &&
+      r.unavailable > 0 && r.otherErrors.length === 0 && r.inOrder && r.recovered && r.stallsOver20ms === 0 && !(r.blockedMaxMs > 20) && r.healthDuring === 503 && r.healthAfter === 200 && quick && r.internalErrors.length === 0 &&
       r.logEvents.filter((e) => e === "storage.fault_started").length === 1 && r.logEvents.at(-1) === "storage.fault_ended";
     report(
       `foreign write lock for ${lockMs / 1000} s (DB_RETRY_MS=2000)`,
       ok,
       `${r.unavailable} unavailable (retryAfterMs ${r.retryAfterMs.join("/")}), ${r.ackedAfterRelease} committed after the release, in order: ${r.inOrder}; ` +
-        `${r.pings} pings, slowest ${r.pingMaxMs} ms; server stalls over 20 ms of its own: ${r.stallsOver20ms}; health ${r.healthDuring} then ${r.healthAfter}; ` +
-        `other writes: ${r.writePaths.map((w) => `${w.path} ${w.status} in ${w.ms} ms`).join(", ")}; logs: ${r.logEvents.join(", ")}; SQLITE_BUSY counted ${r.storageErrors}`,
+        `${r.pings} pings, slowest ${r.pingMaxMs} ms; worst server stall ${r.stallMaxMs} ms (its own ${r.blockedMaxMs} ms), stalls of its own over 20 ms: ${r.stallsOver20ms}; health ${r.healthDuring} then ${r.healthAfter}; ` +
+        `other writes: ${r.writePaths.map((w) => `${w.path} ${w.status} in ${w.ms} ms`).join(", ")}; logs: ${r.logEvents.join(", ")}; SQLITE_BUSY counted ${r.storageErrors}; internal errors logged ${r.internalErrors.length}`,
     );
   }
 }

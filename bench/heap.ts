@@ -44,6 +44,7 @@ const snapshot = () => {
 
 await settle();
 const before = snapshot();
+const sizesBefore = process.env.HEAP_SNAPSHOT ? new Map(sizesByName()) : null;
 const token = await mintToken(SECRET, { userId: "mem", ttlSeconds: 3600, admin: true });
 const clients = Bun.spawn([process.execPath, "-e", CLIENTS], {
   env: { ...process.env, URL: `ws://127.0.0.1:${node.port}/ws`, TOKEN: token, N: String(n) },
@@ -67,8 +68,12 @@ console.log(`  RSS       ${((after.rss - before.rss) / n).toFixed(0)} B`);
 console.log("  objects per connection, by type:");
 for (const [type, d] of rows) console.log(`    ${(d / n).toFixed(2).padStart(6)}  ${type}`);
 if (bySize) {
-  console.log("  heap snapshot, bytes per connection by node name (kinds with at least N/10 nodes):");
-  for (const [name, { count, bytes }] of bySize) if (count >= n / 10) console.log(`    ${(bytes / n).toFixed(0).padStart(6)} B  ${(count / n).toFixed(2).padStart(5)}×  ${name}`);
+  console.log("  heap snapshot growth, bytes per connection by node name (kinds that grew by at least N/10 nodes):");
+  const grown = bySize
+    .map(([name, { count, bytes }]) => [name, count - (sizesBefore!.get(name)?.count ?? 0), bytes - (sizesBefore!.get(name)?.bytes ?? 0)] as const)
+    .filter(([, count]) => count >= n / 10)
+    .sort((a, b) => b[2] - a[2]);
+  for (const [name, count, bytes] of grown) console.log(`    ${(bytes / n).toFixed(0).padStart(6)} B  ${(count / n).toFixed(2).padStart(5)}×  ${name}`);
 }
 clients.kill();
 await clients.exited;
@@ -89,5 +94,5 @@ function sizesByName(): Array<[string, { count: number; bytes: number }]> {
     t.bytes += snap.nodes[i + sizeAt]!;
     totals.set(name, t);
   }
-  return [...totals].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 40);
+  return [...totals].sort((a, b) => b[1].bytes - a[1].bytes);
 }

@@ -1,5 +1,6 @@
 // The main comparison (issue 13's first table) and the fan-out width table: every row against the bare Bun.serve
 // baseline and sessiond in the same run, rounds alternating which server goes first, medians with each round's ratio.
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { connectStorm, f0, f2, fanout, joinLatency, median, memory, pairs } from "./load.ts";
 import { hasTaskset, SECONDS, startBare, startSessiond, type Target } from "./servers.ts";
@@ -117,7 +118,45 @@ async function table(title: string, scenarios: Scenario[], rows: Row[], only: Se
   }
 }
 
-/** BENCH_ONLY: comma-separated scenario names (fanout, fixed, pairs, storm, memory, join, width); unset: all. */
+/** CPU seconds the process has used (all threads). */
+const cpuSeconds = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+
+/**
+ * What metrics cost on fan-out: sessiond with METRICS_ENABLED on and off, rounds alternating the order; delivered
+ * msgs/s and the server's CPU per delivered message (which other processes on a busy machine inflate less).
+ */
+async function metricsCost(): Promise<void> {
+  const runs: Record<"on" | "off", Array<{ rate: number; cpuNs: number }>> = { on: [], off: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const side of (round % 2 === 0 ? ["on", "off"] : ["off", "on"]) as Array<"on" | "off">) {
+      const t = await startSessiond({ METRICS_ENABLED: side === "on" ? "true" : "false" });
+      try {
+        const cpu0 = cpuSeconds(t.pid);
+        const r = await fanout(t, { session: "fan", subscribers: 200, publishers: 4, inFlight: 64, users: true }, TABLE_GENERATORS);
+        // Delivered during the window only; the CPU spans the whole run, so this is an upper bound per message.
+        runs[side].push({ rate: r.deliveredPerSec, cpuNs: ((cpuSeconds(t.pid) - cpu0) * 1e9) / (r.deliveredPerSec * SECONDS) });
+      } finally {
+        t.stop();
+        await t.exited;
+        await Bun.sleep(300);
+      }
+    }
+  }
+  const m = (side: "on" | "off", k: "rate" | "cpuNs") => median(runs[side].map((r) => r[k]));
+  const each = (k: "rate" | "cpuNs", fmt: (n: number) => string) => runs.on.map((r, i) => `${fmt(runs.off[i]![k])} / ${fmt(r[k])}`).join("; ");
+  console.log(`
+Metrics on fan-out 1 × 200 (METRICS_ENABLED; medians of ${ROUNDS} rounds)
+`);
+  console.log("| figure | metrics off | metrics on | cost | target | each round: off / on |");
+  console.log("| --- | ---: | ---: | ---: | --- | --- |");
+  console.log(`| delivered msgs/s | ${f0(m("off", "rate"))} | ${f0(m("on", "rate"))} | ${((1 - m("on", "rate") / m("off", "rate")) * 100).toFixed(1)}% | < 5 % | ${each("rate", f0)} |`);
+  console.log(`| server CPU per delivered message (ns) | ${f0(m("off", "cpuNs"))} | ${f0(m("on", "cpuNs"))} | ${((m("on", "cpuNs") / m("off", "cpuNs") - 1) * 100).toFixed(1)}% | < 5 % | ${each("cpuNs", f0)} |`);
+}
+
+/** BENCH_ONLY: comma-separated scenario names (fanout, fixed, pairs, storm, memory, join, width, metrics); unset: all. */
 export async function runTables(): Promise<void> {
   const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",").flatMap((n) => (n === "width" ? WIDTHS.map((w) => `width-${w}`) : [n]))) : null;
   const loads = await Bun.file("/proc/loadavg").text().catch(() => "?");
@@ -127,4 +166,5 @@ export async function runTables(): Promise<void> {
   );
   await table(`Main table (medians of ${ROUNDS} rounds)`, MAIN, MAIN_ROWS, only);
   await table(`Fan-out width (paced by delivery; medians of ${ROUNDS} rounds)`, WIDTH, WIDTH_ROWS, only);
+  if (only === null || only.has("metrics")) await metricsCost();
 }

@@ -1,10 +1,13 @@
 // Builds analysis from the config: the worker with the built-in analyzer, the model side for ANALYZER=llm|both,
 // the subscriber, the alert service, their metrics, logs and the /health check. Called once by server/node.ts.
 import type { Database } from "bun:sqlite";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { ModelClient } from "../ai/model-client.ts";
 import type { Config } from "../config/index.ts";
 import { SqliteAnalysisStore } from "../db/analysis-store.ts";
 import type { CommitHooks } from "../db/commit-hooks.ts";
+import { storageFaultCode, type StorageFaultListener } from "../db/storage-faults.ts";
 import { errorFields, type Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
@@ -29,6 +32,8 @@ export class AnalysisSetupError extends Error {}
 const ANALYSIS_BUCKETS = [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** The share of the main thread's time analysis may use (see TimeBudget). */
 const MAIN_THREAD_SHARE = 0.04;
+/** The main thread's busy share above which a worker sharing its core is held back (see TimeBudget). */
+const BUSY_SHARE = 0.5;
 /** How often the model server is pinged for /health when the LLM analyzer is on, in ms. */
 const PING_INTERVAL_MS = 15_000;
 
@@ -59,6 +64,8 @@ export interface AnalysisDeps {
   hooks?: Pick<CommitHooks, "alertRaised" | "alertUpdated">;
   /** Seals analyses and alert triggers at rest (ENCRYPTION_KEY); plaintext when absent. */
   cipher?: FieldCipher;
+  /** Told of storage faults (a busy or full database) instead of logging them as internal errors. */
+  faults?: StorageFaultListener;
 }
 
 export interface AnalysisParts {
@@ -66,6 +73,21 @@ export interface AnalysisParts {
   alerts: AlertService;
   /** /health `checks.analysis`: the queue is moving, the worker answers, and (with a model) the model server does. */
   healthy: () => boolean;
+}
+
+/**
+ * The CPUs this process may use: its affinity (taskset, cpusets), and a cgroup v2 CPU quota (`docker --cpus`)
+ * when one is set.
+ */
+export function effectiveCpus(): number {
+  let cpus = availableParallelism();
+  try {
+    const [quota, period] = readFileSync("/sys/fs/cgroup/cpu.max", "utf8").trim().split(/\s+/);
+    if (quota !== "max" && Number(period) > 0) cpus = Math.min(cpus, Number(quota) / Number(period));
+  } catch {
+    // no cgroup v2 quota to read
+  }
+  return cpus;
 }
 
 /** Throws AnalysisSetupError when ANALYSIS_TOPICS_FILE is unusable. */
@@ -77,6 +99,9 @@ export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
   }
   const store = new SqliteAnalysisStore(deps.sqlite, deps.hooks, deps.cipher);
   const reportError = (e: unknown, where: string) => {
+    // A busy or full database is no bug: the fault monitor logs it (once), and the catch-up stores these later.
+    const fault = storageFaultCode(e);
+    if (fault !== null && deps.faults) return deps.faults.failed(fault, where);
     logger.error("internal.error", { where, ...errorFields(e) });
     reporter.capture(e, { where, code: "internal" });
   };
@@ -89,12 +114,14 @@ export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
 
   // Analysis may take at most this share of the main thread (posting to the worker, storing results): when the
   // write path needs the CPU, messages wait in the queue (and, past ANALYSIS_QUEUE_MAX, are caught up later).
-  const budget = new TimeBudget({ fraction: MAIN_THREAD_SHARE });
+  // Where the worker has no core of its own, a main thread busier than BUSY_SHARE holds it to one batch a second.
+  const sharedCore = effectiveCpus() < 2;
+  const budget = new TimeBudget({ fraction: MAIN_THREAD_SHARE, busyShare: sharedCore ? BUSY_SHARE : undefined });
   const worker = new WorkerAnalyzer({
     budget,
     topicsFile: config.ANALYSIS_TOPICS_FILE,
     // "idle" (SCHED_IDLE) or "nice" (19): analysis yields the CPU to the write path; "normal": it could not.
-    onStarted: (priority) => logger.info("analysis.worker_ready", { priority }),
+    onStarted: (priority) => logger.info("analysis.worker_ready", { priority, sharedCore }),
     onRestart: (reason) => {
       restarts.inc({ reason });
       logger.warn("analysis.worker_restarted", { reason });

@@ -140,6 +140,7 @@ export class WorkerAnalyzer {
 
   private postBatch(): void {
     this.lastPostAt = performance.now();
+    this.opts.budget?.noteBatch();
     const items = new Map<number, Pending>();
     let chars = 0;
     while (this.waiting.length > 0 && items.size < this.opts.maxBatch) {

@@ -90,9 +90,9 @@ export interface EventLoopMonitor {
  * `sessiond_event_loop_stall_max_seconds` (the worst in the last 10-20 s); on Linux also the same two for the loop's
  * own blocking (`sessiond_event_loop_blocked_*`: lateness minus run-queue wait) and the total run-queue wait
  * (`sessiond_event_loop_cpu_wait_seconds_total`). The timer is unref'd so it never keeps a process alive.
- * @param intervalMs how often the loop is sampled; @default 10
+ * @param intervalMs how often the loop is sampled (each sample reads schedstat, ~10 µs); @default 20
  */
-export function startEventLoopMonitor(metrics: Metrics, { intervalMs = 10 }: { intervalMs?: number } = {}): EventLoopMonitor {
+export function startEventLoopMonitor(metrics: Metrics, { intervalMs = 20 }: { intervalMs?: number } = {}): EventLoopMonitor {
   const stalls = metrics.histogram(
     "sessiond_event_loop_stall_seconds",
     `How late a ${intervalMs} ms timer ran: time the event loop was blocked.`,

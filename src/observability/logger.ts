@@ -52,7 +52,7 @@ function bufferedStdout(): (line: string) => void {
     process.stdout.write(text);
   };
   process.once("exit", () => {
-    if (pending !== "") writeSync(1, pending);
+    if (pending !== "") writeAllSync(pending);
     pending = "";
   });
   return (line) => {
@@ -63,6 +63,21 @@ function bufferedStdout(): (line: string) => void {
       setImmediate(flush);
     }
   };
+}
+
+/** Writes the last lines at exit: stdout may be a non-blocking pipe, so a full one is waited on briefly. */
+function writeAllSync(text: string): void {
+  const bytes = Buffer.from(text);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let offset = 0, tries = 0; offset < bytes.length && tries < 2000; ) {
+    try {
+      offset += writeSync(1, bytes, offset);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EAGAIN") return;
+      tries++;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
 }
 
 /** An error as log fields: its name, code and message, never its stack or cause's payload. */

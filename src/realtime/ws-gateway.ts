@@ -77,7 +77,6 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 export class WebSocketGateway {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
-  private readonly sockets = new Map<string, Ws>();
   /** Set at shutdown: messages are refused with `unavailable` instead of queued behind the final flush. */
   private draining = false;
   /** Set at shutdown after the final flush: frames are no longer read, so the sockets' queues can empty. */
@@ -174,7 +173,7 @@ export class WebSocketGateway {
     const { heartbeatIntervalMs, heartbeatTimeoutMs } = this.deps.options;
     this.heartbeat = setInterval(() => {
       const now = this.deps.clock.now();
-      for (const ws of this.sockets.values()) {
+      for (const ws of this.openSockets()) {
         const data = ws.data;
         if (data.closingAt > 0) {
           // Any close the server started (timeout, 4001, 4002, reset) that a dead or stuck peer never completes.
@@ -215,7 +214,7 @@ export class WebSocketGateway {
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
       let queued = 0;
-      for (const ws of this.sockets.values()) {
+      for (const ws of this.openSockets()) {
         try {
           queued += ws.getBufferedAmount();
         } catch {
@@ -237,7 +236,7 @@ export class WebSocketGateway {
   /** Closes every socket with `code` (admin reset: 4003; shutdown: 1001). */
   closeAll(code: number, reason: string): number {
     let n = 0;
-    for (const ws of [...this.sockets.values()]) {
+    for (const ws of [...this.openSockets()]) {
       this.close(ws, code, reason);
       n++;
     }
@@ -247,7 +246,6 @@ export class WebSocketGateway {
   private onOpen(ws: Ws): void {
     const conn = ws.data.conn;
     conn.link = new WsLink(ws, this.closeSocket);
-    this.sockets.set(conn.id, ws);
     this.scheduleExpiry(ws);
     this.deps.logger.info("connection.open", { conn: conn.id, user: conn.principal.userId, transport: "ws", remote: conn.remoteAddress });
   }
@@ -256,7 +254,6 @@ export class WebSocketGateway {
     const { conn } = ws.data;
     conn.closing = true;
     this.expiries.delete(ws);
-    this.sockets.delete(conn.id);
     this.deps.rooms?.forget(conn);
     for (const sessionId of this.deps.hub.remove(conn)) this.deps.service.detach(sessionId, conn.principal.userId);
     this.deps.logger.info("connection.close", {
@@ -547,6 +544,11 @@ export class WebSocketGateway {
 
   private readonly closeSocket = (ws: Ws, code: number, reason: string): void => this.close(ws, code, reason);
 
+  /** Every open WebSocket, through the hub (which holds each connection once; no second map of sockets here). */
+  private *openSockets(): Generator<Ws> {
+    for (const conn of this.deps.hub.all()) if (conn.link instanceof WsLink) yield conn.link.socket;
+  }
+
   private guard(ws: Ws, where: string, fn: () => void): void {
     try {
       fn();
@@ -573,6 +575,10 @@ class WsLink implements ConnectionLink {
     private readonly ws: Ws,
     private readonly closeWith: (ws: Ws, code: number, reason: string) => void,
   ) {}
+
+  get socket(): Ws {
+    return this.ws;
+  }
 
   send(frame: string): boolean {
     return this.ws.send(frame) > 0;

@@ -256,7 +256,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   });
   subscribers.push(...attached.subscribers);
   Object.assign(healthChecks, attached.healthChecks);
-  const analysis = buildAnalysis({ config, sqlite, events, service, metrics, logger, reporter, hooks: integrations.hooks, cipher: storage.cipher });
+  const analysis = buildAnalysis({ config, sqlite, events, service, metrics, logger, reporter, hooks: integrations.hooks, cipher: storage.cipher, faults: storageFaults.monitor });
   subscribers.push(analysis.subscriber);
   healthChecks.analysis = analysis.healthy;
   if (config.AI_BASE_URL) {

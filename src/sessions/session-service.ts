@@ -464,7 +464,8 @@ export class SessionService {
     if (role !== "user" && !who.admin) throw new SessiondError("forbidden", `Only an admin (an app backend) may post as "${role}".`);
     const entry = this.accessible(who, sessionId);
     if (entry.record.status !== "active") throw ENDED();
-    const assistant = this.settings(entry.record).assistant;
+    // Read directly, not through settings(): that builds an object per message.
+    const assistant = entry.record.assistant ?? this.rules.defaults.assistant;
     if (input.assistant !== undefined) {
       if (!assistant.enabled || !this.assistant) {
         throw new SessiondError("bad_request", "The assistant is not enabled in this session: turn it on first (configure with assistant.enabled: true).");
@@ -676,8 +677,9 @@ export class SessionService {
 
   /** The session's analysis setting with the default filled in, or null when it does not exist; no access check. */
   analysisSetting(id: string): AnalysisSetting | null {
+    // Called for every committed message: no allocation on the way.
     const record = this.cache.peek(id)?.record ?? this.store.getSession(id);
-    return record ? this.settings(record).analysis : null;
+    return record ? (record.analysis ?? this.rules.defaults.analysis) : null;
   }
 
   /**

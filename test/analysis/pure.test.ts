@@ -159,6 +159,29 @@ describe("TimeBudget", () => {
     expect(budget.waitMs()).toBe(0);
   });
 
+  test("with busyShare, a main thread busier than that share gets one batch per window", () => {
+    let now = 0;
+    let cpu = 0;
+    const budget = new TimeBudget({ fraction: 0.5, windowMs: 100, busyShare: 0.5, now: () => now, cpuNow: () => cpu });
+    budget.noteBatch();
+    budget.noteBatch();
+    expect(budget.waitMs()).toBe(0);
+    // The write path kept the main thread 80 % busy over the window.
+    cpu += 80;
+    now = 100;
+    expect(budget.mainBusy).toBeCloseTo(0.8);
+    expect(budget.waitMs()).toBe(0);
+    budget.noteBatch();
+    now = 130;
+    expect(budget.waitMs()).toBe(70);
+    // A quiet window: batches flow again.
+    cpu += 10;
+    now = 200;
+    budget.noteBatch();
+    budget.noteBatch();
+    expect(budget.waitMs()).toBe(0);
+  });
+
   test("measure records the CPU the function used (not wall time), even when it throws", () => {
     let now = 0;
     let cpu = 0;

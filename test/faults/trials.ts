@@ -152,6 +152,9 @@ export interface LockResult {
   pingMaxMs: number;
   pings: number;
   stallsOver20ms: number;
+  /** The server's worst event-loop stall while the lock was held (ms), and of it what its own work held it. */
+  stallMaxMs: number;
+  blockedMaxMs: number;
   healthDuring: number;
   healthAfter: number;
   /** Other write paths during the lock: their HTTP status and how long each took (ms). */
@@ -159,7 +162,7 @@ export interface LockResult {
   logEvents: string[];
   /** Maintenance runs (expiry sweep, activity save) that were skipped for the fault, and internal errors logged. */
   maintenanceSkipped: number;
-  internalErrors: number;
+  internalErrors: string[];
   storageErrors: number;
   /** A message sent after the release is acknowledged. */
   recovered: boolean;
@@ -184,6 +187,8 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
     let pings = 0;
     const writePaths: LockResult["writePaths"] = [];
     let healthDuring = 0;
+    let stallMaxMs = 0;
+    let blockedMaxMs = 0;
     try {
       const sender = setInterval(() => sentDuringLock.push(writer!.send()), 100);
       const timedCall = async (path: string, call: () => Promise<{ status: number; body: any; headers: Headers }>) => {
@@ -201,7 +206,14 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
         const reply = await pinger!.request({ type: "join", session: "lock-s0" });
         return { status: reply.type === "joined" ? 200 : 503, body: { error: { code: reply.code } }, headers: new Headers(reply.retryAfterMs ? { "retry-after": String(reply.retryAfterMs) } : {}) };
       });
+      let lastScrape = 0;
       while (performance.now() - lockedAt < lockMs) {
+        if (performance.now() - lastScrape > 1000) {
+          lastScrape = performance.now();
+          const m = await recentStalls(server);
+          stallMaxMs = Math.max(stallMaxMs, m.stallMs);
+          blockedMaxMs = Math.max(blockedMaxMs, m.blockedMs);
+        }
         const t0 = performance.now();
         const pong = await pinger!.request({ type: "ping" });
         if (pong.type === "pong") {
@@ -216,6 +228,10 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
       blocker.close();
     }
     const stallsOver20ms = (await stallCount(server, 20)) - stallsBefore;
+    // The gauges look back 10-20 s: read once more right after the release, so the lock's last second counts too.
+    const after = await recentStalls(server);
+    stallMaxMs = Math.max(stallMaxMs, after.stallMs);
+    blockedMaxMs = Math.max(blockedMaxMs, after.blockedMs);
     await writer!.waitForAcks(writer!.acks.size + 1, 100);
     const deadline = performance.now() + retryMs + 3000;
     while (sentDuringLock.some((id) => !writer!.acks.has(id) && !writer!.refused.has(id)) && performance.now() < deadline) await Bun.sleep(20);
@@ -235,12 +251,14 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
       pingMaxMs: Math.round(pingMaxMs * 10) / 10,
       pings,
       stallsOver20ms,
+      stallMaxMs: Math.round(stallMaxMs * 10) / 10,
+      blockedMaxMs: Math.round(blockedMaxMs * 10) / 10,
       healthDuring,
       healthAfter,
       writePaths,
       logEvents: server.logs.filter((l) => l.includes('"storage.')).map((l) => JSON.parse(l).event as string),
       maintenanceSkipped: server.logs.filter((l) => l.includes('"maintenance.skipped"')).length,
-      internalErrors: server.logs.filter((l) => l.includes('"internal.error"')).length,
+      internalErrors: server.logs.filter((l) => l.includes('"internal.error"')),
       storageErrors: Number(/^sessiond_storage_errors_total\{code="SQLITE_BUSY"\} (\d+)$/m.exec(metrics)?.[1] ?? 0),
       recovered: writer!.acks.has(last),
     };
@@ -260,4 +278,11 @@ export async function stallCount(server: ServerProcess, ms: number, kind: "block
   const le = Number(new RegExp(`^${name}_bucket\\{le="${ms / 1000}"\\} (\\d+)$`, "m").exec(text)?.[1]);
   const all = Number(new RegExp(`^${name}_count (\\d+)$`, "m").exec(text)?.[1]);
   return all - le;
+}
+
+/** The server's worst stall of the last 10-20 s (ms), whole and of its own making (the latter NaN off Linux). */
+export async function recentStalls(server: ServerProcess): Promise<{ stallMs: number; blockedMs: number }> {
+  const text = await (await fetch(`${server.http}/metrics`)).text();
+  const gauge = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, "m").exec(text)?.[1]) * 1000;
+  return { stallMs: gauge("sessiond_event_loop_stall_max_seconds"), blockedMs: gauge("sessiond_event_loop_blocked_max_seconds") };
 }
