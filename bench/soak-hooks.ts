@@ -1,6 +1,6 @@
 // Preloaded into the server by bench/soak.ts only, and inert unless SOAK_HEAP_DIR is set: on SIGUSR2 it writes a
 // summary of the heap (object counts by type, after a full GC) and, unless SOAK_HEAP_SNAPSHOTS=0, a V8 heap snapshot.
-import { heapStats, memoryUsage } from "bun:jsc";
+import { heapStats } from "bun:jsc";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -18,9 +18,6 @@ if (dir) {
       heapCapacity: stats.heapCapacity,
       objectCount: stats.objectCount,
       objectTypeCounts: stats.objectTypeCounts,
-      // The native allocator (mimalloc, all threads): what the process holds outside the JS heap.
-      nativeBytes: memoryUsage().current,
-      nativeCommitBytes: memoryUsage().currentCommit,
     };
     writeFileSync(join(dir, `heap-${i}.json`), JSON.stringify(summary));
     if (process.env.SOAK_HEAP_SNAPSHOTS !== "0") {

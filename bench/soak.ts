@@ -4,7 +4,8 @@
 //
 //   bun run bench:soak                 30 minutes, 5-minute windows, 5-minute warm-up
 //   bun run bench:soak --short         3 minutes, 30 s windows (a quick check of the harness and the figures)
-//   bun run bench:soak --minutes 10    any length; --window-seconds N, --warmup-seconds N, --cpu-prof, --snapshots
+//   bun run bench:soak --minutes 10    any length; --window-seconds N, --warmup-seconds N, --cpu-prof, --snapshots,
+//                                      --log-gc (GC pauses per window), --env NAME=VALUE (a server setting, repeatable)
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,6 +62,7 @@ const server = Bun.spawn(hasSetsid ? ["setsid", ...pinned] : pinned, {
     // --log-gc: JavaScriptCore logs every collection with its pause ("p=1.2ms") on stderr; read below.
     ...(flag("log-gc") && { BUN_JSC_logGC: "1" }),
     ...SERVER_ENV,
+    ...Object.fromEntries(args.flatMap((a, i) => (a === "--env" && args[i + 1]?.includes("=") ? [args[i + 1]!.split(/=(.*)/s).slice(0, 2)] : []))),
   },
   stdout: "pipe",
   stderr: flag("log-gc") ? "pipe" : "inherit",
@@ -105,7 +107,7 @@ const port = await new Promise<number>((resolve, reject) => {
 const HTTP = `http://127.0.0.1:${port}`;
 const WS = `ws://127.0.0.1:${port}/ws`;
 
-async function heapSummary(): Promise<{ rss: number; heapSize: number; objectCount: number; objectTypeCounts: Record<string, number>; nativeBytes?: number; nativeCommitBytes?: number }> {
+async function heapSummary(): Promise<{ rss: number; heapSize: number; objectCount: number; objectTypeCounts: Record<string, number>}> {
   const i = readdirSync(heapDir).filter((f) => f.endsWith(".done")).length;
   server.kill("SIGUSR2");
   const done = join(heapDir, `heap-${i}.done`);
@@ -350,8 +352,8 @@ const report = {
   windows,
   rss: rssRows,
   heap: {
-    start: { rssMB: heapStart.rss / 1048576, heapMB: heapStart.heapSize / 1048576, objects: heapStart.objectCount, nativeMB: (heapStart.nativeBytes ?? NaN) / 1048576 },
-    end: { rssMB: heapEnd.rss / 1048576, heapMB: heapEnd.heapSize / 1048576, objects: heapEnd.objectCount, nativeMB: (heapEnd.nativeBytes ?? NaN) / 1048576 },
+    start: { rssMB: heapStart.rss / 1048576, heapMB: heapStart.heapSize / 1048576, objects: heapStart.objectCount },
+    end: { rssMB: heapEnd.rss / 1048576, heapMB: heapEnd.heapSize / 1048576, objects: heapEnd.objectCount },
     topGrowth: typeGrowth,
   },
   checks,
@@ -363,7 +365,6 @@ console.log(
   `heap after full GC: start ${(heapStart.heapSize / 1048576).toFixed(1)} MB / ${heapStart.objectCount} objects, ` +
     `end ${(heapEnd.heapSize / 1048576).toFixed(1)} MB / ${heapEnd.objectCount} objects; most grown: ${typeGrowth.map(([t, n]) => `${t} ${n >= 0 ? "+" : ""}${n}`).join(", ")}`,
 );
-console.log(`native allocator (all threads): start ${((heapStart.nativeBytes ?? NaN) / 1048576).toFixed(1)} MB, end ${((heapEnd.nativeBytes ?? NaN) / 1048576).toFixed(1)} MB in use`);
 console.log(
   `traffic: ${stats.sent} sent, ${stats.acked} acked, ${stats.resent} resent after reconnect, ${stats.delivered} delivered, ${stats.reconnects} reconnects, ` +
     `${stats.joins} joins, ${stats.leaves} leaves, ${stats.rotated} sessions rotated; errors: ${errors.length ? errors.map(([c, n]) => `${c} ${n}`).join(", ") : "none"}`,

@@ -119,8 +119,11 @@ export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
   const budget = new TimeBudget({ fraction: MAIN_THREAD_SHARE, busyShare: sharedCore ? BUSY_SHARE : undefined });
   const worker = new WorkerAnalyzer({
     budget,
+    // Sharing the only core, it takes only what the write path leaves; with a core of its own it stays below the
+    // write path without being starved by unrelated load (alerts stay prompt on a busy host).
+    priority: sharedCore ? "idle" : "low",
     topicsFile: config.ANALYSIS_TOPICS_FILE,
-    // "idle" (SCHED_IDLE) or "nice" (19): analysis yields the CPU to the write path; "normal": it could not.
+    // "idle" (SCHED_IDLE), "nice 19" or "nice 10": analysis yields the CPU to the write path; "normal": it could not.
     onStarted: (priority) => logger.info("analysis.worker_ready", { priority, sharedCore }),
     onRestart: (reason) => {
       restarts.inc({ reason });
@@ -192,11 +195,14 @@ export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
     modelReachable = result.ok;
   };
 
+  const WORKER_START_WAIT_MS = 3000;
   const lifecycle: Subscriber = {
     name: "analysis",
     start: async () => {
-      // Loaded before the server reports started, so the first message is analysed at once.
-      await workerReady;
+      // Loaded before the server reports started, so the first message is analysed at once; but a host too busy
+      // to give the low-priority worker a turn must not hold the whole server back (messages wait in the queue).
+      const loaded = await Promise.race([workerReady.then(() => true), Bun.sleep(WORKER_START_WAIT_MS).then(() => false)]);
+      if (!loaded) logger.warn("analysis.worker_slow_start", { waitedMs: WORKER_START_WAIT_MS });
       if (model) {
         void ping();
         pinger = setInterval(() => void ping(), PING_INTERVAL_MS);

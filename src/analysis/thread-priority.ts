@@ -1,11 +1,13 @@
-// Lowers the scheduling priority of the calling thread (the analysis worker), so analysis runs only on CPU the
-// write path does not want. Linux: SCHED_IDLE (a normal thread that wakes up always preempts it at once), else nice
-// 19 for this thread alone; elsewhere nothing. Impure: one system call.
+// Lowers the scheduling priority of the calling thread (the analysis worker) below the write path's. `idle`: Linux
+// SCHED_IDLE (a normal thread that wakes up preempts it at once), else nice 19; `low`: nice 10 (it yields to the
+// write path but is not starved by unrelated load). Per thread; elsewhere nothing. Impure: one system call.
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 
-/** Which priority the thread runs at: `idle` (SCHED_IDLE), `nice` (nice 19), or `normal` (could not lower it). */
-export type ThreadPriority = "idle" | "nice" | "normal";
+/** What is asked: `idle` (only CPU nobody else wants) or `low` (below normal threads). */
+export type PriorityRequest = "idle" | "low";
+/** What the thread runs at: `idle` (SCHED_IDLE), `nice 19`, `nice 10`, or `normal` (could not lower it). */
+export type ThreadPriority = "idle" | "nice 19" | "nice 10" | "normal";
 
 /** sched.h: SCHED_IDLE. */
 const SCHED_IDLE = 5;
@@ -31,23 +33,26 @@ function schedIdle(): boolean {
   return false;
 }
 
-function nice19(): boolean {
+function nice(level: number): boolean {
   // Linux applies nice per thread: the thread id is the last part of /proc/thread-self.
   const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
   if (!Number.isInteger(tid)) return false;
-  setPriority(tid, 19);
+  setPriority(tid, level);
   return true;
 }
 
-/** Lowers the calling thread's priority as far as the platform allows; never throws. */
-export function lowerThreadPriority(): ThreadPriority {
-  try {
-    if (schedIdle()) return "idle";
-  } catch {
-    // FFI unavailable: try nice
+/** Lowers the calling thread's priority as asked, as far as the platform allows; never throws. */
+export function lowerThreadPriority(request: PriorityRequest): ThreadPriority {
+  if (request === "idle") {
+    try {
+      if (schedIdle()) return "idle";
+    } catch {
+      // FFI unavailable: try nice
+    }
   }
+  const level = request === "idle" ? 19 : 10;
   try {
-    if (nice19()) return "nice";
+    if (nice(level)) return request === "idle" ? "nice 19" : "nice 10";
   } catch {
     // no /proc, or not permitted
   }

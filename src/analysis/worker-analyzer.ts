@@ -1,7 +1,7 @@
 // WorkerAnalyzer: the built-in analyzer behind one Worker thread. Requests made in the same turn go over as one
 // batch, one batch at a time; a batch the worker does not answer in time restarts the worker and fails its items.
 import type { TimeBudget } from "./budget.ts";
-import type { ThreadPriority } from "./thread-priority.ts";
+import type { PriorityRequest, ThreadPriority } from "./thread-priority.ts";
 import type { WorkerReply, WorkerRequest } from "./worker-protocol.ts";
 import type { AnalysisCore } from "./types.ts";
 
@@ -25,6 +25,8 @@ export interface WorkerAnalyzerOptions {
   timeoutMs?: number;
   /** Told when the worker is restarted (after a timeout or a crash). */
   onRestart?: (reason: "timeout" | "crashed") => void;
+  /** The worker thread's priority: `idle` where it shares the main thread's core, else `low`. @default "low" */
+  priority?: PriorityRequest;
   /** Told when a worker has loaded the analyzer, with the scheduling priority it runs at. */
   onStarted?: (priority: ThreadPriority) => void;
   /** Least time between two batches, in ms (requests made meanwhile join the next). @default 2 */
@@ -72,7 +74,7 @@ export class WorkerAnalyzer {
     Pick<WorkerAnalyzerOptions, "topicsFile" | "onRestart" | "onStarted" | "budget">;
 
   constructor(options: WorkerAnalyzerOptions = {}) {
-    this.opts = { url: defaultWorkerUrl(), maxBatch: 32, maxBatchChars: 262_144, timeoutMs: 30_000, minIntervalMs: 2, ...options };
+    this.opts = { url: defaultWorkerUrl(), maxBatch: 32, maxBatchChars: 262_144, timeoutMs: 30_000, minIntervalMs: 2, priority: "low", ...options };
   }
 
   /**
@@ -112,7 +114,7 @@ export class WorkerAnalyzer {
     worker.onmessage = (e: MessageEvent<WorkerReply>) => this.onReply(worker, e);
     worker.onerror = () => this.onCrash(worker);
     worker.addEventListener("close", () => this.onCrash(worker));
-    const init: WorkerRequest = { type: "init", ...(this.opts.topicsFile !== undefined && { topicsFile: this.opts.topicsFile }) };
+    const init: WorkerRequest = { type: "init", priority: this.opts.priority, ...(this.opts.topicsFile !== undefined && { topicsFile: this.opts.topicsFile }) };
     worker.postMessage(init);
   }
 

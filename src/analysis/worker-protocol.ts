@@ -1,9 +1,9 @@
 // The messages between the main thread and the analysis worker (types only).
-import type { ThreadPriority } from "./thread-priority.ts";
+import type { PriorityRequest, ThreadPriority } from "./thread-priority.ts";
 import type { AnalysisCore } from "./types.ts";
 
 export type WorkerRequest =
-  | { type: "init"; topicsFile?: string }
+  | { type: "init"; topicsFile?: string; priority: PriorityRequest }
   | { type: "analyze"; batch: number; items: Array<{ id: number; text: string }> };
 
 export type WorkerReply =

@@ -14,7 +14,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.type === "init") {
     // When the main thread needs the CPU it gets it; analysis runs on what is left.
-    const priority = lowerThreadPriority();
+    const priority = lowerThreadPriority(request.priority);
     let topics;
     if (request.topicsFile !== undefined) {
       const loaded = loadTopicTaxonomy(request.topicsFile);
