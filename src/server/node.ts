@@ -72,6 +72,8 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const reporter: ErrorReporter = config.SENTRY_DSN ? initSentry(config.SENTRY_DSN, config.SENTRY_ENVIRONMENT, version) : noopReporter;
   const startedAt = Date.now();
   let ready = false;
+  // Requests that arrive while the subscribers start are held until the server is ready, never answered half-built.
+  const started = Promise.withResolvers<void>();
 
   let examples: Examples | null = null;
   if (config.DEV_EXAMPLES) {
@@ -341,15 +343,19 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     },
   });
 
+  const handle = (req: Request, srv: Server<unknown>) => {
+    const path = pathOf(req.url);
+    if (path === "/ws") return gateway.upgrade(req, srv as never);
+    return app.fetch(req, { server: srv, requestIP: srv.requestIP(req) });
+  };
   server = Bun.serve({
     port: config.PORT,
     hostname: config.HOST,
     // Bodies larger than this are refused by Bun before a handler reads them.
     maxRequestBodySize: config.MAX_MESSAGE_BYTES + 64 * 1024,
     fetch(req, srv) {
-      const path = pathOf(req.url);
-      if (path === "/ws") return gateway.upgrade(req, srv as never);
-      return app.fetch(req, { server: srv, requestIP: srv.requestIP(req) });
+      if (!ready) return started.promise.then(() => handle(req, srv));
+      return handle(req, srv);
     },
     websocket: {
       ...gateway.websocket,
@@ -383,6 +389,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     checkpointer,
   });
   ready = true;
+  started.resolve();
   logger.info("server.started", { version, ...describeConfig(config), encryption: storage.mode, port: server.port });
 
   let stopping: Promise<void> | null = null;
