@@ -2,7 +2,7 @@
 // session's Bun topic, and written to the session's SSE subscribers. Closes consumers that fall behind.
 import { CloseCode } from "../protocol/errors.ts";
 import type { SessionInfo } from "../protocol/types.ts";
-import { canAccess } from "../sessions/access.ts";
+import { canAccess, withoutAnalysisMetrics } from "../sessions/access.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Connection, Hub } from "./hub.ts";
@@ -60,7 +60,14 @@ export class Fanout {
       this.broadcast(sessionId, JSON.stringify({ type: "presence", session: sessionId, userId, event }), "presence");
     });
     events.on("session.updated", ({ session }) => {
-      this.broadcast(session.id, JSON.stringify({ type: "session", session }), "session");
+      const everyone = withoutAnalysisMetrics(session);
+      if (everyone === session || session.analysis.share === "all") this.broadcast(session.id, JSON.stringify({ type: "session", session }), "session");
+      else {
+        // Sentiment and risk are analysis results: staff read them, the others read them as null (see sessionView).
+        const full = JSON.stringify({ type: "session", session });
+        const masked = JSON.stringify({ type: "session", session: everyone });
+        for (const conn of [...this.hub.subscribers(session.id)]) this.sendEach([conn], conn.principal.staff ? full : masked, "session");
+      }
       this.dropUnauthorized(session, service);
     });
     events.on("session.ended", ({ session, status }) => {

@@ -1,5 +1,5 @@
 // Who may read, write and manage a session: the one access check every transport calls (pure).
-import type { Message } from "../protocol/types.ts";
+import type { Message, SessionInfo } from "../protocol/types.ts";
 
 /** "admin": an app backend or operator; "moderator": a clinician or supervisor (reads all, handles alerts). */
 export type Role = "user" | "moderator" | "admin";
@@ -61,6 +61,20 @@ export function analysisView(who: Principal, share: "staff" | "all", messages: M
 export function withoutAnalysis(m: Message): Message {
   const { analysis: _, ...rest } = m;
   return rest;
+}
+
+/**
+ * SessionInfo as `who` may read it: the sentiment and highest risk in its metrics are analysis results, so a reader
+ * who may not see the analyses reads them as null (as before the first analysis).
+ */
+export function sessionView(who: Principal, session: SessionInfo): SessionInfo {
+  return canSeeAnalysis(who, session.analysis.share) ? session : withoutAnalysisMetrics(session);
+}
+
+/** A copy of the SessionInfo with no analysis results in its metrics (the same object when it has none). */
+export function withoutAnalysisMetrics(session: SessionInfo): SessionInfo {
+  if (session.metrics.sentiment === null && session.metrics.riskLevel === null) return session;
+  return { ...session, metrics: { ...session.metrics, sentiment: null, riskLevel: null } };
 }
 
 /** The grants of a token without any: one shared empty set rather than two per connection. */

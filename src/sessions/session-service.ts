@@ -14,7 +14,7 @@ import type {
   SessionInfo,
   SessionMode,
 } from "../protocol/types.ts";
-import { analysisView, canAccess, canManage, type Principal } from "./access.ts";
+import { analysisView, canAccess, canManage, sessionView, type Principal } from "./access.ts";
 import type { Clock } from "./clock.ts";
 import { DisconnectGrace, systemTimers, type Timers } from "./end-on-disconnect.ts";
 import type { SessionEvents } from "./events.ts";
@@ -260,7 +260,7 @@ export class SessionService {
               `change that session (PATCH /api/sessions/${existing.id}), end it first, or leave ${differ.length > 1 ? "these fields" : "the field"} out to join it as it is.`,
           );
         }
-        return { session: this.info(entry.record), created: false };
+        return { session: this.infoFor(who, entry.record), created: false };
       }
     }
     if (who.role === "moderator") throw MODERATOR_READ_ONLY();
@@ -378,7 +378,7 @@ export class SessionService {
       messages = newestWithin(this.readable(who, entry.record, this.window(entry).last(n)), this.rules.maxRecoveryBytes ?? DEFAULT_MAX_RECOVERY_BYTES);
     }
     const streams = entry.record.status === "active" ? (this.assistant?.snapshots(entry.record.id) ?? []) : [];
-    return { session: this.info(entry.record), messages, truncated, streams, ...(reset && { reset: true as const }) };
+    return { session: this.infoFor(who, entry.record), messages, truncated, streams, ...(reset && { reset: true as const }) };
   }
 
   /** Counts one more connection of the user as present; emits `presence.changed` when the user arrives. */
@@ -425,13 +425,13 @@ export class SessionService {
   activeInRoom(who: Principal, room: string): SessionInfo | null {
     const active = this.store.findActiveSessionByRoom(room);
     const entry = active ? this.entry(active.id) : null;
-    return entry && canAccess(who, entry.record) ? this.info(entry.record) : null;
+    return entry && canAccess(who, entry.record) ? this.infoFor(who, entry.record) : null;
   }
 
   get(who: Principal, id: string): SessionInfo {
     const record = this.accessible(who, id).record;
     this.noteRead(who, record, "get");
-    return this.info(record);
+    return this.infoFor(who, record);
   }
 
   /**
@@ -548,7 +548,7 @@ export class SessionService {
     this.markActive(entry);
     const session = this.info(entry.record);
     this.events.emit("session.updated", { session });
-    return session;
+    return sessionView(who, session);
   }
 
   /** Ends a session by request (owner or admin). */
@@ -556,7 +556,7 @@ export class SessionService {
     const entry = this.accessible(who, id);
     if (!canManage(who, entry.record)) throw new SessiondError("forbidden", "Only the session's owner or an admin may end it.");
     if (entry.record.status !== "active") throw ENDED();
-    return this.archive(id, status)!;
+    return sessionView(who, this.archive(id, status)!);
   }
 
   /** Every message after `after`, ascending, at most `limit`, for HTTP paging; complete across the window edge. */
@@ -573,7 +573,7 @@ export class SessionService {
   /** Sessions the caller may see (staff: all, as canAccess lets them read every session), newest first. */
   list(who: Principal, query: Omit<SessionListQuery, "visibleTo">): SessionInfo[] {
     const visibleTo = who.staff ? null : { userId: who.userId, sessionIds: [...who.grantedSessions], rooms: [...who.grantedRooms] };
-    return this.store.listSessions({ ...query, visibleTo }).map((r) => this.info(this.cache.peek(r.id)?.record ?? r));
+    return this.store.listSessions({ ...query, visibleTo }).map((r) => this.infoFor(who, this.cache.peek(r.id)?.record ?? r));
   }
 
   /** Every message of a session for export, in pages straight from SQLite. */
@@ -581,7 +581,7 @@ export class SessionService {
     this.store.flush();
     const record = this.accessible(who, id).record;
     this.noteRead(who, record, "export");
-    return { session: this.info(record), pages: readablePages(this.store.iterateMessages(id), (page) => this.readable(who, record, page)) };
+    return { session: this.infoFor(who, record), pages: readablePages(this.store.iterateMessages(id), (page) => this.readable(who, record, page)) };
   }
 
   /** Assistant replies in progress in the session (none once it has ended). */
@@ -951,6 +951,11 @@ export class SessionService {
       );
     }
     return setting;
+  }
+
+  /** SessionInfo as a caller may read it (see sessionView). */
+  private infoFor(who: Principal, r: SessionRecord): SessionInfo {
+    return sessionView(who, this.info(r));
   }
 
   private info(r: SessionRecord): SessionInfo {

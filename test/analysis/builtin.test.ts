@@ -211,7 +211,7 @@ describe("crisis: the safety rules", () => {
 
 describe("the lexicon", () => {
   test("is versioned and every pattern is well-formed", () => {
-    expect(LEXICON_VERSION).toBe(2);
+    expect(LEXICON_VERSION).toBe(3);
     const ids = CRISIS_PATTERNS.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const p of CRISIS_PATTERNS) expect({ id: p.id, global: p.re.global || p.re.sticky }).toEqual({ id: p.id, global: false });
@@ -257,6 +257,17 @@ describe("crisis: the compositional frames generalise", () => {
     ["two different symptoms add up", "medium+", ["i feel so dizzy and my left side went numb"]],
     ["a double negative is no negation", "medium+", ["i would be lying if i said i do not want to die"]],
     ["a farewell that says it is the last", "high", ["nobody is going to hear from me again after tonight"]],
+    // Lexicon v3 (rounds H4 and H5): engine rules and classes, each on a sentence in no part of the set.
+    ["distress next to a lethal means is ideation", "high", ["i give up. my mums sleeping tablets are in the kitchen drawer"]],
+    ["two weak signs of a plan add up", "high", ["giving my guitar to my brother, i will not be needing it after sunday"]],
+    ["an abuse disclosure with a medical sign is high", "high", ["my boyfriend kicks me and last week i passed out"]],
+    ["someone else at a height with a farewell", "high", ["my cousin messaged that he is on the bridge and said goodbye"]],
+    ["every escalator match counts, not only the first", "high", ["my daughter has locked herself in her room with a razor and is not replying"]],
+    ["a medicine by name, and a typed overdose", "high", ["i think i od'd on my meds", "going to down all my citalopram tonight"]],
+    ["the agent of a wished-for death may be God or an illness", "medium+", ["i keep praying that god takes me in my sleep"]],
+    ["a possessive s still names the person", "medium+", ["i am going to smash that guys face in"]],
+    ["a group can be the abuser", "medium+", ["some older boys at school beat me up every day"]],
+    ["symptoms that add up, new ones included", "medium+", ["my jaw hurts and i feel faint"]],
   ];
   for (const [rule, expected, texts] of FRAMES) {
     test(rule, () => {
@@ -269,9 +280,13 @@ describe("crisis: the compositional frames generalise", () => {
   }
 
   test("hyperbole keyed on the object of the phrase stays below medium", () => {
-    for (const text of ["i would be happy to not wake up early on saturday", "finish the quarter with a win and end it all on a high note", "the rope is ready for the climbing trip", "my little brother punched me for taking his controller"]) {
+    for (const text of ["i would be happy to not wake up early on saturday", "finish the quarter with a win and end it all on a high note", "the rope is ready for the climbing trip", "my little brother punched me for taking his controller", "the belt is tied to the gate so it stays shut", "set a date for the party yet", "he said bye and went home", "our cat tried to jump off the balcony again"]) {
       expect({ text, got: riskRank(level(text)) < riskRank("medium") }).toEqual({ text, got: true });
     }
+  });
+
+  test("a question put to the writer is not a disclosure", () => {
+    expect(level("the nurse asked whether i had ever wanted to kill myself")).toBe("low");
   });
 
   test("none of these sentences is in the evaluation set", () => {

@@ -6,8 +6,8 @@ import { createPipeline, failedAnalysis, type FallbackReason } from "../../src/a
 import type { AnalysisCore, Analysis, RiskLevel } from "../../src/analysis/types.ts";
 import { WorkerAnalysisError } from "../../src/analysis/worker-analyzer.ts";
 import { TimeBudget } from "../../src/analysis/budget.ts";
-import { analysisView, principal } from "../../src/sessions/access.ts";
-import type { Message } from "../../src/protocol/types.ts";
+import { analysisView, principal, sessionView } from "../../src/sessions/access.ts";
+import type { Message, SessionInfo } from "../../src/protocol/types.ts";
 
 const core = (level: RiskLevel, analyzer = "builtin/1", score = 0): AnalysisCore => ({
   sentiment: { score, labels: ["neutral"], confidence: 0.5 },
@@ -78,6 +78,23 @@ describe("analysisView", () => {
     expect(view.map((m) => "analysis" in m)).toEqual([false, false]);
     expect(view[1]).toBe(messages[1]);
     expect(messages[0]!.analysis).toBeDefined();
+  });
+});
+
+describe("sessionView", () => {
+  const info = (share: "staff" | "all", sentiment: number | null, riskLevel: RiskLevel | null) =>
+    ({ id: "s", analysis: { enabled: true, share }, metrics: { messageCount: 2, participantCount: 1, durationMs: 5, sentiment, riskLevel, responseTime: null, assistantMessages: 0 } }) as unknown as SessionInfo;
+  test("sentiment and risk are analysis results: null for readers who may not see analyses, the rest unchanged", () => {
+    const user = principal("u");
+    const mod = principal("m", { role: "moderator" });
+    const staffOnly = info("staff", -0.4, "high");
+    expect(sessionView(mod, staffOnly)).toBe(staffOnly);
+    expect(sessionView(user, info("all", -0.4, "high")).metrics.riskLevel).toBe("high");
+    const masked = sessionView(user, staffOnly);
+    expect(masked.metrics).toEqual({ ...staffOnly.metrics, sentiment: null, riskLevel: null });
+    expect(staffOnly.metrics.riskLevel).toBe("high");
+    const unanalysed = info("staff", null, null);
+    expect(sessionView(user, unanalysed)).toBe(unanalysed);
   });
 });
 

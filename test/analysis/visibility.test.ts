@@ -106,6 +106,28 @@ describe("with share staff (the default)", () => {
     staffStream.close();
   });
 
+  test("SessionInfo's sentiment and riskLevel are analysis results: staff only, on join, GET, list and session frames", async () => {
+    await analysed(SESSION, 3);
+    const hidden = { sentiment: null, riskLevel: null };
+    expect((await owner.request({ type: "join", session: SESSION })).session.metrics).toMatchObject(hidden);
+    expect((await moderator.request({ type: "join", session: SESSION })).session.metrics.riskLevel).toBe("high");
+    const mine = await api(server.http, "GET", `/api/sessions/${SESSION}`, { token: ownerToken });
+    expect(mine.body.metrics).toMatchObject(hidden);
+    expect(mine.body.metrics.messageCount).toBeGreaterThanOrEqual(3);
+    const listed = await api(server.http, "GET", "/api/sessions", { token: ownerToken });
+    expect(listed.body.sessions.find((s: any) => s.id === SESSION).metrics).toMatchObject(hidden);
+    const staffListed = await api(server.http, "GET", "/api/sessions", { token: modToken });
+    expect(staffListed.body.sessions.find((s: any) => s.id === SESSION).metrics.riskLevel).toBe("high");
+
+    const configured = await owner.request({ type: "configure", session: SESSION, config: { scenario: "visibility" } });
+    expect(configured.session.metrics).toMatchObject(hidden);
+    const ownerFrame = await owner.waitFor((f) => f.type === "session" && f.session.config.scenario === "visibility");
+    const staffFrame = await moderator.waitFor((f) => f.type === "session" && f.session.config.scenario === "visibility");
+    expect(ownerFrame.session.metrics).toMatchObject(hidden);
+    expect(staffFrame.session.metrics.riskLevel).toBe("high");
+    expect(staffFrame.session.metrics.sentiment).toBeLessThan(0);
+  });
+
   test("alert routes and the alert stream refuse a user with 403", async () => {
     expect((await api(server.http, "GET", "/api/alerts", { token: ownerToken })).status).toBe(403);
     expect((await api(server.http, "GET", "/api/alerts/events", { token: ownerToken })).status).toBe(403);

@@ -2,7 +2,7 @@
 // (negation, past, quotes, fiction, jokes, trivial objects, who is at risk) and the plan/means/time escalation.
 import { riskRank, type Crisis, type RiskLevel } from "../types.ts";
 import {
-  ACTIONS, CLAUSE_BREAK, ESCALATORS, FICTION_CUE, HEDGE, HIGH_ACTION_TAIL, HYPERBOLE, JOKE_ABOUT, NEGATION, PAST, PERSON, PURPOSE, QUOTE_CUE, RECENT,
+  ACTIONS, ANIMAL_SUBJECT, ASKED_CUE, CLAUSE_BREAK, ESCALATORS, FICTION_CUE, HEDGE, HIGH_ACTION_TAIL, HYPERBOLE, JOKE_ABOUT, NEGATION, PAST, PERSON, PURPOSE, QUOTE_CUE, RECENT,
   RECOVERY, SERIOUS, SUBJECT_RE, THIRD_PERSON_SUBJECT, TRIVIAL, type CrisisCategory, type CrisisPattern,
 } from "./lexicon.ts";
 import { FRAME_PATTERNS_OTHERS } from "./lexicon-frames-others.ts";
@@ -31,12 +31,15 @@ const INTENT_FRAME = /\bi (?:\w+ ){0,2}?(?:want|wanted|am going|was going|will|p
 const HYPOTHETICAL_CUE = /\b(?:what if|if (?:someone|somebody|anyone|a (?:friend|person|client|student|user|customer))|suppose|hypothetically|imagine if)\b/;
 const REPORTED_SPEECH = /\b(?:he|she|they|someone|my [a-z]+) (?:\w+ )?(?:says|said|told me|texted(?: me)?|wrote|posted|messaged(?: me)?|keeps saying|was saying|tweeted)(?: that)? *(?::|"|')? *$/;
 const RECOVERY_ALL = new RegExp(RECOVERY.source, "g");
+/** A reporting verb right before a time word: the time is when it was said. */
+const REPORTED_WHEN = /\b(?:said|says|told (?:me|us|her|him)|texted(?: me)?|messaged(?: me)?|mentioned|disclosed|admitted|wrote|posted|called(?: me)?|rang(?: me)?|confided(?: in me)?) $/;
 /** A real person the writer knows is in the sentence, so fiction cues do not clear it. */
 const MY_PERSON_IN_SENTENCE = new RegExp(`\\bmy ${PERSON}\\b`);
 
-type Subject = "first" | "second" | "third" | "fixed";
+type Subject = "first" | "second" | "third" | "fixed" | "animal";
 
 interface Hit {
+  id: string;
   category: CrisisCategory;
   level: RiskLevel;
   phrase: string;
@@ -97,6 +100,7 @@ function inferSubject(prefix: string): Subject {
   let last = "";
   for (const m of prefix.matchAll(SUBJECT_RE)) last = m[0];
   if (last === "you" || last === "your") return "second";
+  if (ANIMAL_SUBJECT.test(last)) return "animal";
   if (THIRD_PERSON_SUBJECT.test(last)) return "third";
   return "first";
 }
@@ -139,7 +143,11 @@ function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: M
     affirmed = false;
   };
   const self = SELF_CATEGORIES.has(p.category);
+  // "my cat keeps trying to jump off the balcony": an animal is the one doing it.
+  if (self && subject === "animal") return null;
   if (negated) lower("low");
+  // "my therapist asked if i had thought about killing myself": a question put to the writer, not a disclosure.
+  if (self && ASKED_CUE.test(negationScope(prefix, HEDGE_WORDS))) lower("low");
   if (self && subject === "second") lower("low");
   if (self && subject === "third") {
     level = minLevel(level, "medium");
@@ -160,14 +168,19 @@ function evaluate(p: CrisisPattern, sentence: string, m: RegExpExecArray, ctx: M
   if ((level as string) === "none") return null;
   // A phrase that is a risk only when negated is reported with its negation ("do not want to live").
   const phrase = (p.polarity === "negated" ? `${withCue(scope)}${m[0]}` : m[0]).trim().slice(0, MAX_PHRASE_CHARS);
-  return { category: p.category, level, phrase, affirmed, subject, role: p.role, order };
+  return { id: p.id, category: p.category, level, phrase, affirmed, subject, role: p.role, order };
 }
 
 interface Sign {
   phrase: string;
+  role?: "means" | "plan" | "time";
   /** Categories it may escalate (unset: all). */
   only?: readonly CrisisCategory[];
 }
+
+/** Matches of one escalator read per sentence at most (bounds the work on a sentence full of means words). */
+const MAX_SIGNS_PER_SENTENCE = 4;
+const GLOBAL_ESCALATORS = new Map(ESCALATORS.map((e) => [e, new RegExp(e.re.source, `${e.re.flags}g`)]));
 
 /** Escalator phrases (plan, means, time) that are not negated, in message order. */
 function findEscalators(sentences: string[]): Sign[] {
@@ -175,11 +188,21 @@ function findEscalators(sentences: string[]): Sign[] {
   for (const sentence of sentences) {
     for (const e of ESCALATORS) {
       if (!hintPresent(e.hint, sentence)) continue;
-      const m = e.re.exec(sentence);
-      if (!m) continue;
-      const prefix = sentence.slice(0, m.index);
-      if (NEGATION.test(negationScope(prefix)) && !HEDGE.test(negationScope(prefix, HEDGE_WORDS))) continue;
-      found.push({ phrase: m[0], only: e.only });
+      // Every match, not only the first: in "locked himself in … and is not answering" the second one lies
+      // outside the hit that the first one is part of.
+      let n = 0;
+      for (const m of sentence.matchAll(GLOBAL_ESCALATORS.get(e)!)) {
+        if (++n > MAX_SIGNS_PER_SENTENCE) break;
+        const prefix = sentence.slice(0, m.index);
+        const scope = negationScope(prefix);
+        // A negated time is skipped only when it is the writer's ("i will not do it tonight"): in "he will not touch
+        // my sister again after tonight" the time still says when.
+        const negated = NEGATION.test(scope) && !HEDGE.test(negationScope(prefix, HEDGE_WORDS));
+        if (negated && (e.role !== "time" || /\bi\b|\bnot$/.test(scope))) continue;
+        // "my client said today that…": the time is when it was said, not when anything will happen.
+        if (e.role === "time" && REPORTED_WHEN.test(prefix)) continue;
+        found.push({ phrase: m[0], role: e.role, only: e.only });
+      }
     }
   }
   return found;
@@ -245,6 +268,21 @@ function assess(text: string): Crisis {
     if (new Set(lows.map((h) => h.phrase)).size >= 2) lows[0]!.level = "medium";
   }
   const escalators = findEscalators(sentences);
+  // Distress next to a lethal means ("i am done" and "my dads gun is in the closet") is ideation, not a bad day.
+  const meansSigns: Sign[] = [...escalators.filter((e) => e.role === "means"), ...hits.filter((h) => h.role === "means" && h.affirmed)];
+  for (const h of hits) {
+    if (h.affirmed && h.level === "low" && h.category === "suicidal_ideation" && !h.role && meansSigns.some((o) => applies(o, h))) h.level = "medium";
+  }
+  // A physical emergency sign next to an abuse disclosure ("he chokes me … last night i blacked out") shows the danger;
+  // a serious medical sign with another, different one ("throwing up blood … feel faint") is an emergency.
+  const medical = hits.filter((h) => h.affirmed && h.category === "medical_emergency");
+  if (medical.some((m) => m.id !== "md.panic" && riskRank(m.level) >= riskRank("medium"))) {
+    for (const h of hits) if (h.affirmed && h.category === "abuse" && h.level === "medium") h.level = "high";
+  }
+  for (const h of medical) {
+    // Only a sign that is medium on its own: two symptoms that added up to medium stay medium.
+    if (h.level === "medium" && !h.id.startsWith("fr.symptom_") && h.id !== "md.panic" && medical.some((o) => o.id !== h.id && o.id !== "md.panic")) h.level = "high";
+  }
   // A plan or means sign that is only low on its own ("I gave away my things") is medium next to another sign.
   const lowRoles = hits.filter((h) => h.role && h.affirmed && h.level === "low");
   if (lowRoles.length > 0) {

@@ -12,8 +12,10 @@ const DEATH_IDIOM_AFTER = /^ (?:(?:of|from|with) (?:laugh\w*|embarrass\w*|boredo
 const DEATH_IDIOM_SENTENCE = /\b(?:battery|phone|laptop|server|plant|character|film|movie|show|book|novel|hair dye|dye|series|episode|trend|meme|build|app)\b/;
 /** Farewells that are about a job, a trip or a channel, not a life. */
 const LEAVING = /\b(?:holidays?|vacations?|leave|pto|trips?|flights?|offline|signing off|logging off|moving|move|new job|last day|retir\w*|wifi|signal|battery|boarding|camp\w*|festivals?|detox|break|hiatus|sabbatical|exams?|gifts?|presents?|surprise|party|teams?|company|office|projects?|sprints?|seasons?|series|show|games?|books?|chapters?|contracts?|subscriptions?|lease|jobs?|school|term|semester|courses?|class(?:es)?|colleagues|coworkers|customers|clients|newsletter|blog|channel|server|stream\w*|vlog\w*|podcast|subscribers|tour|band|gig|graduat\w*|abroad|weekend|back on|back in|return\w*|transfer\w*|relocat\w*|quit\w*|resign\w*|notice period|deadline|release|launch|deploy\w*|migration)\b/;
-const NOT_FIREARM = /\b(?:hunt\w*|range|clean\w*|safe|licen[cs]e\w*|target|airsoft|paintball|nerf|water gun|glue gun|staple gun|heat gun|nail gun|toy|game|video|movie|film|squirt|spray|camera|photo\w*|paint\w*|lesson|instructor|course|deer|duck|clay|pigeons?)\b/;
-const VIEWPOINT = /\b(?:view|sunset|sunrise|photo\w*|picture|selfie|hik\w*|picnic|fishing|beer|drinks?|watching|stars|fireworks|smok\w*|lunch|coffee|tea|roofer|roofing|repair\w*|gutters?|fix\w*|work|job|shift|contractor|scaffold\w*|paint\w*|tourist|trip|holiday|vacation|concert|festival|party|wedding|swim\w*|dive|diving|model|lego|minecraft|game|seat)\b/;
+/** Things not needed any more for an ordinary reason: a trip, a move, a replacement, the end of a term. */
+const NOT_NEEDED = /\b(?:holidays?|vacations?|trips?|flights?|moving|move|new (?:job|one|phone|laptop|car|place|house|flat)|upgrad\w*|replac\w*|last day|retir\w*|leave|pto|school|term|semester|exams?|course|class(?:es)?|subscriptions?|lease|contract|deadline|release|launch|project|sprint|office|work|graduat\w*|season)\b/;
+const NOT_FIREARM = /\b(?:museum|display|collection|antique|exhibit\w*|show (?:us|me|them)|replica|holster|hunt\w*|range|clean\w*|(?:in|into|locked in|back in) (?:the|a|my|his|her) (?:gun )?safe|safety|licen[cs]e\w*|target|airsoft|paintball|nerf|water gun|glue gun|staple gun|heat gun|nail gun|toy|game|video|movie|film|squirt|spray|camera|photo\w*|paint\w*|lesson|instructor|course|deer|duck|clay|pigeons?)\b/;
+const VIEWPOINT = /\b(?:where are you|parked on|which level|what level|level \d|floor \d|meet (?:you|me)|waiting for (?:you|him|her|them)|pick(?:ing)? (?:you|me|him|her) up|found a (?:space|spot)|view|sunset|sunrise|photo\w*|picture|selfie|hik\w*|picnic|fishing|beer|drinks?|watching|stars|fireworks|smok\w*|lunch|coffee|tea|roofer|roofing|repair\w*|gutters?|fix\w*|work|job|shift|contractor|scaffold\w*|paint\w*|tourist|trip|holiday|vacation|concert|festival|party|wedding|swim\w*|dive|diving|model|lego|minecraft|game|seat)\b/;
 /** A medicine or medicine cupboard in the sentence. */
 const MED_CONTEXT = new RegExp(`\\b(?:${MEDS}|medicine|cabinet|capsules?|doses?)\\b`);
 const NOT_MED_AFTER = new RegExp(`^ (?:to|with|home|out|off|back|into|away|down|up|apart|in|for|personally|seriously|of (?!(?:my |the |his |her )?(?:${MEDS}|capsules)))\\b`);
@@ -46,11 +48,16 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
   },
   {
     id: "fr.indifferent_death", category: "suicidal_ideation", level: "medium", hint: ["if", "when", "whether"], subject: "first", joke: "low", trivial: "low",
-    re: /\b(?:(?:would not|would|do not|does not|will not|could not) (?:mind|care|be (?:sad|upset|bothered|sorry|scared))|(?:would|will) (?:be )?(?:fine|okay|ok|relieved|happy|glad|grateful|thankful|at peace)) (?:if|when|whether) (?:i (?:[\w']+ ){0,2}?(?:die|died|was dead|were dead|dropped dead|did not wake up|never woke up|do not wake up|stopped breathing|was gone|were gone|disappeared|got hit|got run over|got killed|crashed)|(?:a|an|the|some) (?:[\w']+ )?(?:bus|car|truck|lorry|train|plane|meteor|asteroid|bullet|drunk driver|shark|lightning|tornado|illness|disease|cancer|virus|stranger) (?:[\w']+ ){0,2}?(?:(?:hit|hits|killed|kills|took|takes|struck|strikes|ran over|runs over|run over) me|(?:ran|runs|run|knocked|knocks) me (?:over|down)))\b/,
+    re: /\b(?:(?:would not|would|do not|does not|will not|could not) (?:mind|care|be (?:sad|upset|bothered|sorry|scared))|(?:would|will) (?:be )?(?:fine|okay|ok|relieved|happy|glad|grateful|thankful|at peace)|(?:would|will) be (?:a |such a )?(?:mercy|relief|blessing|gift)) (?:if|when|whether) (?:i (?:[\w']+ ){0,2}?(?:die|died|was dead|were dead|dropped dead|did not wake up|never woke up|do not wake up|stopped breathing|was gone|were gone|disappeared|got hit|got run over|got killed|crashed)|(?:a|an|the|some) (?:[\w']+ )?(?:bus|car|truck|lorry|train|plane|meteor|asteroid|bullet|drunk driver|shark|lightning|tornado|illness|disease|cancer|virus|stranger) (?:[\w']+ ){0,2}?(?:(?:hit|hits|killed|kills|took|takes|struck|strikes|ran over|runs over|run over) me|(?:ran|runs|run|knocked|knocks) me (?:over|down)))\b/,
+  },
+  {
+    id: "fr.indifferent_front", category: "suicidal_ideation", level: "medium", hint: "if", subject: "first", joke: "low", trivial: "low",
+    re: /\bif (?:i (?:[\w']+ ){0,2}?(?:died|was dead|were dead|dropped dead|did not wake up|never woke up|stopped breathing|was gone|were gone|disappeared|got hit|got run over|got killed|was killed|crashed)|(?:a|an|the|some) (?:[\w']+ )?(?:bus|car|truck|lorry|train|plane|meteor|asteroid|bullet|drunk driver|illness|disease|cancer|virus) (?:[\w']+ ){0,2}?(?:hit|killed|took|struck|ran over) me)(?: [\w']+){0,4}?,? (?:i (?:would|will|could|honestly would) (?:be )?(?:(?:so |really |honestly )?(?:relieved|happy|glad|grateful|thankful|fine|okay|ok|at peace)|not (?:mind|care|be (?:sad|upset|bothered)))|(?:that|it) (?:would|will) be (?:a |such a )?(?:mercy|relief|blessing|gift|for the best|welcome))\b/,
   },
   {
     id: "fr.hope_hit", category: "suicidal_ideation", level: "medium", hint: ["hop", "wish", "pray"], subject: "first", joke: "low", trivial: "low",
-    re: /\b(?:hope|hoping|wish|wishing|pray|praying) (?:that )?(?:a|an|the|some) (?:[\w']+ ){0,2}?(?:bus|car|truck|lorry|train|plane|meteor|asteroid|bullet|drunk driver|shark|lightning|tornado|cancer|illness|virus) (?:[\w']+ ){0,2}?(?:hits|kills|runs over|takes|crashes into|strikes|finishes) me\b/,
+    // The agent of the wished-for death may be a vehicle, an illness or God: "i pray every night that god takes me in my sleep".
+    re: /\b(?:hope|hoping|wish|wishing|pray|praying|prayed)(?: (?:every|each) (?:night|day|morning))? (?:that )?(?:(?:a|an|the|some) (?:[\w']+ ){0,2}?(?:bus|car|truck|lorry|train|plane|meteor|asteroid|bullet|drunk driver|shark|lightning|tornado|cancer|illness|virus|heart attack|stroke) (?:[\w']+ ){0,2}?(?:hits?|kills?|runs? over|takes?|crash(?:es)? into|strikes?|finish(?:es)?|would hit|would kill) me|(?:god|the lord|jesus|allah|the universe|death) (?:would |will |might |could )?(?:takes?|calls?|brings?) me (?:home(?! safe)|away|in my sleep|tonight|soon|now|to (?:him|heaven)|from this (?:world|earth)))\b/,
   },
   {
     id: "fr.no_future", category: "suicidal_ideation", level: "medium", hint: "future", subject: "first", joke: "low", trivial: "low",
@@ -76,8 +83,8 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
     benignSentence: /\b(?:game|character|novel|story|film|movie|plot|script|plant|weeds?|pests?|mice|rats?|bacteria|germs|cells|battery|process|bugs?)\b/,
   },
   {
-    id: "fr.better_off", category: "suicidal_ideation", level: "medium", hint: ["better", "happier", "easier", "lighter", "fine", "okay", "ok", "relieved", "peace", "freer"], subject: "first", joke: "low",
-    re: new RegExp(`\\b(?:better off|happier|better|easier|lighter|fine|okay|ok|relieved|at peace|freer)(?: [\\w']+){0,3}? (?:without me|if i ${GONE_EVENT}|(?:when|once|after) i am (?:gone|dead|not here|not around))\\b`),
+    id: "fr.better_off", category: "suicidal_ideation", level: "medium", hint: ["better", "happier", "easier", "simpler", "calmer", "quieter", "nicer", "less ", "lighter", "fine", "okay", "ok", "relieved", "peace", "freer"], subject: "first", joke: "low",
+    re: new RegExp(`\\b(?:better off|happier|better|easier|simpler|calmer|quieter|nicer|more peaceful|less stressful|less complicated|lighter|fine|okay|ok|relieved|at peace|freer)(?: [\\w']+){0,3}? (?:without me|if i ${GONE_EVENT}|(?:when|once|after) i am (?:gone|dead|not here|not around))\\b`),
   },
   {
     id: "fr.no_point", category: "suicidal_ideation", level: "medium", hint: ["point", "reason", "use", "purpose"], subject: "first", joke: "low", trivial: "low",
@@ -98,7 +105,7 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
   },
   {
     id: "fr.apology_farewell", category: "suicidal_ideation", level: "low", hint: ["sorry", "love", "goodbye", "thank"], subject: "first", role: "plan", joke: "none", trivial: "none",
-    re: /\b(?:i (?:just )?wanted to say (?:sorry|goodbye|i love you|thank you for everything)|sorry for everything|tell (?:everyone|my (?:mom|dad|family|kids|parents|sister|brother)) (?:that )?i (?:love|loved) (?:them|you|her|him)|i love you all(?:,)? (?:goodbye|bye|i am sorry))\b/,
+    re: /\b(?:i (?:just )?wanted to say (?:sorry|goodbye|i love you|thank you for everything)|sorry for everything|(?:thanks|thank you) for everything(?= *(?:$|,|guys|everyone|all|you all|i am sorry|i love))|tell (?:everyone|my (?:mom|dad|family|kids|parents|sister|brother)) (?:that )?i (?:love|loved) (?:them|you|her|him)|i love you all(?:,)? (?:goodbye|bye|i am sorry))\b/,
     benignSentence: LEAVING,
   },
   // --- means: preparing a lethal means, being at a height, taking everything ---
@@ -120,13 +127,88 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
   {
     id: "fr.co_method", category: "suicidal_ideation", level: "high", hint: ["garage", "exhaust", "charcoal", "barbecue", "bbq"], joke: "low",
     // Carbon monoxide: a running engine in a closed space, a hose from the exhaust, charcoal burnt indoors.
-    re: /\b(?:(?:engine|car|motor) (?:[\w']+ ){0,3}?(?:running|on|started|idling)(?: [\w']+){0,5}? (?:in|inside) (?:the |a |my )?(?:closed |shut |locked )?garage|(?:in|inside) (?:the |a |my )?(?:closed |shut |locked )?garage (?:[\w']+ ){0,4}?(?:engine|car|motor) (?:running|on|idling)|hose (?:from|into|on|to) (?:the )?exhaust|exhaust (?:pipe |fumes )?(?:into|in) (?:the )?car|(?:charcoal|barbecue|bbq) (?:[\w']+ ){0,2}?(?:in|inside) (?:the |my |a )?(?:car|tent|room|bathroom|bedroom))\b/,
+    re: /\b(?:(?:engine|car|motor) (?:[\w']+ ){0,3}?(?:running|on|started|idling)(?: [\w']+){0,5}? (?:in|inside) (?:the |a |my )?(?:closed |shut |locked )?garage|(?:in|inside) (?:the |a |my )?(?:closed |shut |locked )?garage (?:[\w']+ ){0,4}?(?:engine|car|motor) (?:running|on|idling)|hose (?:from|into|on|to|for) (?:the )?exhaust|exhaust (?:pipe |fumes )?(?:into|in) (?:the )?car|(?:charcoal|barbecue|bbq) (?:[\w']+ ){0,2}?(?:in|inside) (?:the |my |a )?(?:car|tent|room|bathroom|bedroom))\b/,
     benignSentence: /\b(?:fix\w*|repair\w*|warm(?:ing)? (?:it )?up|mechanic|oil|cold morning|defrost\w*|battery|jump start|door (?:open|is open)|garage door (?:open|is open)|vent\w*|extractor)\b/,
   },
   {
     id: "fr.at_height", category: "suicidal_ideation", level: "medium", hint: ["bridge", "roof", "ledge", "cliff", "railing", "tracks", "top floor", "overpass"], subject: "first", role: "means", joke: "low",
-    re: /\bi am (?:up |standing |sitting |stood |sat |out |lying )?on (?:the |a |this |top of (?:the|a|this) |the edge of (?:the|a|this) )?(?:bridge|roof|rooftop|ledge|cliff|cliff edge|balcony railing|railing|train tracks|railway tracks|tracks|top floor|overpass)\b/,
-    benignSentence: /\b(?:view|sunset|sunrise|photo\w*|picture|selfie|hik\w*|picnic|fishing|beer|drinks?|watching|stars|fireworks|smok\w*|lunch|coffee|tea|roofer|roofing|repair\w*|gutters?|fix\w*|work|job|shift|contractor|scaffold\w*|paint\w*|tourist|trip|holiday|vacation|concert|festival|party|wedding|swim\w*|traffic|bus|train|way|commute|driv\w*|walk\w*|run|running|cycl\w*|bike|stuck|queue|game|minecraft|call|zoom|phone)\b/,
+    // Chat drops the "i am": "standing on the overpass right now looking down".
+    re: /(?:\bi am (?:up |standing |sitting |stood |sat |out |lying )?|^(?:up|standing|sitting|stood|sat|lying|out here) )on (?:the |a |this |top of (?:the|a|this) |the edge of (?:the|a|this) )?(?:bridge|roof|rooftop|ledge|cliff|cliff edge|balcony railing|railing|train tracks|railway tracks|tracks|top floor|overpass|flyover)\b/,
+    benignSentence: /\b(?:view|sunset|sunrise|photo\w*|picture|selfie|hik\w*|picnic|fishing|beer|drinks?|watching|stars|fireworks|smok\w*|lunch|coffee|tea|roofer|roofing|repair\w*|gutters?|fix\w*|work|job|shift|contractor|scaffold\w*|paint\w*|tourist|trip|holiday|vacation|concert|festival|party|wedding|swim\w*|(?:stuck |sitting |standing )?in traffic|traffic (?:is|was|jam|has been|today)|bus|train|way|commute|driv\w*|walk\w*|run|running|cycl\w*|bike|stuck|queue|game|minecraft|call|zoom|phone)\b/,
+  },
+  {
+    id: "fr.means_with_me", category: "suicidal_ideation", level: "low", hint: ["rope", "noose", "gun", "pistol", "rifle", "blade", "razor", ...MEDS_HINTS], subject: "first", role: "means", joke: "none", trivial: "none",
+    // A lethal means carried or within reach, said flatly ("the ropes in my trunk"): a sign, medium next to another.
+    re: new RegExp(`\\b(?:ropes?|nooses?|guns?|pistols?|rifles?|shotguns?|blades?|razors?|razor blades?|${MEDS})(?: is| are)? (?:in|under|inside) my (?:trunk|car|boot|bag|backpack|pocket|room|drawer|glovebox|glove box|jacket|coat|hoodie|hand)\\b`),
+    benignSentence: /\b(?:climb\w*|camp\w*|tow\w*|boat\w*|sail\w*|hik\w*|hunt\w*|range|shav\w*|prescription|pharmac\w*|doctor|first aid|allerg\w*|headache|hay fever|vitamins?|contraceptive|birth control|holiday|trip|forgot|forget|left)\b/,
+  },
+  {
+    id: "fr.isolated_place", category: "suicidal_ideation", level: "low", hint: ["woods", "forest", "nowhere", "find me", "remote", "quiet"], subject: "first", role: "plan", joke: "none", trivial: "none",
+    // Going where no one will find you: a plan sign, medium next to a means ("the ropes in my trunk").
+    re: /\b(?:(?:drive|driving|go|going|head|heading|walk|walking|get|getting) (?:out )?(?:to|into) (?:the )?(?:woods|forest|middle of nowhere|somewhere (?:quiet|remote|far away))|(?:somewhere|where|a place) (?:no one|nobody) (?:will|can|would|could) (?:ever )?find me)\b/,
+    benignSentence: /\b(?:camp\w*|hik\w*|picnic|dog|mushrooms?|forag\w*|run|running|cycl\w*|bike|holiday|trip|cabin|lodge|weekend|friends|family|party|festival|retreat|photo\w*|birds?|hide and seek|game|signal|wifi|nap|peace and quiet|read\w*|write|writ\w*|study|think)\b/,
+  },
+  {
+    // A ligature tied to a fixture ("the belt tied to the door handle"): a means sign, low alone (doors are held open
+    // with belts too); next to distress or another sign it is medium, and so high.
+    id: "fr.ligature_anchor", category: "suicidal_ideation", level: "low", hint: ["tied", "attached", "fixed", "hooked", "looped", "knotted", "fastened", "hanging"], subject: "first", role: "means", joke: "low",
+    re: /\b(?:belt|rope|cord|cable|noose|scarf|sheet|bedsheet|tie|dressing gown cord|wire|ligature)s? (?:[\w']+ ){0,3}?(?:tied|attached|fixed|hooked|looped|knotted|fastened|hanging) (?:[\w']+ ){0,2}?(?:to|on|from|over|around|round) (?:the |a |my )?(?:door ?handle|door|banister|bannister|beam|rafters?|hook|loft hatch|loft|shower rail|curtain rail|tree|branch|railing|pipe|ceiling|light fitting|stair ?well|stairs|bed frame|wardrobe)\b/,
+    benignSentence: /\b(?:so (?:the|it) (?:door )?(?:stays|does not|will not|can not)|keep (?:the|it) (?:door )?(?:open|shut|closed)|hold (?:the|it) (?:door )?open|stays? (?:open|shut|closed)|dog|puppy|lead|leash|boat|tent|hammock|swing|washing|laundry|clothes line|decoration\w*|bunting|balloons?|christmas|lights|gym|resistance band|tow\w*|bike|halloween|costume|plant|tomato\w*|climb\w*|curtains?|blinds?|tidy|cable ties?|charger|extension)\b/,
+  },
+  {
+    // Arrangements for after one is gone: "left instructions for the cat", "made sure the dog has somewhere to go".
+    id: "fr.arrangements", category: "suicidal_ideation", level: "low", hint: ["instructions", "made sure", "arrangements", "home for", "rehom", "wrote", "written", "will"], subject: "first", role: "plan", joke: "none", trivial: "none",
+    re: /\b(?:(?:left|written|wrote|made|writing|making) (?:[\w']+ )?(?:instructions|arrangements|plans) for (?:my |the )?(?:cat|dog|pets?|kids|children|funeral|fish|rabbit|hamster|plants)|made sure (?:my |the )?(?:cat|dog|pets?|kids|children|fish|rabbit|hamster) (?:has|have|is|are|will be|will have) (?:somewhere|someone|a home|looked after|taken care of|going to be (?:okay|ok|fine|looked after))|(?:found|rehomed|found a home for|found someone to take) (?:a home for )?(?:my |the )?(?:cat|dog|pets?)|(?:written|wrote|made|finished|updated|sorted) (?:out )?my will)\b/,
+    benignSentence: /\b(?:trip|holiday|vacation|travel\w*|away|sitter|neighbou?rs?|vet|while (?:i|we|they|he|she)|back (?:on|in|next)|weekend|work|conference|hospital stay|surgery|operation|moving|move|lawyer|solicitor|estate planning|adulting|mortgage|baby|pregnan\w*|wedding)\b/,
+  },
+  {
+    // A plan made with no word for what: "set a date", "everything is sorted".
+    id: "fr.plan_bare", category: "suicidal_ideation", level: "low", hint: ["date", "sorted", "in order", "arranged", "planned", "ready"], subject: "first", role: "plan", joke: "none", trivial: "none",
+    re: /\b(?:(?:i have |i )?(?:set|picked|chose|chosen|got) (?:a|the) date|everything is (?:sorted|in order|arranged|planned|ready|taken care of)|it is all (?:sorted|arranged|planned|ready)|(?:my )?affairs (?:are )?in order)(?= *(?:$|,|for|and|now))/,
+    benignSentence: /\b(?:wedding|party|trip|holiday|vacation|move|moving|surgery|op|operation|interview|exam|launch|release|meeting|date night|dinner|birthday|gig|event|viewing|appointment|court|hearing|christening|baby|shower|deploy\w*|sprint|demo|presentation|conference|flight|booking|booked|venue|guests|catering|school|term)\b/,
+  },
+  {
+    // Absent on a named day, said flatly: a sign, medium next to another ("i will not be here on monday. i made sure the dog…").
+    id: "fr.not_here_day", category: "suicidal_ideation", level: "low", hint: "will not be", subject: "first", role: "plan", joke: "none",
+    re: /\bi will not be (?:here|around|alive) (?:on|by|for|after|at) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|the weekend|christmas|my birthday|new year)\b/,
+    benignSentence: /\b(?:dentist|doctor|appointment|holiday|vacation|trip|leave|pto|out of office|wedding|conference|offline|moving|new job|signing off|flight|office|work|standup|meeting|class|school|shift|party|dinner|home|online|call|cover|sick|ill|away|visiting|course|training)\b/,
+  },
+  {
+    // Courage or nerve to go through with it: distress, low; next to a means it is medium, and so high.
+    id: "fr.courage", category: "suicidal_ideation", level: "low", hint: ["courage", "nerve", "guts"], subject: "first", joke: "none", trivial: "none",
+    re: /\b(?:need|needs|needed|building|build|working up|work up|getting up|get up|finding|find|waiting for|lack|lacked|did not have|do not have) (?:up )?(?:the |enough )?(?:courage|nerve|guts)\b(?! to (?:ask|tell|talk|speak|apply|quit|call|text|confront|say|go to|sing|dance|propose|leave (?:him|her|them|my)|try|start|sign|book|post|come out|jump in|swim|dive))/,
+    benignSentence: /\b(?:ask (?:her|him|them) out|crush|date|interview|speech|presentation|audition|stage|bungee|skydiv\w*|roller ?coaster|tattoo|haircut|boss|raise|promotion|exam|driving test|dentist)\b/,
+  },
+  {
+    // Buying a medicine in a way meant not to be noticed: stockpiling.
+    id: "fr.meds_buying", category: "suicidal_ideation", level: "high", hint: MEDS_HINTS, subject: "first", role: "means", joke: "low",
+    re: new RegExp(`\\b(?:buying|bought|getting|got|picking up|ordering|ordered|collecting) (?:[\\w']+ )?${MEDS} (?:[\\w']+ ){0,6}?(?:so (?:no one|nobody|the pharmacist|they do not|nobody at the) (?:notices|knows|finds out|suspects|can tell|gets suspicious)|without (?:anyone|anybody) (?:knowing|noticing)|a (?:few|box|pack|packet) at a time|in secret|secretly|one (?:box|pack|packet) at a time|to get (?:around|round) the limit)\\b`),
+  },
+  {
+    // Someone else shut in with a means: with "not answering" it is an emergency.
+    id: "fr.third_shut_in", category: "suicidal_ideation", level: "medium", hint: ["locked", "shut", "barricaded"], subject: "third", role: "means",
+    re: new RegExp(`\\b(?:he|she|they|my ${PERSON}) (?:has |have |is |just |has just )?(?:locked|shut|barricaded) (?:himself|herself|themselves|themself) in (?:[\\w']+ ){0,6}?(?:with|and (?:has|took|taken|got)) (?:a |the |his |her |their |my |some )?(?:[\\w']+ )?(?:knife|knives|blades?|razors?|gun|rope|belt|cord|pills|tablets|${MEDS})\\b`),
+  },
+  {
+    // Someone else sending a picture of a means: "sent me a pic of a bottle of pills".
+    id: "fr.third_shows_means", category: "suicidal_ideation", level: "medium", hint: ["pic", "photo", "picture", "video", "snap", "selfie"], subject: "third", role: "means",
+    re: new RegExp(`\\b(?:he|she|they|my ${PERSON}) (?:[\\w']+ ){0,2}?(?:sent|sends|posted|posts|showed|shows|texted|snapped|messaged) (?:me |us )?(?:a |an |this )?(?:pic|pics|photo|photos|picture|pictures|video|snap|selfie|story) (?:of|with) (?:[\\w']+ ){0,3}?(?:${MEDS}|knife|knives|blades?|razors?|gun|rope|noose|cuts|wrists?|bridge|ledge|roof|tracks)\\b`),
+    benignSentence: /\b(?:holiday|trip|view|sunset|recipe|cooking|hike|hiking|climb\w*|new (?:knife|knives)|kitchen|chef|hunting|range|museum)\b/,
+  },
+  {
+    // "and said bye": a farewell reported of someone, a sign (medium next to a means or a place).
+    id: "fr.said_bye", category: "suicidal_ideation", level: "low", hint: ["bye", "farewell"], role: "plan", joke: "none", trivial: "none",
+    re: /\b(?:said|says|texted|wrote|messaged|sent) (?:me |us )?(?:'|")?(?:goodbye|bye|farewell)(?:'|")?(?= *(?:$|,|and\b|to (?:me|us|everyone)|forever|for good))/,
+    benignAfter: /^ (?:and|then|before|as) (?:he |she |they |i )?(?:went|left|headed|drove|walked|got in|got on|hung up|logged off|ran|came|went back)\b/, benignSentence: LEAVING,
+  },
+  {
+    id: "fr.hope_illness", category: "suicidal_ideation", level: "medium", hint: ["hop", "wish", "pray"], subject: "first", joke: "low", trivial: "low",
+    re: /\b(?:hope|hopes|hoping|wish|wishes|wishing|pray|praying)(?: (?:that|for))? (?:the |my |a )?(?:cancer|illness|tumou?r|disease|heart condition|sickness|infection|covid) (?:comes back|returns|spreads|wins|gets me|takes me|kills me|finishes me|is terminal|will kill me)\b/,
+  },
+  {
+    id: "fr.third_at_height", category: "suicidal_ideation", level: "low", hint: ["bridge", "roof", "ledge", "cliff", "railing", "tracks", "top floor", "overpass", "flyover", "balcony", "building", "tower", "car park", "parking garage", "multi storey", "dam", "quarry", "skyscraper"], subject: "third", role: "means", joke: "none",
+    re: new RegExp(`\\b(?:he|she|they|my ${PERSON}) (?:is|are|was|has gone|went|is standing|is sitting|is up) (?:up |out |standing |sitting )?(?:at|on|to) (?:the |a |this |that )?(?:top of (?:the |a )?|edge of (?:the |a )?)?${HEIGHT_PLACE}\\b`),
+    benignSentence: new RegExp(`${VIEWPOINT.source}|\\b(?:club|cards|card game|tournament|traffic|commute|office|meeting|class|lesson|store|shop|school|practice)\\b`),
   },
   {
     id: "fr.noose", category: "suicidal_ideation", level: "high", hint: ["noose", "ligature"], role: "means", joke: "low",
@@ -134,8 +216,8 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
     benignSentence: /\b(?:halloween|costume|decoration|film|movie|history|museum|hangman|game|knots?|scouts|sailing|lasso|cowboy|western|book|novel|story|lynch\w*|racis\w*|symbol|exhibit)\b/,
   },
   {
-    id: "fr.gun_ready", category: "suicidal_ideation", level: "high", hint: ["gun", "pistol", "revolver", "shotgun", "rifle", "firearm", "barrel", "muzzle"], subject: "first", role: "means", joke: "low",
-    re: /\b(?:(?:loaded|cocked|am holding|took the safety off|unlocked|took out|got out|pulled out) (?:[\w']+ ){0,3}?(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm)|(?:gun|pistol|revolver|barrel|muzzle) (?:is )?(?:to|against|in|at) my (?:head|mouth|temple|chest|chin))\b/,
+    id: "fr.gun_ready", category: "suicidal_ideation", level: "high", hint: ["gun", "pistol", "revolver", "shotgun", "rifle", "firearm", "barrel", "muzzle"], role: "means", joke: "low",
+    re: /\b(?:(?:loaded|cocked|am holding|took the safety off|unlocked|took out|got out|pulled out) (?:[\w']+ ){0,3}?(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm)|(?:got|took|pulled|grabbed|brought) (?:the |my |his |her |dads |a )?(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm) (?:out|down)|(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm) (?:is )?(?:on my lap|in my lap|in my hand|in my hands|next to me|beside me|in my mouth)|(?:gun|pistol|revolver|barrel|muzzle) (?:is )?(?:to|against|in|at) my (?:head|mouth|temple|chest|chin))\b/,
     benignSentence: NOT_FIREARM,
   },
   {
@@ -166,9 +248,20 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
     benignSentence: LEAVING,
   },
   {
-    id: "fr.wont_need", category: "suicidal_ideation", level: "low", hint: "need", subject: "first", role: "plan", joke: "none", trivial: "none",
-    re: /\b(?:will not|do not|would not|am not going to|no longer|will never) need (?:it|them|any of (?:it|this|them)|my (?:[\w']+ )?(?:things|stuff|belongings|money|clothes|car|phone|savings|room|medication))(?: (?:anymore|any longer|where i am going|after (?:tonight|today|tomorrow|this week|friday|the weekend))\b| *$)/,
+    id: "fr.giving_away", category: "suicidal_ideation", level: "low", hint: ["giv", "gave"], role: "plan", joke: "none", trivial: "none",
+    re: /\b(?:giving|gave|given|give|gives) (?:away )?(?:all |most |some )?(?:of )?(?:my|his|her|their) (?:favou?rite |old |best |prized |precious )?(?:things|stuff|belongings|possessions|tools|clothes|games|consoles?|xbox|playstation|ps\d|guitar|books|jewel(?:le)?ry|collection|pets?|cat|dog|savings|money|art|records|bike|car|laptop|plants|watch)(?= *(?:$|,|and\b|to\b|away\b))/,
+    benignSentence: /\b(?:moving|move|charity|charities|declutter\w*|donat\w*|library|sale|selling|sold|new one|upgrad\w*|christmas|birthday|present|gift|lend\w*|borrow\w*|back|weekend|while (?:i|he|she|they) (?:am|is|are) away|holiday|vacation|trip|to (?:hold|look after|mind)|downsiz\w*|minimalis\w*|spring clean\w*|clear\w* out)\b/,
+  },
+  {
+    id: "fr.be_gone", category: "suicidal_ideation", level: "low", hint: "be gone", subject: "first", role: "plan", joke: "none", trivial: "none",
+    re: /\bi (?:will|am going to) be gone(?= *(?:$|,|forever|for good|soon|before|by|and (?:no one|nobody|you)))/,
     benignSentence: LEAVING,
+  },
+  {
+    id: "fr.wont_need", category: "suicidal_ideation", level: "low", hint: "need", subject: "first", role: "plan", joke: "none", trivial: "none",
+    // Not LEAVING: "games" or "books" are what is given away here, not a farewell to a game.
+    re: /\b(?:will not|do not|would not|am not going to|no longer|will never) (?:be )?need(?:ing)? (?:it|them|any of (?:it|this|them)|my (?:[\w']+ )?(?:things|stuff|belongings|money|clothes|car|phone|savings|room|medication))(?: (?:anymore|any longer|where i am going|after (?:tonight|today|tomorrow|this week|the weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b| *$)/,
+    benignSentence: NOT_NEEDED,
   },
   // --- someone else at risk: their farewell, their threat, their hidden means ---
   {
@@ -180,7 +273,7 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
   {
     id: "fr.third_farewell", category: "suicidal_ideation", level: "medium", hint: ["bye", "farewell", "note", "message", "sorry"], subject: "third",
     re: new RegExp(`\\b(?:he|she|they|my ${PERSON}) (?:[\\w']+ ){0,2}?(?:posted|sent|texted|wrote|left|messaged|shared|put up|uploaded|is posting|has posted|has sent) (?:[\\w',']+ ){0,8}?(?:goodbye|goodbyes|bye|farewell|suicide note|final message|last message|note saying (?:goodbye|sorry)|sorry for everything)\\b`),
-    benignSentence: LEAVING,
+    benignAfter: /^ (?:and|then|before|as) (?:he |she |they |i )?(?:went|left|headed|drove|walked|got in|got on|hung up|logged off|ran|came|went back)\b/, benignSentence: LEAVING,
   },
   {
     id: "fr.third_means", category: "suicidal_ideation", level: "medium", hint: [...MEDS_HINTS, "blade", "razor", "rope", "noose", "gun", "bullet"], subject: "third", role: "means",
@@ -189,7 +282,7 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
   // --- self-harm with a tool or on the body, in any word order the clause allows ---
   {
     id: "fr.sh_until", category: "self_harm", level: "high", hint: ["until", "till", "til"], subject: "first", joke: "low",
-    re: new RegExp(`\\b${SELF_HARM_VERB} (?:myself|my ${BODY}|(?:the |a )?walls?|my head (?:against|on) (?:the |a )?(?:walls?|floor|desk|door))(?: [\\w']+){0,5}? (?:until|till|til) (?:[\\w']+ ){0,3}?(?:bled|bleed|bleeding|bleeds|blood|bruised|bruises|raw|numb|broke|swollen|marks|scars?)\\b`),
+    re: new RegExp(`\\b${SELF_HARM_VERB} (?:myself|my ${BODY}|(?:the |a )?walls?|my head (?:against|on) (?:the |a )?(?:walls?|floor|desk|door))(?: [\\w']+){0,5}? (?:until|till|til) (?:[\\w']+ ){0,3}?(?:bled|bleed|bleeding|bleeds|blood|bloody|bruised|bruises|raw|numb|broke|broken|split|splits|cracked|busted|swollen|swelled|purple|black and blue|marks|scars?)\\b`),
     benignAfter: ACCIDENT_AFTER, benignSentence: ACCIDENT_SENTENCE,
   },
   {
@@ -209,8 +302,14 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
     benignSentence: /\b(?:budget|funding|staff|jobs?|price|tax|rate|spending|service|hair|haircut|meat|butcher|film|movie|edit\w*|director|scene|song|album|remix|tree|branch|paper|fabric|cat|dog|kitten|puppy|garden|roses|bike|fell|crash|surgery|operation|stitches from)\b/,
   },
   {
+    // Someone else harming their body: "one of my pupils has been scratching her arms with a compass".
+    id: "fr.third_sh_act", category: "self_harm", level: "medium", hint: ["his", "her", "their"], subject: "third",
+    re: new RegExp(`\\b(?:he|she|they|my ${PERSON}s?) (?:[\\w']+ ){0,3}?${SELF_HARM_VERB} (?:up )?(?:his|her|their) (?:own )?${BODY}\\b`),
+    benignAfter: ACCIDENT_AFTER, benignSentence: ACCIDENT_SENTENCE,
+  },
+  {
     id: "fr.third_cuts", category: "self_harm", level: "medium", hint: ["cuts", "scars", "burns", "marks"], subject: "third",
-    re: new RegExp(`\\b(?:cuts|scars|burns|marks|slashes) (?:all )?(?:on|across|up|down|over) (?:his|her|their|my ${PERSON}s?) (?:arms?|wrists?|legs?|thighs?|stomach|body)\\b`),
+    re: new RegExp(`\\b(?:cuts|scars|burns|marks|slashes) (?:all )?(?:on|across|up|down|over) (?:his|her|their|my ${PERSON}s?) ${BODY}\\b`),
     benignSentence: ACCIDENT_SENTENCE,
   },
   {

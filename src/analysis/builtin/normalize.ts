@@ -31,11 +31,11 @@ const TOKEN_MAP_ENTRIES: Record<string, string> = {
   ded: "dead", wnt: "want", whant: "want", wamt: "want", pils: "pills", pillz: "pills", meds: "medication",
   // coded and abbreviated self-harm language
   kms: "kill myself", kys: "kill yourself", kmsl: "laughing", kmslol: "laughing", selfdelete: "self delete",
-  sewerslide: "suicide", selfharm: "self harm", selfharming: "self harming", od: "overdose", oded: "overdosed",
+  sewerslide: "suicide", ctb: "suicide", oding: "overdosing", odding: "overdosing", selfharm: "self harm", selfharming: "self harming", od: "overdose", oded: "overdosed",
   // misspellings of short key words (too short for edit-distance matching)
   kil: "kill", kll: "kill", kiil: "kill", kiled: "killed", kiling: "killing", kilin: "killing", killin: "killing",
   dieing: "dying", dyin: "dying", cuting: "cutting", cuttin: "cutting", hurtin: "hurting", myslf: "myself",
-  meself: "myself", mself: "myself", tierd: "tired", dissapear: "disappear", dissappear: "disappear",
+  meself: "myself", mself: "myself", tierd: "tired", livng: "living", lving: "living", livin: "living", liveing: "living", dissapear: "disappear", dissappear: "disappear",
   disapear: "disappear", nomore: "no more", b: "be", alyve: "alive",
 };
 
@@ -157,7 +157,7 @@ function unmask(word: string): string | null {
   return null;
 }
 
-const SPECIAL_CONTRACTIONS = new Map([["can't", "can not"], ["won't", "will not"], ["shan't", "shall not"], ["ain't", "am not"], ["let's", "let us"], ["i'm", "i am"], ["y'all", "you all"]]);
+const SPECIAL_CONTRACTIONS = new Map([["od'd", "overdosed"], ["od'ed", "overdosed"], ["od'ing", "overdosing"], ["can't", "can not"], ["won't", "will not"], ["shan't", "shall not"], ["ain't", "am not"], ["let's", "let us"], ["i'm", "i am"], ["y'all", "you all"]]);
 const PLAIN = /^[a-z]+$/;
 const RUN3 = /(\p{L})\1{2}/u;
 
