@@ -42,6 +42,9 @@ export function embeddedMigrations(): MigrationMeta[] {
 export function migrate(sqlite: Database): number {
   const migrations = embeddedMigrations();
   const before = appliedCount(sqlite);
+  // Nothing pending: no transaction, and above all no foreign key check, which reads every row (seconds on a
+  // database of millions of messages, at every start).
+  if (before >= migrations.length) return 0;
   // The migrator runs inside one transaction where PRAGMA foreign_keys is a no-op, so a table rebuild could
   // cascade-delete child rows: switch the checks off around it and verify afterwards.
   sqlite.run("PRAGMA foreign_keys = OFF");

@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { mintToken } from "../../src/auth/tokens.ts";
-import { api, eventually, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
+import { api, eventually, freePort, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
 
 /** A strict reader of the Prometheus text format: every sample line must parse, and TYPE lines must precede samples. */
 function parsePrometheus(text: string): Map<string, number> {
@@ -69,6 +69,32 @@ describe("health", () => {
       blocker.close();
     }
     expect((await api(server.http, "GET", "/health")).status).toBe(200);
+  });
+
+  test("while a node starts, a request waits for it: the first answer /health gives is already healthy", async () => {
+    const port = freePort();
+    const proc = Bun.spawn([process.execPath, MAIN, "serve"], {
+      cwd: tempDir(),
+      env: { PATH: process.env.PATH ?? "", DATA_DIR: tempDir(), PORT: String(port), HOST: "127.0.0.1", JWT_SECRET: TEST_SECRET },
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    try {
+      // Polled as fast as the port allows from the moment the process exists, until the first answer.
+      const answers: Array<{ status: number; body: any }> = [];
+      const deadline = Date.now() + 20_000;
+      while (answers.length === 0 && Date.now() < deadline) {
+        const res = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
+        if (res) answers.push({ status: res.status, body: await res.json() });
+        else await Bun.sleep(5);
+      }
+      expect(answers).toHaveLength(1);
+      expect(answers[0]).toMatchObject({ status: 200, body: { status: "healthy", checks: { database: true, websocket: true, analysis: true } } });
+      expect((await api(`http://127.0.0.1:${port}`, "GET", "/health/ready")).body).toEqual({ ready: true });
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
   });
 });
 
