@@ -4,7 +4,7 @@ import { mintToken, parseTtl } from "./auth/index.ts";
 import { loadConfig, parseFlags, configSchema, type Config } from "./config/index.ts";
 import { closeDatabase, databasePath, migrate, openDatabase } from "./db/index.ts";
 import { backupDatabase } from "./db/backup.ts";
-import { auditVerifyCommand, recordCliAudit, resealCommand, restoreCommand, type CommandResult } from "./privacy/commands.ts";
+import { auditVerifyCommand, recordCliAudit, resealCommand, restoreCommand, type CommandResult } from "./cli/privacy.ts";
 import { signingSecret, startNode, StartupError, type RunningNode } from "./server/node.ts";
 import pkg from "../package.json";
 

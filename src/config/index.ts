@@ -278,7 +278,7 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: R
   if (raw.WEBHOOK_URLS && !raw.WEBHOOK_SECRET) {
     errors.push("config: WEBHOOK_SECRET=(unset) is invalid: expected the signing secret when WEBHOOK_URLS is set (generate one with: echo whsec_$(openssl rand -base64 32))");
   }
-  // Keys are checked for form here; ENCRYPTION_KEY_FILE is read at start-up (src/privacy/index.ts).
+  // Keys are checked for form here; ENCRYPTION_KEY_FILE is read at start-up (src/server/privacy.ts).
   const keys = loadKeyRing(raw);
   if (!keys.ok) errors.push(...keys.errors);
   if (isEncrypting(raw) && raw.ARCHIVE_DIR && !raw.ARCHIVE_PLAINTEXT) {

@@ -6,35 +6,12 @@ import type { Message } from "../protocol/types.ts";
 import type { FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
 import { DAY_MS, TOMBSTONE } from "../privacy/erasure.ts";
+import type { PrivacyStorage, SessionErasure, UserTraces } from "../privacy/store.ts";
 import { messageFromRow, sealMessage, type MessageRow } from "./message-codec.ts";
-
-/** What one session's erasure removed. */
-export interface SessionErasure {
-  sessionId: string;
-  ownerId: string;
-  startedAt: number;
-  messages: number;
-  analyses: number;
-  alerts: number;
-  webhookEvents: number;
-  /** Archive files recorded for the session, relative to ARCHIVE_DIR (the caller deletes them). */
-  archivePaths: string[];
-}
-
-/** What removing a user's traces from other people's sessions changed. */
-export interface UserTraces {
-  /** Sessions touched, i.e. whose in-memory copies must be refreshed. */
-  sessions: string[];
-  messagesTombstoned: number;
-  participantRows: number;
-  analyses: number;
-  alerts: number;
-  webhookEvents: number;
-}
 
 const RISK_ORDER = `CASE risk_level WHEN 'none' THEN 0 WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 END`;
 
-export class PrivacyStore {
+export class PrivacyStore implements PrivacyStorage {
   private readonly tables: Set<string>;
 
   constructor(

@@ -1,7 +1,6 @@
 // Prometheus metrics: a small registry (counters, gauges, histograms) fed by domain events and cheap hooks, and
 // the /metrics route. Labels are codes, transports and statuses only: never ids, tokens or content.
 import type { Hono } from "hono";
-import type { TokenBucketLimiter } from "../auth/token-bucket.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 
@@ -13,6 +12,11 @@ export interface ConnectionRegistry {
   subscribers(sessionId: string): { readonly size: number };
   sseSubscribers(sessionId: string): Iterable<{ closing: boolean }>;
   all(): Iterable<{ transport: "ws" | "sse" }>;
+}
+
+/** What the metrics read of the per-user rate limiter (auth's TokenBucketLimiter), so observability imports no auth. */
+export interface RateLimitCounter {
+  readonly refused: number;
 }
 
 /** Rendered `name="value"` pairs, kept: a counter is bumped per frame with the same few labels. */
@@ -134,7 +138,7 @@ export class Metrics {
   }
 
   /** @param perMessage count acks, ack latency and deliveries on every commit (off: METRICS_ENABLED=false). */
-  listen(events: SessionEvents, service: SessionService, hub: ConnectionRegistry, limiter: TokenBucketLimiter, { perMessage = true } = {}): void {
+  listen(events: SessionEvents, service: SessionService, hub: ConnectionRegistry, limiter: RateLimitCounter, { perMessage = true } = {}): void {
     this.active = 0;
     const acked = this.messagesAcked.labelled({});
     const deliveredWs = this.messagesDelivered.labelled({ transport: "ws" });

@@ -9,7 +9,7 @@ import type { Message } from "../protocol/types.ts";
 import { analysisView, principal } from "../sessions/access.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
-import type { PrivacyStore, SessionErasure } from "../db/privacy-store.ts";
+import type { PrivacyStorage, SessionErasure } from "./store.ts";
 import type { AuditRecorder } from "./audit-recorder.ts";
 import { planUserErasure } from "./erasure.ts";
 
@@ -24,7 +24,7 @@ export const SYSTEM_ACTOR: Actor = { userId: "sessiond", role: "system", address
 
 export interface PrivacyDeps {
   service: SessionService;
-  store: PrivacyStore;
+  store: PrivacyStorage;
   events: SessionEvents;
   audit: AuditRecorder;
   logger: Logger;

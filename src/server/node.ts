@@ -3,8 +3,8 @@
 import type { Server } from "bun";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { AnalysisSetupError, createAnalysis, type AnalysisDeps, type AnalysisParts } from "../analysis/index.ts";
-import { createAssistant } from "../assistant/index.ts";
+import { AnalysisSetupError, createAnalysis, type AnalysisDeps, type AnalysisParts } from "./analysis.ts";
+import { createAssistant } from "./assistant.ts";
 import { createIntegrations } from "../integrations/index.ts";
 import { Authenticator, TokenBucketLimiter, TokenVerifier, ensureStoredSecret } from "../auth/index.ts";
 import { describeConfig, isLoopbackHost, type Config } from "../config/index.ts";
@@ -31,8 +31,8 @@ import { SseGateway } from "../realtime/sse-gateway.ts";
 import { WebSocketGateway } from "../realtime/ws-gateway.ts";
 import { DEFAULT_ASSISTANT, SessionEvents, SessionService, systemClock } from "../sessions/index.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
-import { createPrivacy, prepareStorage, PrivacySetupError, type StorageSetup } from "../privacy/index.ts";
-import { archiveCandidates } from "../privacy/archive-files.ts";
+import { createPrivacy, prepareStorage, PrivacySetupError, type StorageSetup } from "./privacy.ts";
+import { archiveCandidates } from "../integrations/archive-files.ts";
 
 /** A start-up problem a person can fix; printed as one line, never a stack trace. */
 export class StartupError extends Error {}

@@ -12,11 +12,11 @@ import type { Message } from "../protocol/types.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
-import { AuditRecorder } from "./audit-recorder.ts";
-import { decideEncryption } from "./encryption-state.ts";
-import { KeyRingCipher, PLAINTEXT, type EncryptionMode, type FieldCipher } from "./field-cipher.ts";
-import { loadKeyRing, type KeyRing } from "./keys.ts";
-import { PrivacyService } from "./privacy-service.ts";
+import { AuditRecorder } from "../privacy/audit-recorder.ts";
+import { decideEncryption } from "../privacy/encryption-state.ts";
+import { KeyRingCipher, PLAINTEXT, type EncryptionMode, type FieldCipher } from "../privacy/field-cipher.ts";
+import { loadKeyRing, type KeyRing } from "../privacy/keys.ts";
+import { PrivacyService } from "../privacy/privacy-service.ts";
 
 /** A start-up problem with keys or the database's encryption, as one sentence. */
 export class PrivacySetupError extends Error {}

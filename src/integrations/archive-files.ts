@@ -1,7 +1,7 @@
 // Where a session's archive files can be, for erasure (pure): every format's deterministic path under ARCHIVE_DIR,
 // so a file is found even if its job row is gone or the format setting changed since it was written.
 import { join } from "node:path";
-import { archiveRelativePath } from "../integrations/archive-path.ts";
+import { archiveRelativePath } from "./archive-path.ts";
 import { TRANSCRIPT_EXTENSIONS, type TranscriptFormat } from "../sessions/transcript.ts";
 
 /** Paths relative to ARCHIVE_DIR, one per transcript format. */

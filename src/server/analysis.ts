@@ -14,17 +14,17 @@ import type { ErrorReporter } from "../observability/sentry.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
-import { AlertService } from "./alerts.ts";
-import { TimeBudget } from "./budget.ts";
-import { LlmAnalyzer } from "./llm.ts";
-import { createPipeline } from "./pipeline.ts";
-import { AnalysisSubscriber } from "./subscriber.ts";
-import { loadTopicTaxonomy } from "./topics.ts";
-import { WorkerAnalyzer } from "./worker-analyzer.ts";
+import { AlertService } from "../analysis/alerts.ts";
+import { TimeBudget } from "../analysis/budget.ts";
+import { LlmAnalyzer } from "../analysis/llm.ts";
+import { createPipeline } from "../analysis/pipeline.ts";
+import { AnalysisSubscriber } from "../analysis/subscriber.ts";
+import { loadTopicTaxonomy } from "../analysis/topics.ts";
+import { WorkerAnalyzer } from "../analysis/worker-analyzer.ts";
 import type { FieldCipher } from "../privacy/field-cipher.ts";
 
-export { AlertService, alertFor, applyAlertAction, type AlertAction, type AlertPage } from "./alerts.ts";
-export { AnalysisSubscriber } from "./subscriber.ts";
+export { AlertService, alertFor, applyAlertAction, type AlertAction, type AlertPage } from "../analysis/alerts.ts";
+export { AnalysisSubscriber } from "../analysis/subscriber.ts";
 
 /** A start-up problem with the analysis settings (one readable line; the server exits 1). */
 export class AnalysisSetupError extends Error {}

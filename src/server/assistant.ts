@@ -9,14 +9,14 @@ import type { Metrics } from "../observability/metrics.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
-import { AssistantSubscriber } from "./subscriber.ts";
+import { AssistantSubscriber } from "../assistant/subscriber.ts";
 import type { FieldCipher } from "../privacy/field-cipher.ts";
 
-export { AssistantSubscriber, type AssistantDeps, type AssistantOptions } from "./subscriber.ts";
-export { ReplyRunner, failureNotice, type ChatStreamer, type ReplyJob } from "./reply.ts";
-export { ReplyScheduler } from "./scheduler.ts";
-export { StreamRegistry } from "./streams.ts";
-export { mentions, replyRequest } from "./trigger.ts";
+export { AssistantSubscriber, type AssistantDeps, type AssistantOptions } from "../assistant/subscriber.ts";
+export { ReplyRunner, failureNotice, type ChatStreamer, type ReplyJob } from "../assistant/reply.ts";
+export { ReplyScheduler } from "../assistant/scheduler.ts";
+export { StreamRegistry } from "../assistant/streams.ts";
+export { mentions, replyRequest } from "../assistant/trigger.ts";
 
 const FIRST_TOKEN_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 const REPLY_BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];

@@ -9,10 +9,10 @@ import { closeDatabase, databasePath, openDatabase } from "../db/open.ts";
 import { migrate } from "../db/migrate.ts";
 import { resealAll } from "../db/reseal.ts";
 import { isDatabaseInUse, restoreDatabase } from "../db/restore.ts";
-import type { AuditAction, AuditDetail, AuditRecord } from "./audit-chain.ts";
-import { decideEncryption } from "./encryption-state.ts";
-import { KeyRingCipher } from "./field-cipher.ts";
-import { keyRingFromConfig, PrivacySetupError } from "./index.ts";
+import type { AuditAction, AuditDetail, AuditRecord } from "../privacy/audit-chain.ts";
+import { decideEncryption } from "../privacy/encryption-state.ts";
+import { KeyRingCipher } from "../privacy/field-cipher.ts";
+import { keyRingFromConfig, PrivacySetupError } from "../server/privacy.ts";
 
 export interface CommandResult {
   /** Lines for stdout (progress and the outcome). */
