@@ -1,4 +1,5 @@
 // Shared test set-up: temp data dirs, a real server process on a free port, tokens, WebSocket and HTTP clients.
+import { Database } from "bun:sqlite";
 import type { Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -345,4 +346,20 @@ export class SseClient {
   close(): void {
     this.controller.abort();
   }
+}
+
+/**
+ * Takes the database's write lock from another connection, as another process would, and holds it until release.
+ * Waits up to 5 s for the server's own writes in progress (a checkpoint, an analysis) rather than failing on them.
+ */
+export function holdWriteLock(dataDir: string): { release(): void } {
+  const blocker = new Database(join(dataDir, "sessiond.db"));
+  blocker.run("PRAGMA busy_timeout = 5000");
+  blocker.run("BEGIN IMMEDIATE");
+  return {
+    release() {
+      blocker.run("ROLLBACK");
+      blocker.close();
+    },
+  };
 }

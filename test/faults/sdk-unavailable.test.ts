@@ -1,9 +1,7 @@
 // The SDK and `unavailable`: like `rate_limited`, it waits retryAfterMs, sends the same message again and keeps
 // call order, so a client rides out a busy database without the app seeing an error.
 import { expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
-import { join } from "node:path";
-import { sdk, startServer, token } from "../helpers.ts";
+import { holdWriteLock, sdk, startServer, token } from "../helpers.ts";
 import { TRIAL_ENV } from "./trials.ts";
 
 test("sends during a 1.5 s foreign lock all resolve, in call order, each stored once, without hammering the server", async () => {
@@ -13,12 +11,8 @@ test("sends during a 1.5 s foreign lock all resolve, in call order, each stored 
   try {
     const handle = await client.join("busy-1");
     await handle.send("before");
-    const blocker = new Database(join(server.dataDir, "sessiond.db"));
-    blocker.run("BEGIN IMMEDIATE");
-    const released = Bun.sleep(1500).then(() => {
-      blocker.run("ROLLBACK");
-      blocker.close();
-    });
+    const lock = holdWriteLock(server.dataDir);
+    const released = Bun.sleep(1500).then(() => lock.release());
     const started = Date.now();
     const acks = await Promise.all(Array.from({ length: 10 }, (_, i) => handle.send(`during ${i}`, { clientMsgId: `busy-${i}` })));
     await released;

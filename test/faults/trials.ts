@@ -1,8 +1,6 @@
 // The fault trials, shared by the tests (short runs) and `bun run bench:faults` (the full counts): each starts real
 // server processes on loopback, provokes one fault, and returns what it counted for the caller to judge.
-import { Database } from "bun:sqlite";
-import { join } from "node:path";
-import { api, startServer, token, type ServerProcess } from "../helpers.ts";
+import { api, holdWriteLock, startServer, token, type ServerProcess } from "../helpers.ts";
 import { LoadClient } from "./load-client.ts";
 
 /** Limits raised so the trials measure fault handling, not the rate limits. */
@@ -178,9 +176,7 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
     await api(server.http, "PATCH", "/api/sessions/lock-s0", { token: owner, body: { access: "open" } });
     await api(server.http, "POST", "/api/sessions/lock-s0/messages", { token: owner, body: { content: "before" } });
     const stallsBefore = await stallCount(server, 20);
-    const blocker = new Database(join(server.dataDir, "sessiond.db"));
-    blocker.run("PRAGMA busy_timeout = 5000");
-    blocker.run("BEGIN IMMEDIATE");
+    const lock = holdWriteLock(server.dataDir);
     const lockedAt = performance.now();
     const sentDuringLock: string[] = [];
     let pingMaxMs = 0;
@@ -224,8 +220,7 @@ export async function lockTrial({ lockMs = 5000, retryMs = 1000 } = {}): Promise
       }
       clearInterval(sender);
     } finally {
-      blocker.run("ROLLBACK");
-      blocker.close();
+      lock.release();
     }
     const stallsOver20ms = (await stallCount(server, 20)) - stallsBefore;
     // The gauges look back 10-20 s: read once more right after the release, so the lock's last second counts too.

@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { mintToken } from "../../src/auth/tokens.ts";
-import { api, eventually, freePort, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
+import { api, eventually, freePort, holdWriteLock, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
 
 /** A strict reader of the Prometheus text format: every sample line must parse, and TYPE lines must precede samples. */
 function parsePrometheus(text: string): Map<string, number> {
@@ -57,16 +57,14 @@ describe("health", () => {
     expect((await api(server.http, "GET", "/health/live")).status).toBe(200);
     expect((await api(server.http, "GET", "/health/ready")).body).toEqual({ ready: true });
     // Another process takes the write lock and holds it: the server can no longer commit.
-    const blocker = new Database(join(server.dataDir, "sessiond.db"));
-    blocker.run("BEGIN IMMEDIATE");
+    const lock = holdWriteLock(server.dataDir);
     try {
       const bad = await api(server.http, "GET", "/health");
       expect(bad.status).toBe(503);
       expect(bad.body).toMatchObject({ status: "unhealthy", checks: { database: false } });
       expect((await api(server.http, "GET", "/health/ready")).status).toBe(503);
     } finally {
-      blocker.run("ROLLBACK");
-      blocker.close();
+      lock.release();
     }
     expect((await api(server.http, "GET", "/health")).status).toBe(200);
   });
