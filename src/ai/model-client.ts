@@ -259,6 +259,21 @@ export class ModelClient {
     }
   }
 
+  /** The ids `GET {base}/models` lists, in its order; throws a ModelError when the server does not answer. */
+  async listModels(opts: { timeoutMs?: number } = {}): Promise<string[]> {
+    const timeoutMs = opts.timeoutMs ?? MODEL_CALL_DEFAULTS.pingTimeoutMs;
+    const call = new CallControl(undefined);
+    call.after("timeout", timeoutMs, "timeout", `no answer within ${timeoutMs} ms`);
+    try {
+      const page = await this.#openai.models.list({ signal: call.signal });
+      return page.data.map((m) => m.id).filter((id): id is string => typeof id === "string" && id.length > 0);
+    } catch (e) {
+      throw call.stoppedError() ?? toModelError(e, "request");
+    } finally {
+      call.dispose();
+    }
+  }
+
   /** Whether the endpoint answers `GET {base}/models` with a 2xx within `timeoutMs` (default 2000). One attempt. */
   async ping(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<PingResult> {
     const timeoutMs = opts.timeoutMs ?? MODEL_CALL_DEFAULTS.pingTimeoutMs;

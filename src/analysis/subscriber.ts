@@ -241,6 +241,7 @@ export class AnalysisSubscriber implements Subscriber {
         alert: raisesAlert(core.crisis.risk_level, alertMinRisk) ? alertFor(work, analysis, alertMinRisk, this.deps.newAlertId()) : null,
       };
     });
+    let failed = false;
     try {
       const outcomes = this.deps.store.save(items);
       this.lastProgressAt = this.now();
@@ -251,12 +252,15 @@ export class AnalysisSubscriber implements Subscriber {
       });
     } catch (e) {
       // Nothing of the batch was stored (one transaction): the catch-up finds these messages again.
+      failed = true;
       this.deps.onError?.(e, "analysis.store");
       for (const item of items) this.remember(item.session, item.seq);
     } finally {
       for (const b of batch) b.done();
     }
-    if (this.queue.depth === 0) this.maybeCatchUp();
+    // After a failure, the periodic catch-up tries again (not at once: the fault may last); by then each handle() of
+    // the batch has let go of its message, so the catch-up finds it again instead of taking it for still in hand.
+    if (!failed && this.queue.depth === 0) this.maybeCatchUp();
   }
 
   /** After the commit: cached aggregates, then the frames (each announcement once, for a newly stored row only). */

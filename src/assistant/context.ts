@@ -2,10 +2,7 @@
 // recent messages, newest kept first when the token budget is short (pure).
 import type { ChatMessage } from "../ai/types.ts";
 import { truncateMiddle } from "../ai/text.ts";
-import type { Message, SessionMode } from "../protocol/types.ts";
-
-/** Messages given to the model when the assistant setting names no `contextMessages`. */
-export const DEFAULT_CONTEXT_MESSAGES = 50;
+import { DEFAULT_CONTEXT_MESSAGES, type Message, type SessionMode } from "../protocol/types.ts";
 /**
  * Estimated tokens for the whole context (system message included). 6000 leaves room for a reply within the
  * 8k context that small local models commonly run with.

@@ -8,7 +8,8 @@ import type { AssistantSetting, Message, StreamStatus } from "../protocol/types.
 import type { AssistantRequest } from "../sessions/assistant-port.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
-import { buildAssistantContext, DEFAULT_CONTEXT_MESSAGES } from "./context.ts";
+import { DEFAULT_CONTEXT_MESSAGES } from "../protocol/types.ts";
+import { buildAssistantContext } from "./context.ts";
 import type { AssistantStore } from "./store.ts";
 import type { ActiveStream, StreamRegistry } from "./streams.ts";
 
@@ -41,7 +42,8 @@ export interface ReplyRunnerDeps {
   logger: Logger;
   reporter?: ErrorReporter;
   observer?: ReplyObserver;
-  defaultModel: string;
+  /** The model of a session whose setting names none (AI_MODEL, or what the model server lists first). */
+  defaultModel: () => Promise<string>;
   firstTokenTimeoutMs: number;
   maxDurationMs: number;
   tokenBudget?: number;
@@ -86,6 +88,8 @@ export class ReplyRunner {
   /** Runs one reply to its end; resolves after its messages are committed, so the next reply sees them. */
   async run(job: ReplyJob): Promise<void> {
     const { service, events, store, registry, model } = this.deps;
+    // Resolved before the session is read: nothing may come between that read and the stream's start.
+    const defaultModel = await this.deps.defaultModel();
     const session = service.peek(job.sessionId);
     // The session ended, or the assistant was turned off, while this waited: nothing to answer.
     if (!session || session.status !== "active" || !session.assistant.enabled) return;
@@ -96,7 +100,7 @@ export class ReplyRunner {
         id: this.deps.newStreamId(),
         replyTo: job.message.seq,
         userId: setting.name,
-        model: setting.model ?? this.deps.defaultModel,
+        model: setting.model ?? defaultModel,
         startedAt: new Date(now).toISOString(),
       },
       sessionId: job.sessionId,

@@ -15,8 +15,8 @@ import { StreamRegistry } from "./streams.ts";
 import { replyRequest } from "./trigger.ts";
 
 export interface AssistantOptions {
-  /** AI_MODEL: the model of sessions whose setting names none. */
-  defaultModel: string;
+  /** The model of sessions whose setting names none: AI_MODEL, or resolved from the model server when unset. */
+  defaultModel: string | (() => Promise<string>);
   /** AI_MAX_CONCURRENCY: replies streaming at once over all sessions. @default 4 */
   maxConcurrency?: number;
   /** Replies that may wait in one session behind the one in progress. @default 8 */
@@ -73,7 +73,7 @@ export class AssistantSubscriber implements Subscriber, AssistantPort {
       logger: deps.logger,
       reporter: deps.reporter,
       observer: deps.observer,
-      defaultModel: o.defaultModel,
+      defaultModel: typeof o.defaultModel === "function" ? o.defaultModel : constant(o.defaultModel),
       firstTokenTimeoutMs: o.firstTokenTimeoutMs ?? 60_000,
       maxDurationMs: o.maxDurationMs ?? 300_000,
       tokenBudget: o.tokenBudget,
@@ -224,3 +224,5 @@ export class AssistantSubscriber implements Subscriber, AssistantPort {
 export function randomStreamId(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
 }
+
+const constant = (name: string) => async () => name;

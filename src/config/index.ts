@@ -272,8 +272,8 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: R
   if (raw.ANALYZER !== "builtin" && !raw.AI_BASE_URL) {
     errors.push(`config: ANALYZER="${raw.ANALYZER}" is invalid: expected AI_BASE_URL to be set as well (the model server's OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1)`);
   }
-  if (raw.AI_BASE_URL && !raw.AI_MODEL) {
-    errors.push("config: AI_MODEL=(unset) is invalid: expected the model to use when AI_BASE_URL is set (for example llama3.1:8b)");
+  if (raw.ANALYZER !== "builtin" && raw.AI_BASE_URL && !raw.AI_MODEL) {
+    errors.push(`config: AI_MODEL=(unset) is invalid: expected the model to analyse with when ANALYZER="${raw.ANALYZER}" (for example llama3.1:8b)`);
   }
   if (raw.WEBHOOK_URLS && !raw.WEBHOOK_SECRET) {
     errors.push("config: WEBHOOK_SECRET=(unset) is invalid: expected the signing secret when WEBHOOK_URLS is set (generate one with: echo whsec_$(openssl rand -base64 32))");

@@ -2,6 +2,7 @@
 import type { Database } from "bun:sqlite";
 import type { Logger } from "../observability/logger.ts";
 import { errorFields } from "../observability/logger.ts";
+import { LogThrottle } from "../observability/log-throttle.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import { isSessiondError } from "../protocol/errors.ts";
@@ -84,6 +85,7 @@ export function startMaintenance(deps: MaintenanceDeps): { stop(): void; runNow(
     }
     sweep = null;
   };
+  const skipped = new LogThrottle(60_000);
   const run = (): MaintenanceRun | null => {
     // The sweep still in progress from the last run has the expiry in hand; the rest of this run can wait too.
     if (sweep !== null) return null;
@@ -96,7 +98,8 @@ export function startMaintenance(deps: MaintenanceDeps): { stop(): void; runNow(
     } catch (e) {
       if (isSessiondError(e) && e.code === "unavailable") {
         // A storage fault, logged (once, with its code) by the fault monitor; the next run tries again.
-        deps.logger.warn("maintenance.skipped", { reason: "storage unavailable" });
+        const t = skipped.take(Date.now());
+        if (t.log) deps.logger.warn("maintenance.skipped", { reason: "storage unavailable", skippedSinceLastLine: t.held });
         return null;
       }
       deps.logger.error("maintenance.failed", errorFields(e));

@@ -54,6 +54,8 @@ const FENCE: Outcome = { ok: true, value: true };
 export class SessionBatchWriter {
   /** Last seq of each active session this process has written to or created. */
   private readonly heads = new Map<string, number>();
+  /** What the batch in progress (or the last one) touched, for rolledBack(). */
+  private lastBatch: { items: readonly Work[]; touched: Map<string, Touch> } | null = null;
   private readonly stmt: {
     head: Statement<{ last_seq: number; status: string }, [string]>;
     insertSession: Statement<unknown, SessionParams>;
@@ -98,6 +100,7 @@ export class SessionBatchWriter {
   /** Runs inside one transaction: seq comes from the head, so a rolled-back batch leaves no gap (see rollback). */
   commit(items: readonly Work[]): Outcome[] {
     const touched = new Map<string, Touch>();
+    this.lastBatch = { items, touched };
     const outcomes: Outcome[] = new Array(items.length);
     this.appended = 0;
     try {
@@ -112,12 +115,22 @@ export class SessionBatchWriter {
       }
       for (const [id, t] of touched) if (t.messages > 0 || t.participants > 0) this.stmt.bumpSession.run(t.lastSeq, t.messages, t.participants, t.lastAt, id);
     } catch (e) {
-      // The transaction rolls back: the heads advanced by this batch are not what is stored.
-      for (const id of touched.keys()) this.heads.delete(id);
-      for (const item of items) if ((item as { op?: string }).op === "session") this.heads.delete((item as SessionWork).record.id);
+      this.rolledBack();
       throw e;
     }
     return outcomes;
+  }
+
+  /**
+   * The last batch's transaction rolled back — a statement failed, or the COMMIT itself (SQLITE_FULL surfaces
+   * there): the heads it advanced are not what is stored, so they are read from the rows again.
+   */
+  rolledBack(): void {
+    if (this.lastBatch === null) return;
+    const { items, touched } = this.lastBatch;
+    this.lastBatch = null;
+    for (const id of touched.keys()) this.heads.delete(id);
+    for (const item of items) if ((item as { op?: string }).op === "session") this.heads.delete((item as SessionWork).record.id);
   }
 
   private insertSession(record: SessionRecord): Outcome {

@@ -118,6 +118,7 @@ export class SqliteSessionStore implements SessionStore {
           // With busy_timeout 0 a foreign lock fails at once; the group commit retries on a timer.
           outcomes = commitBatch.immediate(items) as Outcome[];
         } catch (e) {
+          writer.rolledBack();
           const code = storageFaultCode(e);
           if (code !== null) faults.failed(code, "append");
           throw e;

@@ -22,7 +22,7 @@ export function corsFor(allowedOrigins: readonly string[] | "*" | undefined): Mi
   return cors({
     origin: any ? "*" : (origin) => (list.includes(origin) ? origin : null),
     credentials: !any && list.length > 0,
-    allowMethods: ["GET", "HEAD", "POST", "PATCH"],
+    allowMethods: ["GET", "HEAD", "POST", "PATCH", "DELETE"],
     allowHeaders: [...CORS_ALLOWED_HEADERS],
     exposeHeaders: [...CORS_EXPOSED_HEADERS],
     // Browsers cap this (Chromium at 2 h); 10 minutes keeps a changed ALLOWED_ORIGINS from lingering long.

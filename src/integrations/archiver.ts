@@ -10,6 +10,9 @@ import { transcriptChunks, type TranscriptFormat, type TranscriptSummary } from 
 import { writeFileAtomic } from "./archive-file.ts";
 import { archiveRelativePath } from "./archive-path.ts";
 
+/** How soon a run that failed on the archive's own bookkeeping is tried again, in ms. */
+const STORE_RETRY_MS = 1000;
+
 export interface ArchiverOptions {
   store: SqliteArchiveStore;
   /** ARCHIVE_DIR, absolute. */
@@ -41,6 +44,8 @@ export class Archiver implements Subscriber {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   private running: Promise<void> | null = null;
+  /** The last run stopped on the archive's own SQLite bookkeeping (see runAndReschedule). */
+  private storeFailing = false;
   private stopped = true;
   private draining = false;
   private readonly now: () => number;
@@ -63,15 +68,20 @@ export class Archiver implements Subscriber {
     this.draining = true;
     const deadline = this.now() + (this.o.drainMs ?? 5000);
     // Jobs put off for their analyses (or with a retry due within a second) are written now too.
-    for (const job of this.o.store.due(this.now() + 1000, 1000)) {
-      if (this.now() >= deadline) break;
-      await this.write(job);
+    try {
+      for (const job of this.o.store.due(this.now() + 1000, 1000)) {
+        if (this.now() >= deadline) break;
+        await this.write(job);
+      }
+    } catch (e) {
+      // Left as they are: the jobs are still due, and the next start writes them.
+      this.o.logger.warn("archive.store_failed", { code: errorCode(e), retryInMs: null });
     }
   }
 
   /** False while the last attempt at some pending archive failed (shown as `checks.archive` on /health). */
   healthy(): boolean {
-    return this.failing.size === 0;
+    return this.failing.size === 0 && !this.storeFailing;
   }
 
   /** Looks for due jobs on the next turn (after the end that wrote one has committed). */
@@ -91,12 +101,28 @@ export class Archiver implements Subscriber {
         void this.running.then(() => this.kick());
         return;
       }
-      this.running = this.run().finally(() => {
-        this.running = null;
-        const next = this.o.store.nextDueAt();
-        if (next !== null) this.schedule(next);
-      });
+      this.running = this.runAndReschedule().finally(() => (this.running = null));
     }, Math.min(Math.max(0, at - this.now()), 60_000));
+  }
+
+  /**
+   * One run, then the timer for the next due job. The archive's own bookkeeping lives in SQLite: when that fails (a
+   * busy or full database), the run is logged and tried again a second later, never left to end the process.
+   */
+  private async runAndReschedule(): Promise<void> {
+    let next: number | null;
+    try {
+      await this.run();
+      next = this.o.store.nextDueAt();
+      this.storeFailing = false;
+    } catch (e) {
+      const code = errorCode(e);
+      if (!this.storeFailing) this.o.logger.warn("archive.store_failed", { code, retryInMs: STORE_RETRY_MS });
+      this.storeFailing = true;
+      this.o.metrics.failures.inc({ code });
+      next = this.now() + STORE_RETRY_MS;
+    }
+    if (next !== null) this.schedule(next);
   }
 
   private async run(): Promise<void> {
@@ -137,7 +163,7 @@ export class Archiver implements Subscriber {
     } catch (e) {
       const attempt = job.attempts + 1;
       const delay = Math.min(this.o.retryCapMs ?? 5000, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(attempt - 1, 20));
-      const code = String((e as { code?: unknown }).code ?? (e instanceof Error ? e.name : "error"));
+      const code = errorCode(e);
       this.o.store.markFailed(id, code, this.now() + delay);
       this.failing.add(id);
       this.o.metrics.failures.inc({ code });
@@ -154,4 +180,9 @@ export class Archiver implements Subscriber {
       }
     }
   }
+}
+
+/** A failure's code for logs and metric labels (SQLITE_BUSY, EACCES, ...): never its message. */
+function errorCode(e: unknown): string {
+  return String((e as { code?: unknown }).code ?? (e instanceof Error ? e.name : "error"));
 }

@@ -34,6 +34,9 @@ export interface AnalysisSetting {
 }
 
 /** Per-session AI assistant setting. */
+/** Messages given to the model when the assistant setting names no `contextMessages` (SessionInfo shows it). */
+export const DEFAULT_CONTEXT_MESSAGES = 50;
+
 export interface AssistantSetting {
   enabled: boolean;
   /** The assistant's user id in the session and its @mention. */

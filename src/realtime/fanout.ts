@@ -76,8 +76,9 @@ export class Fanout {
       this.options.onSessionEnded?.(session, subscribers);
       for (const conn of subscribers) {
         this.hub.unsubscribe(conn, session.id);
-        // An SSE stream carries one session: nothing more will come on it.
-        if (conn.transport === "sse") conn.link.close(CloseCode.normal, "session ended");
+        // An SSE stream carries one session: nothing more will come on it — except, for a room's session, the
+        // `room.session` event naming the room's next one (the stream closes after it; see RoomFollowers.offer).
+        if (conn.transport === "sse" && session.room === undefined) conn.link.close(CloseCode.normal, "session ended");
       }
     });
     events.on("session.erased", ({ sessionId }) => {

@@ -1,6 +1,7 @@
-// Rooms that carry on: WebSocket connections that were in a room's session when it ended (or that joined an ended
+// Rooms that carry on: connections (WebSocket, and SSE streams until they are told) that were in a room's session when it ended (or that joined an ended
 // session of a room) follow the room, and are told once with `room.session` when it has an active session they
 // may see. The one owner of that bookkeeping; emptied as connections close, leave, or move on.
+import { CloseCode } from "../protocol/errors.ts";
 import type { SessionInfo } from "../protocol/types.ts";
 import { canAccess } from "../sessions/access.ts";
 import type { SessionEvents } from "../sessions/events.ts";
@@ -24,9 +25,9 @@ export class RoomFollowers {
     events.on("session.updated", ({ session }) => this.offer(session));
   }
 
-  /** The connection follows `room`, having been in its ended session `endedSessionId`. WebSocket only. */
+  /** The connection follows `room`, having been in its ended session `endedSessionId`. */
   follow(conn: Connection, room: string, endedSessionId: string): void {
-    if (conn.transport !== "ws" || conn.closing) return;
+    if (conn.closing) return;
     let rooms = this.byConnection.get(conn);
     if (!rooms) {
       rooms = new Set();
@@ -87,6 +88,8 @@ export class RoomFollowers {
       frame ??= JSON.stringify({ type: "room.session", room: session.room, session });
       this.unfollow(conn, session.room);
       conn.link.send(frame, "room.session");
+      // An SSE stream carries one session: it ends here, and the client opens the next session's stream.
+      if (conn.transport === "sse") conn.link.close(CloseCode.normal, "the room moved on");
     }
   }
 }

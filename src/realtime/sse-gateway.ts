@@ -11,6 +11,7 @@ import type { SessionService } from "../sessions/session-service.ts";
 import { SmallSet } from "../sessions/small-set.ts";
 import type { Admission } from "./admission.ts";
 import { DETACHED_LINK, type Connection, type Hub } from "./hub.ts";
+import type { RoomFollowers } from "./room-followers.ts";
 
 export interface SseDeps {
   service: SessionService;
@@ -25,6 +26,8 @@ export interface SseDeps {
   slowConsumerBytes: number;
   /** Told of each refused stream (before it opened), by protocol code, for metrics. */
   onRefused?: (code: string) => void;
+  /** Streams of a room's session follow the room once it ends, until told of the next session. */
+  rooms?: RoomFollowers;
 }
 
 const encoder = new TextEncoder();
@@ -195,6 +198,7 @@ export class SseGateway {
       this.streams.delete(conn.id);
       conn.closing = true;
       for (const id of hub.remove(conn)) service.detach(id, who.userId);
+      this.deps.rooms?.forget(conn);
       try {
         controller.close();
       } catch {

@@ -41,9 +41,9 @@ export function createAssistant(deps: {
   cipher?: FieldCipher;
 }): AssistantParts {
   const { config, metrics } = deps;
-  const defaultModel = config.AI_MODEL ?? "default";
   // One retry, and only while nothing has streamed yet (the client never retries after the first piece).
-  const model = new ModelClient({ baseURL: deps.baseURL, apiKey: config.AI_API_KEY, model: defaultModel, maxRetries: 1 });
+  const model = new ModelClient({ baseURL: deps.baseURL, apiKey: config.AI_API_KEY, model: config.AI_MODEL ?? UNNAMED_MODEL, maxRetries: 1 });
+  const defaultModel = config.AI_MODEL ?? firstListedModel(model, deps.logger);
   const firstToken = metrics.histogram("sessiond_ai_first_token_seconds", "Time from an assistant reply's request to the model's first piece.", FIRST_TOKEN_BUCKETS);
   const replySeconds = metrics.histogram("sessiond_ai_reply_seconds", "Time from an assistant reply's start to its end.", REPLY_BUCKETS);
   const replies = metrics.counter("sessiond_ai_replies_total", "Assistant replies ended, by status.");
@@ -77,4 +77,23 @@ export function createAssistant(deps: {
   metrics.gauge("sessiond_ai_streams_active", "Assistant replies streaming now.", () => subscriber.registry.size);
   metrics.gauge("sessiond_ai_replies_waiting", "Assistant replies waiting for their turn.", () => subscriber.scheduler.waiting);
   return { subscriber, healthy: () => healthy };
+}
+
+/** The model named in requests when neither AI_MODEL nor the model server's list names one (llama.cpp ignores it). */
+const UNNAMED_MODEL = "default";
+
+/**
+ * Without AI_MODEL: the first model the server lists (`GET /models`), asked when a reply first needs it and kept
+ * once known; while the server lists none or cannot be asked, replies name UNNAMED_MODEL and it is asked again.
+ */
+function firstListedModel(model: ModelClient, logger: Logger): () => Promise<string> {
+  let known: string | null = null;
+  return async () => {
+    if (known !== null) return known;
+    const listed = await model.listModels().catch(() => []);
+    if (listed[0] === undefined) return UNNAMED_MODEL;
+    known = listed[0];
+    logger.info("assistant.model_chosen", { model: known, from: "GET /models" });
+    return known;
+  };
 }

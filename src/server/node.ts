@@ -21,6 +21,7 @@ import { loadExamples, mountExamples, type Examples } from "../http/examples.ts"
 import { createLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { Metrics, mountMetrics } from "../observability/metrics.ts";
 import { startEventLoopMonitor } from "../observability/event-loop.ts";
+import { LogThrottle } from "../observability/log-throttle.ts";
 import { initSentry, noopReporter, type ErrorReporter } from "../observability/sentry.ts";
 import { CloseCode } from "../protocol/errors.ts";
 import { Admission } from "../realtime/admission.ts";
@@ -101,9 +102,11 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     if (e instanceof PrivacySetupError) throw new StartupError(e.message);
     throw e;
   }
+  const checkpointFailures = new LogThrottle(60_000);
   const checkpointer = startCheckpointer(databasePath(config.DATA_DIR), {
     onError: (e) => {
-      logger.warn("db.checkpoint_failed", { ...e, alive: checkpointer.alive });
+      const t = checkpointFailures.take(Date.now());
+      if (t.log || !checkpointer.alive) logger.warn("db.checkpoint_failed", { ...e, alive: checkpointer.alive, failedSinceLastLine: t.log ? t.held : 0 });
       // Without the worker the WAL would grow without bound: fall back to SQLite's own checkpoints in commits.
       if (!checkpointer.alive) sqlite.run("PRAGMA wal_autocheckpoint = 1000");
     },
@@ -241,6 +244,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     heartbeatMs: config.SSE_HEARTBEAT_SECONDS * 1000,
     slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
     onRefused: (code) => connectionErrors.inc({ reason: code }),
+    rooms,
   });
 
   // Subscribers: work off the hot path, started in this order and stopped in reverse.

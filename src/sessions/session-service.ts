@@ -19,7 +19,7 @@ import type { Clock } from "./clock.ts";
 import { DisconnectGrace, systemTimers, type Timers } from "./end-on-disconnect.ts";
 import type { SessionEvents } from "./events.ts";
 import type { AssistantPort, AssistantRequest } from "./assistant-port.ts";
-import type { StreamSnapshot } from "../protocol/types.ts";
+import { DEFAULT_CONTEXT_MESSAGES, type StreamSnapshot } from "../protocol/types.ts";
 import { MessageWindow } from "./message-window.ts";
 import { isOutsideRead, type ReadVia } from "./outside-read.ts";
 import { Presence } from "./presence.ts";
@@ -70,7 +70,7 @@ export interface SettingsInput {
   endOnDisconnect?: Partial<EndOnDisconnectSetting>;
 }
 
-export const DEFAULT_ASSISTANT: AssistantSetting = { enabled: false, name: "assistant", trigger: "every" };
+export const DEFAULT_ASSISTANT: AssistantSetting = { enabled: false, name: "assistant", trigger: "every", contextMessages: DEFAULT_CONTEXT_MESSAGES };
 
 /** Per-user message budget; implemented by auth/TokenBucketLimiter. */
 export interface MessageRateLimiter {
@@ -355,7 +355,7 @@ export class SessionService {
     settle(null);
   }
 
-  /** What every join does first: resolve (opening when allowed), check access, note a staff read, count activity. */
+  /** What every join does first: resolve (opening when allowed), check access, note an outside read, count activity. */
   private admit(who: Principal, target: JoinTarget): CachedSession {
     const entry = this.resolve(who, target);
     if (!canAccess(who, entry.record)) throw FORBIDDEN(entry.record);
@@ -830,7 +830,7 @@ export class SessionService {
 
   /** Tells the audit trail of a read by staff from outside the session (see outside-read.ts). */
   private noteRead(who: Principal, r: SessionRecord, via: ReadVia): void {
-    if (who.staff && isOutsideRead(who, r)) this.events.emit("session.read", { sessionId: r.id, reader: who, via });
+    if (isOutsideRead(who, r)) this.events.emit("session.read", { sessionId: r.id, reader: who, via });
   }
 
   /**
@@ -947,7 +947,7 @@ export class SessionService {
     if (setting.enabled && !this.rules.assistantAvailable) {
       throw new SessiondError(
         "bad_request",
-        "The assistant needs a model server: set AI_BASE_URL (for example http://127.0.0.1:11434/v1) and AI_MODEL, then restart sessiond.",
+        "The assistant needs a model server: set AI_BASE_URL (for example http://127.0.0.1:11434/v1) and, to choose its model, AI_MODEL, then restart sessiond.",
       );
     }
     return setting;

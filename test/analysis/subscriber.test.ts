@@ -19,7 +19,7 @@ const core = (level: "none" | "high"): AnalysisCore => ({
   analyzer: "test/1",
 });
 
-function setup(analyze: (text: string) => Promise<PipelineResult>, clock = { now: 1_000_000 }) {
+function setup(analyze: (text: string) => Promise<PipelineResult>, clock = { now: 1_000_000 }, catchUpIntervalMs = 5000) {
   const sqlite = openDatabase(join(tempDir(), "s.db"));
   migrate(sqlite);
   sqlite.run("INSERT INTO sessions (id, owner_id, started_at, last_activity_at, last_seq) VALUES ('s', 'u', 0, 0, 10), ('off', 'u', 0, 0, 10)");
@@ -39,14 +39,14 @@ function setup(analyze: (text: string) => Promise<PipelineResult>, clock = { now
   const store = new SqliteAnalysisStore(sqlite);
   const subscriber = new AnalysisSubscriber(
     { events, service, store, analyze, newAlertId: () => crypto.randomUUID(), now: () => clock.now },
-    { queueMax: 100, alertMinRisk: "medium", defaultEnabled: true },
+    { queueMax: 100, alertMinRisk: "medium", defaultEnabled: true, catchUpIntervalMs },
   );
   const commit = (session: string, seq: number, content: string, role: Message["role"] = "user") => {
     insert.run(`${session}-${seq}`, session, seq, role, content);
     const message: Message = { id: `${session}-${seq}`, seq, session, userId: "u", role, kind: "text", content, createdAt: new Date(0).toISOString() };
     events.emit("message.committed", { message });
   };
-  return { sqlite, subscriber, commit, announced, alerts, recorded, clock };
+  return { sqlite, store, subscriber, commit, announced, alerts, recorded, clock };
 }
 
 describe("AnalysisSubscriber", () => {
@@ -80,6 +80,26 @@ describe("AnalysisSubscriber", () => {
     await t.subscriber.start();
     await t.subscriber.idle();
     expect(t.announced.map((a) => a.seq)).toEqual([1, 2, 3, 4, 5]);
+    await t.subscriber.stop();
+  });
+
+  test("a batch that fails to store (a busy or full database) is analysed again by the next catch-up and stored once", async () => {
+    const t = setup(async (text) => ({ core: core(text.includes("cut") ? "high" : "none"), seconds: 0 }), undefined, 50);
+    const save = t.store.save.bind(t.store);
+    let failures = 1;
+    t.store.save = (items) => {
+      if (failures-- > 0) throw Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+      return save(items);
+    };
+    await t.subscriber.start();
+    await t.subscriber.idle();
+    t.commit("s", 1, "I cut myself again");
+    await t.subscriber.idle();
+    expect(t.announced).toEqual([]);
+    await Bun.sleep(200);
+    await t.subscriber.idle();
+    expect(t.announced.map((a) => [a.seq, a.analysis.crisis.risk_level])).toEqual([[1, "high"]]);
+    expect(t.alerts.map((a) => a.alert.seq)).toEqual([1]);
     await t.subscriber.stop();
   });
 

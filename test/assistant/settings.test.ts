@@ -19,7 +19,7 @@ test("enabling the assistant without AI_BASE_URL is bad_request naming AI_BASE_U
   expect(created.body.error.message).toContain("AI_BASE_URL");
   const plain = await api(server.http, "POST", "/api/sessions", { token: t, body: { assistant: { enabled: false, name: "bot", trigger: "mention" } } });
   expect(plain.status).toBe(201);
-  expect(plain.body.assistant).toEqual({ enabled: false, name: "bot", trigger: "mention" });
+  expect(plain.body.assistant).toEqual({ enabled: false, name: "bot", trigger: "mention", contextMessages: 50 });
   const id = plain.body.id;
   const patched = await api(server.http, "PATCH", `/api/sessions/${id}`, { token: t, body: { assistant: { enabled: true } } });
   expect(patched.status).toBe(400);

@@ -1,7 +1,7 @@
 // The assistant's streamed replies on the wire: the same deltas for every subscriber, the committed message,
 // joining mid-reply (joined.streams, SSE, GET .../streams), recovery with since, and what is sent to the model.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { api, eventually, token, WsClient, type Frame, type ServerProcess } from "../helpers.ts";
+import { api, eventually, startServer, token, WsClient, type Frame, type ServerProcess } from "../helpers.ts";
 import {
   gate,
   getSession,
@@ -271,6 +271,26 @@ describe("what the model is sent", () => {
     ]);
     expect(alice.frames.find((f) => f.type === "stream.start")!.stream.model).toBe("coach-model");
     await alice.close();
+  });
+
+  test("without AI_MODEL, replies name the first model the server lists; a session's model still overrides it", async () => {
+    fake.script({ pieces: ["ok"], models: ["listed-first", "listed-second"] });
+    const unnamed = await startServer({ env: { AI_BASE_URL: fake.url, RATE_LIMIT_MESSAGES_PER_MINUTE: "10000" } });
+    try {
+      const alice = await openWithAssistant(unnamed, "alice", "no-ai-model");
+      await alice.request({ type: "message", session: "no-ai-model", content: "hi" });
+      await streamEnd(alice);
+      await alice.request({ type: "configure", session: "no-ai-model", assistant: { model: "chosen" } });
+      await alice.request({ type: "message", session: "no-ai-model", content: "again" });
+      await alice.waitForCount((f) => f.type === "stream.end", 2);
+      const chats = fake.requests.filter((r) => r.method === "POST").map((r) => r.body.model);
+      expect(chats).toEqual(["listed-first", "chosen"]);
+      expect(alice.frames.find((f) => f.type === "stream.start")!.stream.model).toBe("listed-first");
+      expect(unnamed.logs.some((l) => l.includes('"assistant.model_chosen"') && l.includes("listed-first"))).toBe(true);
+      await alice.close();
+    } finally {
+      await unnamed.stop();
+    }
   });
 
   test("the context never contains another session's messages", async () => {

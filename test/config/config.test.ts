@@ -54,6 +54,13 @@ describe("a bad setting stops start-up with exit 1 and one readable line", () =>
     if (!r.ok) expect(r.errors[0]).toContain("JWT_SECRET and JWT_PUBLIC_KEY are both set");
   });
 
+  test("AI_MODEL: optional for the assistant (the server's first listed model), required to analyse with a model", () => {
+    expect(loadConfig({ AI_BASE_URL: "http://127.0.0.1:11434/v1" }).ok).toBe(true);
+    const r = loadConfig({ AI_BASE_URL: "http://127.0.0.1:11434/v1", ANALYZER: "both" });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors).toEqual(['config: AI_MODEL=(unset) is invalid: expected the model to analyse with when ANALYZER="both" (for example llama3.1:8b)']);
+  });
+
   test("an unknown flag is refused", async () => {
     const proc = Bun.spawn([process.execPath, MAIN, "serve", "--prot", "1"], { env: { PATH: process.env.PATH ?? "" }, stderr: "pipe", stdout: "pipe" });
     expect(await proc.exited).toBe(1);

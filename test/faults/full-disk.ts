@@ -71,6 +71,8 @@ export interface FullDiskResult {
   sigtermWhileFull: { exitCode: number; closeCode: number | undefined };
   integrity: string;
   ackedLost: number;
+  /** Seqs missing between 1 and the highest stored: refused commits must not use any up. */
+  seqGaps: number;
 }
 
 /** Fills a 16 MB tmpfs under a running server, frees it, fills it again and stops the server while it is full. */
@@ -115,8 +117,10 @@ export async function fullDiskTrial({ sizeMb = 16 } = {}): Promise<FullDiskResul
     rmSync(filler);
     const db = new Database(join(dataDir, "sessiond.db"));
     const integrity = db.query<{ integrity_check: string }, []>("PRAGMA integrity_check").get()!.integrity_check;
-    const stored = new Set(db.query<{ client_msg_id: string }, []>("SELECT client_msg_id FROM messages WHERE session_id = 'full-s0'").all().map((r) => r.client_msg_id));
+    const rows = db.query<{ client_msg_id: string; seq: number }, []>("SELECT client_msg_id, seq FROM messages WHERE session_id = 'full-s0'").all();
     db.close();
+    const stored = new Set(rows.map((r) => r.client_msg_id));
+    const seqGaps = Math.max(0, ...rows.map((r) => r.seq)) - rows.length;
     let ackedLost = 0;
     for (const id of client.acks.keys()) if (!stored.has(id)) ackedLost++;
     return {
@@ -129,6 +133,7 @@ export async function fullDiskTrial({ sizeMb = 16 } = {}): Promise<FullDiskResul
       sigtermWhileFull,
       integrity,
       ackedLost,
+      seqGaps,
     };
   } finally {
     if (server) {

@@ -42,7 +42,7 @@ describe("another process holds the database's write lock", () => {
 describe("the disk is full", () => {
   const reason = canMountTmpfs();
   if (reason !== null) console.log(`full disk trial skipped: ${reason}`);
-  test.skipIf(reason !== null)("unavailable at once, health unhealthy, recovery when space returns, SIGTERM exits 0, integrity ok", async () => {
+  test.skipIf(reason !== null)("unavailable at once, health unhealthy, recovery when space returns with no gap in seq, SIGTERM exits 0, integrity ok", async () => {
     const r = await fullDiskTrial();
     expect(r.firstRefusal).toMatchObject({ code: "unavailable", retryAfterMs: 5000 });
     expect(r.refusalMs).toBeLessThan(500);
@@ -53,5 +53,6 @@ describe("the disk is full", () => {
     expect(r.sigtermWhileFull).toEqual({ exitCode: 0, closeCode: 1001 });
     expect(r.integrity).toBe("ok");
     expect(r.ackedLost).toBe(0);
+    expect(r.seqGaps).toBe(0);
   }, 60_000);
 });

@@ -3,7 +3,7 @@
 // room is set up with open access or room grants (the refusal says which is missing).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, type SessionHandle } from "../../src/client/index.ts";
-import { api, eventually, sdk, startServer, token, WsClient, type Frame, type ServerProcess } from "../helpers.ts";
+import { api, eventually, sdk, SseClient, startServer, token, WsClient, type Frame, type ServerProcess } from "../helpers.ts";
 
 const isRoomSession = (room: string) => (f: Frame) => f.type === "room.session" && f.room === room;
 
@@ -38,6 +38,25 @@ describe("room.session: the room's next session reaches everyone who was in the 
     await alice.waitFor((f) => f.type === "message" && f.message.content === "round two");
     await alice.close();
     await bob.close();
+  });
+
+  test("an SSE watcher of the ended session is told too: session.status, then room.session, then the stream closes", async () => {
+    const alice = await WsClient.connect(server.ws, { token: await token("alice") });
+    const first = await alice.request({ type: "join", room: "sse-room" });
+    await alice.request({ type: "configure", session: first.session.id, access: "open" });
+    const carol = await SseClient.open(`${server.http}/api/sessions/${first.session.id}/events`, await token("carol"));
+    await Bun.sleep(100);
+    await alice.request({ type: "end", session: first.session.id });
+    await carol.waitFor("session.status", (f) => f.session === first.session.id);
+    const second = await alice.request({ type: "join", room: "sse-room" });
+    await alice.request({ type: "configure", session: second.session.id, access: "open" });
+    const told = await carol.waitFor("room.session");
+    expect(told).toMatchObject({ type: "room.session", room: "sse-room", session: { id: second.session.id, status: "active" } });
+    const close = await carol.waitFor("close");
+    expect(close.code).toBe(1000);
+    expect(carol.events.map((e) => e.event).filter((e) => e !== "presence")).toEqual(["session.status", "room.session", "close"]);
+    carol.close();
+    await alice.close();
   });
 
   test("a private next session is announced to a follower once it may see it (the owner opens it)", async () => {

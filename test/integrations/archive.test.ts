@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { join, relative } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { archiveTimestamp, safeSegment } from "../../src/integrations/archive-path.ts";
-import { api, eventually, MAIN, startServer, tempDir, token, WsClient, type ServerProcess } from "../helpers.ts";
+import { api, eventually, holdWriteLock, MAIN, startServer, tempDir, token, WsClient, type ServerProcess } from "../helpers.ts";
 
 const servers: ServerProcess[] = [];
 afterAll(async () => {
@@ -140,6 +140,27 @@ describe("when the folder cannot be written", () => {
     await eventually(async () => (await api(s.http, "GET", "/health")).body.checks.archive === true, 5000, "a healthy archive check");
     expect(JSON.parse(readFileSync(file, "utf8")).messages).toHaveLength(1);
     expect(filesUnder(root)).toHaveLength(1);
+  });
+
+  test("a database too busy for the archive's own bookkeeping is logged and retried, never fatal", async () => {
+    const root = tempDir();
+    writeFileSync(join(root, "users"), "not a folder");
+    const s = await serve(root, { ARCHIVE_FORMAT: "json" });
+    const session = await sessionWithMessages(s, "bu", ["x"]);
+    await api(s.http, "POST", `/api/sessions/${session.id}/end`, { token: await token("bu"), body: {} });
+    await eventually(() => s.logs.some((l) => l.includes('"archive.write_failed"')), 10_000, "the first failed write");
+    // Another process holds the write lock through the next retries: recording their failure is refused too.
+    const lock = holdWriteLock(s.dataDir);
+    try {
+      await eventually(() => s.logs.some((l) => l.includes('"archive.store_failed"')), 10_000, "the bookkeeping failure");
+    } finally {
+      lock.release();
+    }
+    expect(JSON.parse(s.logs.find((l) => l.includes('"archive.store_failed"'))!)).toMatchObject({ level: "warn", code: "SQLITE_BUSY" });
+    expect(s.proc.exitCode).toBeNull();
+    rmSync(join(root, "users"));
+    await eventually(() => existsSync(fileOf(root, "bu", session, "json")), 15_000, "the file once both are fixed");
+    expect((await api(s.http, "GET", "/health")).status).toBe(200);
   });
 
   test("a read-only folder (EACCES) is retried and written once it is writable again", async () => {

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 describe("what is recorded", () => {
-  test("a staff read from outside the session is recorded with who, role, object, time and address; the session's own people are not", async () => {
+  test("a read from outside the session is recorded with who, role, object, time and address; the session's own people are not", async () => {
     const owner = await WsClient.connect(server.ws, { token: await token("olga") });
     await owner.request({ type: "join", session: "aud-1" });
     await owner.request({ type: "configure", session: "aud-1", members: ["max"], config: { secretNote: "AUDIT-CONFIG-SECRET" } });
@@ -38,6 +38,9 @@ describe("what is recorded", () => {
     const watcher = await WsClient.connect(server.ws, { token: mod });
     await watcher.request({ type: "join", session: "aud-1" });
     await (await fetch(`${server.http}/api/sessions/aud-1/export`, { headers: { Authorization: `Bearer ${admin}` } })).text();
+    // A user who neither owns nor belongs to it reads it once it is open.
+    await owner.request({ type: "configure", session: "aud-1", access: "open" });
+    await api(server.http, "GET", "/api/sessions/aud-1", { token: await token("nosy") });
 
     const { entries } = await audit("?session=aud-1");
     expect(entries.map((e: any) => [e.actorId, e.actorRole, e.action, e.detail?.via])).toEqual([
@@ -45,6 +48,7 @@ describe("what is recorded", () => {
       ["dr-mia", "moderator", "session.read", "history"],
       ["dr-mia", "moderator", "session.read", "join"],
       ["root", "admin", "session.export", "export"],
+      ["nosy", "user", "session.read", "get"],
     ]);
     for (const e of entries) {
       expect(e).toMatchObject({ objectType: "session", objectId: "aud-1", address: "127.0.0.1" });
