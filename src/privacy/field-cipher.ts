@@ -63,7 +63,8 @@ export class KeyRingCipher implements FieldCipher {
 
   constructor(
     private readonly ring: KeyRing,
-    readonly mode: "on" | "migrating",
+    /** "migrating" until the database records that `sessiond encrypt` has sealed everything (then "on"). */
+    public mode: "on" | "migrating",
   ) {
     this.keyId = ring.current.id;
   }

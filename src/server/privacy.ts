@@ -76,6 +76,9 @@ export interface PrivacyParts {
   details: { encryption: EncryptionMode; keyId?: string; epoch: string };
 }
 
+/** How often a server still migrating looks whether `sessiond encrypt` has finished, in ms. */
+const ENCRYPTION_WATCH_MS = 1000;
+
 export function createPrivacy(deps: PrivacyDeps): PrivacyParts {
   const { config, sqlite, storage, events, logger } = deps;
   const auditStore = new AuditStore(sqlite);
@@ -99,9 +102,28 @@ export function createPrivacy(deps: PrivacyDeps): PrivacyParts {
     erasedBefore: (id) => auditStore.mentions("session", id, ["session.erase", "retention.erase"]),
   });
   let off: (() => void) | null = null;
+  let watching: ReturnType<typeof setInterval> | null = null;
+  const cipher = storage.cipher;
   const subscriber: Subscriber = {
     name: "audit",
     start() {
+      // `sessiond encrypt` runs beside the server and records when it has sealed everything: from then on every
+      // value must open (plaintext is no longer accepted) and /health says "on".
+      if (cipher instanceof KeyRingCipher && cipher.mode === "migrating") {
+        watching = setInterval(() => {
+          let state: string | null;
+          try {
+            state = readEncryptionMeta(sqlite).state;
+          } catch {
+            return; // a busy database: asked again at the next tick
+          }
+          if (state !== "on") return;
+          cipher.mode = "on";
+          clearInterval(watching!);
+          watching = null;
+          logger.info("encryption.on", { keyId: cipher.keyId });
+        }, ENCRYPTION_WATCH_MS);
+      }
       // Reads by staff from outside a session; the entry is queued, written with others a moment later.
       off = events.on("session.read", ({ sessionId, reader, via }) =>
         audit.record({
@@ -117,6 +139,7 @@ export function createPrivacy(deps: PrivacyDeps): PrivacyParts {
     },
     async stop() {
       off?.();
+      if (watching !== null) clearInterval(watching);
       privacy.stop();
       audit.close();
     },
@@ -126,6 +149,12 @@ export function createPrivacy(deps: PrivacyDeps): PrivacyParts {
     audit,
     routes: { privacy, audit, listAudit: (q) => auditStore.list(q) },
     subscriber,
-    details: { encryption: storage.mode, ...(storage.keyId !== null && { keyId: storage.keyId }), epoch: storage.epoch },
+    details: {
+      get encryption() {
+        return cipher.mode;
+      },
+      ...(storage.keyId !== null && { keyId: storage.keyId }),
+      epoch: storage.epoch,
+    },
   };
 }

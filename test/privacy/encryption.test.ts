@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { api, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient } from "../helpers.ts";
+import { api, eventually, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient } from "../helpers.ts";
 import { onDisk } from "./disk.ts";
 
 const KEY_A = Buffer.alloc(32, 0xa1).toString("base64");
@@ -138,6 +138,9 @@ describe("sessiond encrypt and sessiond rotate-key", () => {
       expect(run.out).toMatch(/messages\.content: 200\/4\d\d checked, 200 re-encrypted\n/);
       expect(run.out).toMatch(/encrypt: \d+ of \d+ values re-encrypted with key [0-9a-f]{8}/);
       expect(onDisk(s2.dataDir, old)).toBe(false);
+      // The running server notices that everything is sealed: from now on it is "on", without a restart.
+      await eventually(async () => (await api(s2.http, "GET", "/health")).body.encryption === "on", 5000, "/health saying on");
+      expect(s2.logs.some((l) => l.includes('"encryption.on"'))).toBe(true);
       const page = await api(s2.http, "GET", "/api/sessions/enc-mig/messages?limit=3&after=0", { token: t });
       expect(page.body.messages.map((m: any) => m.content)).toEqual([`${old} 0`, `${old} 1`, `${old} 2`]);
       // Running it again finds nothing left to do.
