@@ -91,6 +91,10 @@ test("an admin signs in, watches a session and a message arrive, acknowledges a 
   await page.click('tr[data-session="care-1"] a');
   await page.waitForSelector("#msg-1 .content");
   expect(await page.textContent("#msg-1 .content")).toBe("Hello, I had a rough week at work.");
+  // Who read this: the audit trail's outside reads of the session, this admin's own included.
+  const reader = page.locator("ul.readers li", { hasText: "ops" });
+  await reader.waitFor();
+  expect(await reader.textContent()).toContain("(admin)");
   await alice.request({ type: "message", session: "care-1", content: "I can't sleep and everything feels heavy." });
   // Arrives live, then its analysis arrives and shows as badges.
   await page.waitForSelector("#msg-2 .content");
@@ -183,6 +187,7 @@ test("a moderator sees sessions and alerts but no Webhooks view, no End and no R
   expect(await page.locator("button:has-text('End session…')").count()).toBe(0);
   expect(await page.locator("button:has-text('Remove')").count()).toBe(0);
   expect(await page.locator("#export").count()).toBe(1);
+  await page.waitForSelector("text=The audit trail needs an admin token.");
   // Asked for by hand, the webhooks route shows the overview instead.
   await page.goto(`${server.http}/console#/webhooks`);
   await page.waitForSelector("h1:has-text('Overview')");

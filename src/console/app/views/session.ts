@@ -1,6 +1,6 @@
 // Session: the transcript growing live (joined over the console's WebSocket as staff), who is present, the
-// session's metrics and configuration, and the actions the signed-in role may take: export (json, markdown,
-// yaml), end and remove a user (admin).
+// session's metrics and configuration, who read it from outside (the audit trail, admin), and the actions the
+// signed-in role may take: export (json, markdown, yaml), end and remove a user (admin).
 import type { Message, SessionInfo } from "../../../protocol/types.ts";
 import { ApiError } from "../auth.ts";
 import { isAdmin, type Context } from "../context.ts";
@@ -18,6 +18,7 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
   const actions = h("section", { class: "card actions", "aria-labelledby": "h-actions" });
   const presence = h("section", { class: "card", "aria-labelledby": "h-presence" });
   const config = h("section", { class: "card", "aria-labelledby": "h-config" });
+  const readers = h("section", { class: "card", "aria-labelledby": "h-readers" });
   const transcript = new Transcript();
   const earlier = h("button", { type: "button", class: "quiet", hidden: true, onclick: () => void loadEarlier() }, "Load earlier messages");
   // Scrollable on its own (and focusable, so the keyboard can scroll it); stays at the bottom while you are there.
@@ -29,7 +30,7 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
     if (atBottom) scroller.scrollTop = scroller.scrollHeight;
   };
   const title = heading(`Session ${id}`);
-  replace(root, h("p", { class: "crumbs" }, h("a", { href: "#/sessions" }, "← Sessions")), title, status, h("div", { class: "session-layout" }, conversation, h("div", { class: "side" }, summary, actions, presence, config)));
+  replace(root, h("p", { class: "crumbs" }, h("a", { href: "#/sessions" }, "← Sessions")), title, status, h("div", { class: "session-layout" }, conversation, h("div", { class: "side" }, summary, actions, presence, readers, config)));
 
   let session: SessionInfo | null = null;
   let present: string[] = [];
@@ -118,6 +119,43 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
       h("div", { class: "row" }, h("label", { for: "export-format" }, "Export as"), format, h("button", { type: "button", id: "export", onclick: () => void download(format.value) }, "Download transcript")),
       canEnd ? h("div", { class: "row" }, endButton, confirm) : null,
       !isAdmin(ctx) ? h("p", { class: "hint" }, "Ending a session and removing users need an admin token.") : null,
+    );
+  };
+
+  // Who read this: the audit trail's reads and exports of this session by people outside it, one line a reader.
+  const drawReaders = async () => {
+    const title = h("h2", { id: "h-readers" }, "Who read this");
+    if (!isAdmin(ctx)) return replace(readers, title, h("p", { class: "hint" }, "The audit trail needs an admin token."));
+    const byReader = new Map<string, { role: string; count: number; via: Set<string>; last: string }>();
+    try {
+      let after: number | null = 0;
+      for (let page = 0; after !== null && page < READER_PAGES; page++) {
+        const res: { entries: ReadEntry[]; nextAfter: number | null } = await ctx.api.get(`/api/admin/audit?session=${encodeURIComponent(id)}&after=${after}&limit=1000`);
+        for (const e of res.entries) {
+          if (e.action !== "session.read" && e.action !== "session.export") continue;
+          const r = byReader.get(e.actorId) ?? { role: e.actorRole, count: 0, via: new Set<string>(), last: e.at };
+          r.count++;
+          r.via.add(String(e.detail?.via ?? e.action));
+          r.last = e.at;
+          byReader.set(e.actorId, r);
+        }
+        after = res.nextAfter;
+      }
+    } catch (e) {
+      return replace(readers, title, notice(e instanceof Error ? e.message : "The audit trail could not be read.", "error"));
+    }
+    const refresh = h("button", { type: "button", class: "quiet", onclick: () => void drawReaders() }, "Refresh");
+    replace(
+      readers,
+      title,
+      byReader.size === 0
+        ? h("p", { class: "muted" }, "Nobody outside the session has read it.")
+        : h(
+            "ul",
+            { class: "readers" },
+            [...byReader].map(([who, r]) => h("li", {}, h("strong", {}, who), ` (${r.role}) · ${r.count} read${r.count === 1 ? "" : "s"}: ${[...r.via].join(", ")} · last `, when(r.last))),
+          ),
+      refresh,
     );
   };
 
@@ -249,6 +287,7 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
     }
     drawSummary();
     drawPresence();
+    void drawReaders();
     // Joined only once it is known to exist: joining an unknown id would open a new session.
     unfollow = ctx.live.follow(id, {
       onJoined: (frame, resumed) => {
@@ -278,4 +317,15 @@ export function sessionView(root: HTMLElement, ctx: Context, route: Extract<Rout
 
 function fact(label: string, value: string | Node): HTMLElement[] {
   return [h("dt", {}, label), h("dd", {}, value)];
+}
+
+/** Pages of 1,000 audit entries read for the "who read this" list. */
+const READER_PAGES = 10;
+
+interface ReadEntry {
+  at: string;
+  actorId: string;
+  actorRole: string;
+  action: string;
+  detail: Record<string, string | number | boolean> | null;
 }
