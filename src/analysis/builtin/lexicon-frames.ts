@@ -217,7 +217,7 @@ export const FRAME_PATTERNS: CrisisPattern[] = [
   },
   {
     id: "fr.gun_ready", category: "suicidal_ideation", level: "high", hint: ["gun", "pistol", "revolver", "shotgun", "rifle", "firearm", "barrel", "muzzle"], role: "means", joke: "low",
-    re: /\b(?:(?:loaded|cocked|am holding|took the safety off|unlocked|took out|got out|pulled out) (?:[\w']+ ){0,3}?(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm)|(?:got|took|pulled|grabbed|brought) (?:the |my |his |her |dads |a )?(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm) (?:out|down)|(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm) (?:is )?(?:on my lap|in my lap|in my hand|in my hands|next to me|beside me|in my mouth)|(?:gun|pistol|revolver|barrel|muzzle) (?:is )?(?:to|against|in|at) my (?:head|mouth|temple|chest|chin))\b/,
+    re: /\b(?:(?:loaded|cocked|am holding|took the safety off|unlocked|took out|got out|pulled out) (?:[\w']+ ){0,3}?(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm)|(?:got|took|pulled|grabbed|brought) (?:the |my |his |her |dads |a )?(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm) (?:out|down)|(?:gun|pistol|revolver|handgun|shotgun|rifle|firearm) (?:is )?(?:(?:loaded|cocked|ready|out|sitting|lying|right) )?(?:on my lap|in my lap|in my hand|in my hands|next to me|beside me|in my mouth|on the (?:bed|table|desk) (?:next to|beside) me)|(?:gun|pistol|revolver|barrel|muzzle) (?:is )?(?:to|against|in|at) my (?:head|mouth|temple|chest|chin))\b/,
     benignSentence: NOT_FIREARM,
   },
   {
