@@ -47,10 +47,13 @@ export class SqliteArchiveStore {
     return this.sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM archive_jobs WHERE status = 'pending'").get()!.n;
   }
 
-  markWritten(sessionId: string, path: string, now: number): void {
-    this.sqlite
-      .query("UPDATE archive_jobs SET status = 'written', attempts = attempts + 1, path = ?1, written_at = ?2, last_error = NULL WHERE session_id = ?3")
-      .run(path, now, sessionId);
+  /** False when the job is gone: its session was erased meanwhile (the row goes with it). */
+  markWritten(sessionId: string, path: string, now: number): boolean {
+    return (
+      this.sqlite
+        .query("UPDATE archive_jobs SET status = 'written', attempts = attempts + 1, path = ?1, written_at = ?2, last_error = NULL WHERE session_id = ?3")
+        .run(path, now, sessionId).changes > 0
+    );
   }
 
   markFailed(sessionId: string, error: string, nextAt: number): void {

@@ -1,5 +1,6 @@
 // The archive writer (a Subscriber): for each archive job (one per ended session, written with the end), the
 // transcript document goes to ARCHIVE_DIR atomically; failures are logged, shown on /health and retried.
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { SqliteArchiveStore, ArchiveJobRow } from "../db/archive-store.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -156,7 +157,13 @@ export class Archiver implements Subscriber {
       const { dir, file } = archiveRelativePath(session.ownerId, Date.parse(session.startedAt), id, this.o.format);
       relative = [...dir, file].join("/");
       await writeFileAtomic(join(this.o.root, ...dir), file, transcriptChunks(this.o.format, session, pages, summary));
-      this.o.store.markWritten(id, relative, this.now());
+      if (!this.o.store.markWritten(id, relative, this.now())) {
+        // Erased while the file was being written (the erasure removed the files there were): this one goes too.
+        rmSync(join(this.o.root, ...dir, file), { force: true });
+        this.failing.delete(id);
+        this.o.logger.info("archive.skipped", { session: id, reason: "the session was erased while its file was written" });
+        return;
+      }
       this.failing.delete(id);
       this.o.metrics.written.inc({ format: this.o.format });
       this.o.logger.info("archive.written", { session: id, path: relative, messages: session.metrics.messageCount, attempts: job.attempts + 1 });
