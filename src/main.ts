@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // The CLI: serve, migrate, token, backup, restore, rotate-key, encrypt, audit verify, version, help. Server assembly lives in server/node.ts.
-import { mintToken, parseTtl } from "./auth/index.ts";
+import { MAX_USER_ID_CHARS, mintToken, parseTtl } from "./auth/index.ts";
 import { loadConfig, parseFlags, configSchema, type Config } from "./config/index.ts";
 import { closeDatabase, databasePath, migrate, openDatabase } from "./db/index.ts";
 import { backupDatabase } from "./db/backup.ts";
@@ -132,9 +132,12 @@ async function tokenCommand(args: string[]): Promise<void> {
     else rest.push(a);
   }
   if (!user) fail(["token: --user <id> is required"]);
+  // The server refuses a token whose user id it would not accept: refuse to mint one.
+  if (user.length > MAX_USER_ID_CHARS) fail([`token: --user is invalid: expected at most ${MAX_USER_ID_CHARS} characters`]);
   if (admin && moderator) fail(["token: choose one of --admin or --moderator"]);
-  const { overrides, unknown } = parseFlags(rest);
+  const { overrides, positional, unknown } = parseFlags(rest);
   if (unknown.length > 0) fail(unknown.map((u) => `token: unknown option ${u}`));
+  if (positional.length > 0) fail([`token: unexpected argument ${JSON.stringify(positional[0])} (options take the form --name value)`]);
   const config = readConfig(overrides);
   if (config.AUTH_MODE === "none") fail(["token: AUTH_MODE=none accepts no tokens; pass ?user=<id> instead"]);
   if (config.JWT_ALGORITHM !== "HS256") {

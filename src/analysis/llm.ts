@@ -4,6 +4,7 @@ import { z } from "zod";
 import { ModelError, toModelError, type ModelErrorKind } from "../ai/errors.ts";
 import type { ModelClient } from "../ai/model-client.ts";
 import { truncateMiddle } from "../ai/text.ts";
+import { DEFAULT_RECOMMENDED_ACTIONS } from "../protocol/analysis.ts";
 import { RISK_LEVELS, type AnalysisCore, type RiskLevel } from "./types.ts";
 
 /** Longest message text sent to the model, in characters; longer text keeps its start and end (see truncateMiddle). */
@@ -13,13 +14,6 @@ export const LLM_ANALYSIS_TIMEOUT_MS = 20_000;
 
 const LIMITS = { labels: 6, topics: 8, triggers: 10, labelChars: 40, topicChars: 60, contextChars: 200, triggerChars: 200, actionChars: 400 };
 
-/** What the moderator is told when the model gave a level but no sentence. */
-export const DEFAULT_RECOMMENDED_ACTIONS: Record<RiskLevel, string> = {
-  none: "No action needed.",
-  low: "Keep an eye on the conversation.",
-  medium: "Review the conversation soon and consider reaching out to the person.",
-  high: "Review now and reach out to the person; follow your emergency procedure if they may be in danger.",
-};
 
 export const LLM_ANALYSIS_SYSTEM_PROMPT = `You classify one chat message for a moderation dashboard.
 Reply with one JSON object and nothing else, exactly of this shape:

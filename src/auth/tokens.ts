@@ -25,8 +25,11 @@ export interface VerifiedToken {
   exp: number;
 }
 
+/** The longest user id (`sub`) a token may carry. */
+export const MAX_USER_ID_CHARS = 256;
+
 const claimsSchema = z.object({
-  sub: z.string().min(1).max(256),
+  sub: z.string().min(1).max(MAX_USER_ID_CHARS),
   exp: z.number().finite(),
   nbf: z.number().finite().optional(),
   role: z.string().optional(),

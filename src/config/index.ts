@@ -169,7 +169,7 @@ export const configSchema = z.object({
   /** Testing only: delay between analysing a message and storing it, to make the crash window observable. */
   ANALYSIS_STORE_DELAY_MS: int(0, 600_000).default(0),
 
-  AI_BASE_URL: optionalString.pipe(z.url().optional()),
+  AI_BASE_URL: optionalString.pipe(z.url({ protocol: /^https?$/, error: "an http:// or https:// URL (for example http://127.0.0.1:11434/v1)" }).optional()),
   AI_API_KEY: optionalString,
   AI_MODEL: optionalString,
   AI_TIMEOUT_SECONDS: int(1, 3600).default(60),
@@ -301,7 +301,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "invalid_type":
       return issue.expected === "number" || issue.expected === "int" ? "a whole number" : expectedType(issue.expected);
     case "invalid_format":
-      return issue.format === "url" ? "a URL" : withArticle(issue.format);
+      return issue.format === "url" ? "an http:// or https:// URL" : withArticle(issue.format);
     default:
       return issue.message;
   }

@@ -1,6 +1,6 @@
 // Webhook event bodies (pure): `{"type","timestamp","data"}` for each lifecycle event, built from the rows the
 // stores hand to their commit hooks. Message content, metadata, alert triggers and notes only when asked for.
-import type { Alert } from "../protocol/analysis.ts";
+import { DEFAULT_RECOMMENDED_ACTIONS, type Alert } from "../protocol/analysis.ts";
 import type { Message, SessionMetrics } from "../protocol/types.ts";
 import { sessionMetrics, type SessionRecord } from "../sessions/store.ts";
 import type { WebhookEventType } from "../config/index.ts";
@@ -139,8 +139,9 @@ export function webhookAlert(a: Alert, includeContent: boolean): WebhookAlert {
     messageId: a.messageId,
     userId: a.userId,
     risk_level: a.risk_level,
-    categories: [...new Set(a.triggers.map((t) => t.split(":")[0]!.trim()).filter(Boolean))],
-    recommended_action: a.recommended_action,
+    categories: triggerCategories(a.triggers),
+    // A model may write its own sentence, which can quote the person: without content, the level's standard one.
+    recommended_action: includeContent ? a.recommended_action : DEFAULT_RECOMMENDED_ACTIONS[a.risk_level],
     status: a.status,
     createdAt: a.createdAt,
     ...(a.acknowledgedBy !== undefined && { acknowledgedBy: a.acknowledgedBy }),
@@ -159,4 +160,12 @@ export function alertRaised(a: Alert, includeContent: boolean): OutboxEvent {
 /** `at` is when the status or note changed (epoch ms). */
 export function alertUpdated(a: Alert, includeContent: boolean, at: number): OutboxEvent {
   return event("alert.updated", a.session, at, { alert: webhookAlert(a, includeContent) });
+}
+
+/**
+ * The categories of "<category>: <phrase>" triggers: only code-like names (a model may write a trigger without a
+ * category, or put words of the message first); anything else counts as "other".
+ */
+export function triggerCategories(triggers: readonly string[]): string[] {
+  return [...new Set(triggers.map((t) => t.split(":")[0]!.trim()).map((c) => (/^[a-z][a-z_]{0,39}$/.test(c) ? c : "other")))];
 }

@@ -66,11 +66,17 @@ export function loadKeyRing(settings: KeySettings, readFile?: (path: string) => 
   const old: Buffer[] = [];
   if (oldText !== undefined) {
     const parts = oldText.split(",").map((p) => p.trim()).filter((p) => p !== "");
+    const bad: number[] = [];
     parts.forEach((part, i) => {
       const key = parseKey(part);
       if (key) old.push(key);
-      else errors.push(`config: ENCRYPTION_KEYS_OLD=(hidden) is invalid: entry ${i + 1} of ${parts.length} is not a key; each comma-separated entry is ${HOW.replace(/^expected /, "")}`);
+      else bad.push(i + 1);
     });
+    // One line for the setting, however many of its entries are wrong.
+    if (bad.length > 0) {
+      const which = bad.length === 1 ? `entry ${bad[0]}` : `entries ${bad.join(", ")}`;
+      errors.push(`config: ENCRYPTION_KEYS_OLD=(hidden) is invalid: ${which} of ${parts.length} ${bad.length === 1 ? "is" : "are"} not a key; each comma-separated entry is ${HOW.replace(/^expected /, "")}`);
+    }
     if (current === null && errors.length === 0) {
       errors.push("config: ENCRYPTION_KEYS_OLD is set without ENCRYPTION_KEY or ENCRYPTION_KEY_FILE: expected the current key as well (old keys are only read, never written)");
     }

@@ -74,3 +74,11 @@ export interface Alert {
   resolvedAt?: string;
   note?: string;
 }
+
+/** The standard sentence for each level: when a model gave none, and in webhooks sent without content. */
+export const DEFAULT_RECOMMENDED_ACTIONS: Record<RiskLevel, string> = {
+  none: "No action needed.",
+  low: "Keep an eye on the conversation.",
+  medium: "Review the conversation soon and consider reaching out to the person.",
+  high: "Review now and reach out to the person; follow your emergency procedure if they may be in danger.",
+};

@@ -200,10 +200,10 @@ export function describeZodError(error: z.ZodError): string {
       expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
       break;
     case "too_small":
-      expected = issue.origin === "number" ? `a number >= ${issue.minimum}` : `at least ${countOf(Number(issue.minimum), issue.origin === "array" ? "item" : "character")}`;
+      expected = isNumeric(issue.origin) ? `a number >= ${issue.minimum}` : `at least ${countOf(Number(issue.minimum), issue.origin === "array" ? "item" : "character")}`;
       break;
     case "too_big":
-      expected = issue.origin === "number" ? `a number <= ${issue.maximum}` : `at most ${countOf(Number(issue.maximum), issue.origin === "array" ? "item" : "character")}`;
+      expected = isNumeric(issue.origin) ? `a number <= ${issue.maximum}` : `at most ${countOf(Number(issue.maximum), issue.origin === "array" ? "item" : "character")}`;
       break;
     case "invalid_format":
     case "custom":
@@ -216,4 +216,9 @@ export function describeZodError(error: z.ZodError): string {
 /** UTF-8 byte length without allocating an encoded copy. */
 export function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, "utf8");
+}
+
+/** Zod's origin of a size issue on a number (plain, a safe-integer check, or a bigint): told as a number. */
+function isNumeric(origin: unknown): boolean {
+  return origin === "number" || origin === "int" || origin === "bigint" || origin === "safeint";
 }

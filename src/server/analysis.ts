@@ -91,12 +91,16 @@ export function effectiveCpus(): number {
 }
 
 /** Throws AnalysisSetupError when ANALYSIS_TOPICS_FILE is unusable. */
+export function checkTopicsFile(config: Pick<Config, "ANALYSIS_TOPICS_FILE">): void {
+  if (config.ANALYSIS_TOPICS_FILE === undefined) return;
+  const loaded = loadTopicTaxonomy(config.ANALYSIS_TOPICS_FILE);
+  if (!loaded.ok) throw new AnalysisSetupError(`config: ANALYSIS_TOPICS_FILE is invalid: ${loaded.error}`);
+}
+
+/** Throws AnalysisSetupError when ANALYSIS_TOPICS_FILE is unusable. */
 export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
   const { config, metrics, logger, reporter, events, service } = deps;
-  if (config.ANALYSIS_TOPICS_FILE !== undefined) {
-    const loaded = loadTopicTaxonomy(config.ANALYSIS_TOPICS_FILE);
-    if (!loaded.ok) throw new AnalysisSetupError(`config: ANALYSIS_TOPICS_FILE is invalid: ${loaded.error}`);
-  }
+  checkTopicsFile(config);
   const store = new SqliteAnalysisStore(deps.sqlite, deps.hooks, deps.cipher);
   const reportError = (e: unknown, where: string) => {
     // A busy or full database is no bug: the fault monitor logs it (once), and the catch-up stores these later.

@@ -3,7 +3,7 @@
 import type { Server } from "bun";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { AnalysisSetupError, createAnalysis, type AnalysisDeps, type AnalysisParts } from "./analysis.ts";
+import { AnalysisSetupError, checkTopicsFile, createAnalysis, type AnalysisDeps, type AnalysisParts } from "./analysis.ts";
 import { createAssistant } from "./assistant.ts";
 import { createIntegrations } from "../integrations/index.ts";
 import { Authenticator, TokenBucketLimiter, TokenVerifier, ensureStoredSecret } from "../auth/index.ts";
@@ -32,10 +32,13 @@ import { SseGateway } from "../realtime/sse-gateway.ts";
 import { WebSocketGateway } from "../realtime/ws-gateway.ts";
 import { DEFAULT_ASSISTANT, SessionEvents, SessionService, systemClock } from "../sessions/index.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
-import { createPrivacy, prepareStorage, PrivacySetupError, type StorageSetup } from "./privacy.ts";
+import { createPrivacy, keyRingFromConfig, prepareStorage, PrivacySetupError, type StorageSetup } from "./privacy.ts";
 import { archiveCandidates } from "../integrations/archive-files.ts";
 
 /** A start-up problem a person can fix; printed as one line, never a stack trace. */
+/** Headroom of the hard ceilings behind the server's own limits (request bodies, queued frames), in bytes. */
+const CEILING_HEADROOM_BYTES = 64 * 1024 * 1024;
+
 export class StartupError extends Error {}
 
 export interface RunningNode {
@@ -86,6 +89,16 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     }
     examples = await loadExamples(join(root, "examples"), clientEntry);
     logger.warn("dev.examples", { warning: "DEV_EXAMPLES=true: serving the example pages at /examples/. Development only." });
+  }
+
+  // Settings read from files (the key, the topics) are checked before anything is written: a bad one leaves
+  // DATA_DIR as it was.
+  try {
+    keyRingFromConfig(config);
+    checkTopicsFile(config);
+  } catch (e) {
+    if (e instanceof PrivacySetupError || e instanceof AnalysisSetupError) throw new StartupError(e.message);
+    throw e;
   }
 
   // Storage.
@@ -355,8 +368,9 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   server = Bun.serve({
     port: config.PORT,
     hostname: config.HOST,
-    // Bodies larger than this are refused by Bun before a handler reads them.
-    maxRequestBodySize: config.MAX_MESSAGE_BYTES + 64 * 1024,
+    // The API's own limit (MAX_MESSAGE_BYTES + 32 KiB, read from Content-Length or counted while streaming) answers
+    // with the JSON error; Bun's bare 413 is only the ceiling far behind it, for bodies nothing should send.
+    maxRequestBodySize: config.MAX_MESSAGE_BYTES + CEILING_HEADROOM_BYTES,
     fetch(req, srv) {
       if (!ready) return started.promise.then(() => handle(req, srv));
       return handle(req, srv);
@@ -365,9 +379,10 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       ...gateway.websocket,
       // Frames far over the message limit are closed with 1009 before they are buffered whole.
       maxPayloadLength: config.MAX_MESSAGE_BYTES + 32 * 1024,
-      // The gateway closes slow consumers with 4002 at SLOW_CONSUMER_BYTES (not counting the reply to the client's own
-      // join, up to MAX_RECOVERY_BYTES); this is the hard ceiling behind it.
-      backpressureLimit: config.SLOW_CONSUMER_BYTES * 2 + config.MAX_RECOVERY_BYTES,
+      // The gateway closes slow consumers with 4002 at SLOW_CONSUMER_BYTES (not counting the replies to the client's own
+      // joins, up to MAX_RECOVERY_BYTES each); this is the hard ceiling far behind it, so that the 4002 always goes
+      // out first and a client reading several large join replies at once is never cut (Bun closes with 1006).
+      backpressureLimit: config.SLOW_CONSUMER_BYTES * 2 + config.MAX_RECOVERY_BYTES * 8 + CEILING_HEADROOM_BYTES,
       closeOnBackpressureLimit: true,
       idleTimeout: Math.min(960, config.HEARTBEAT_TIMEOUT_SECONDS + config.HEARTBEAT_INTERVAL_SECONDS),
       sendPings: false,
@@ -473,6 +488,12 @@ function buildAnalysis(deps: AnalysisDeps): AnalysisParts {
   }
 }
 
+/** The token command that works for how this server was started: the same DATA_DIR, where the secret is. */
+function tokenHint(config: Config, command: string): string {
+  const dir = config.DATA_DIR === "./data" ? "" : `DATA_DIR=${/^[\w./:@-]+$/.test(config.DATA_DIR) ? config.DATA_DIR : `'${config.DATA_DIR.replaceAll("'", "'\\''")}'`} `;
+  return `${dir}${command} token --user alice`;
+}
+
 function buildAuthenticator(config: Config, logger: Logger, command: string): Authenticator {
   if (config.AUTH_MODE === "none") {
     logger.warn("auth.disabled", {
@@ -482,7 +503,7 @@ function buildAuthenticator(config: Config, logger: Logger, command: string): Au
   }
   const verifier = new TokenVerifier({
     algorithm: config.JWT_ALGORITHM,
-    secret: config.JWT_ALGORITHM === "HS256" ? signingSecret(config, logger, `${command} token --user alice`) : undefined,
+    secret: config.JWT_ALGORITHM === "HS256" ? signingSecret(config, logger, tokenHint(config, command)) : undefined,
     publicKey: config.JWT_PUBLIC_KEY,
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,

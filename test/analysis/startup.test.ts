@@ -1,28 +1,40 @@
 // Bad analysis settings stop start-up with exit 1 and one readable line: an unusable ANALYSIS_TOPICS_FILE, and
 // ANALYZER=llm without a model server. A good topics file replaces the default taxonomy.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MAIN, moderatorToken, startServer, tempDir, token, WsClient } from "../helpers.ts";
 
-async function startWith(env: Record<string, string>): Promise<{ code: number; stderr: string; stdout: string }> {
+async function startWith(env: Record<string, string>): Promise<{ code: number; stderr: string; stdout: string; dataDir: string }> {
+  const dataDir = tempDir();
   const proc = Bun.spawn([process.execPath, MAIN, "serve"], {
     cwd: tempDir(),
-    env: { PATH: process.env.PATH ?? "", DATA_DIR: tempDir(), PORT: "0", HOST: "127.0.0.1", JWT_SECRET: "s".repeat(40), ...env },
+    env: { PATH: process.env.PATH ?? "", DATA_DIR: dataDir, PORT: "0", HOST: "127.0.0.1", JWT_SECRET: "s".repeat(40), ...env },
     stdout: "pipe",
     stderr: "pipe",
   });
   const [code, stderr, stdout] = await Promise.all([proc.exited, new Response(proc.stderr).text(), new Response(proc.stdout).text()]);
-  return { code, stderr, stdout };
+  return { code, stderr, stdout, dataDir };
 }
 
 describe("bad analysis settings", () => {
   test("a missing topics file", async () => {
     const path = join(tempDir(), "missing.json");
-    const { code, stderr, stdout } = await startWith({ ANALYSIS_TOPICS_FILE: path });
+    const { code, stderr, stdout, dataDir } = await startWith({ ANALYSIS_TOPICS_FILE: path });
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(`config: ANALYSIS_TOPICS_FILE is invalid: The topics file ${path} does not exist.`);
     expect(stdout).not.toContain("server.started");
+    // Refused before anything was written: no database was created or migrated.
+    expect(stdout).not.toContain("db.migrated");
+    expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
+  });
+
+  test("a missing ENCRYPTION_KEY_FILE is refused the same way, before the database is created", async () => {
+    const { code, stderr, dataDir } = await startWith({ ENCRYPTION_KEY_FILE: join(tempDir(), "no-such-key") });
+    expect(code).toBe(1);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toStartWith("config: ENCRYPTION_KEY_FILE=");
+    expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
   });
 
   test("a topics file that is not a taxonomy", async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sign } from "hono/jwt";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { api, attemptUpgrade, MAIN, ROOT, startServer, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
+import { api, attemptUpgrade, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const now = () => Math.floor(Date.now() / 1000);
@@ -119,13 +119,31 @@ describe("token expiry on a live connection", () => {
   });
 });
 
+describe("sessiond token refuses what the server would refuse", () => {
+  const mint = (...args: string[]) => {
+    const r = Bun.spawnSync([process.execPath, MAIN, "token", ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", DATA_DIR: tempDir(), JWT_SECRET: TEST_SECRET } });
+    return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString().trim() };
+  };
+  test.each([
+    [["--user", "u".repeat(257)], "token: --user is invalid: expected at most 256 characters"],
+    [["--user", "alice", "extra"], 'token: unexpected argument "extra" (options take the form --name value)'],
+    [["--user"], "token: --user needs a value"],
+    [["--user", "alice", "--ttl", "soon"], 'token: --ttl "soon" is invalid: expected a duration such as 90s, 30m, 1h or 7d'],
+  ])("%j", (args, line) => {
+    const r = mint(...(args as string[]));
+    expect(r).toMatchObject({ code: 1, out: "", err: line });
+  });
+});
+
 describe("zero-config secret", () => {
   test("is created once with mode 0600, reused on restart, and `sessiond token` output is accepted", async () => {
     const first = await startServer({ env: { JWT_SECRET: "" } });
     const path = join(first.dataDir, "secret");
     expect(existsSync(path)).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(first.logs.some((l) => l.includes("auth.secret_created") && l.includes("bun src/main.ts token --user"))).toBe(true);
+    // The command printed works as it is: it names the DATA_DIR this server was started with.
+    const created = JSON.parse(first.logs.find((l) => l.includes("auth.secret_created"))!);
+    expect(created.hint).toEndWith(`Mint a token with: DATA_DIR=${first.dataDir} bun src/main.ts token --user alice`);
     const secret = readFileSync(path, "utf8");
     await first.stop();
     const second = await startServer({ dataDir: first.dataDir, env: { JWT_SECRET: "" } });

@@ -93,6 +93,8 @@ describe("errors", () => {
     ["a bad cursor", "GET", "/api/sessions?cursor=zzz", {}, 400, "bad_request", /cursor/],
     ["an unknown export format", "GET", "/api/sessions/nope/export?format=pdf", {}, 400, "bad_request", /format/],
     ["an oversized body", "POST", "/api/sessions", { body: { config: { x: "a".repeat(40_000) } } }, 413, "payload_too_large", /over the limit/],
+    ["a 5 MB body: the same JSON error, not a bare refusal", "POST", "/api/sessions", { body: { config: { x: "a".repeat(5_000_000) } } }, 413, "payload_too_large", /over the limit/],
+    ["a limit past the safe-integer range, told as a number", "GET", "/api/sessions?limit=99999999999999999999", {}, 400, "bad_request", /^Field "limit" is invalid: expected a number <= \d+\.$/],
     ["content over MAX_MESSAGE_BYTES", "POST", "/api/sessions/room-x/messages", { body: { content: "a".repeat(3000) } }, 413, "payload_too_large", /over the limit of 2048 bytes/],
     ["an unknown route", "GET", "/api/nothing", {}, 404, "not_found", "No such route."],
   ];

@@ -8,7 +8,7 @@ import { webhookEndpoints } from "../../src/integrations/webhook-endpoints.ts";
 import * as E from "../../src/integrations/webhook-events.ts";
 import { backoffMs, classifyStatus, nextAttempt, parseRetryAfter, RETRY_CAP_MS } from "../../src/integrations/webhook-retry.ts";
 import { signWebhook, webhookHeaders, webhookKey } from "../../src/integrations/webhook-signing.ts";
-import type { Alert } from "../../src/protocol/analysis.ts";
+import { DEFAULT_RECOMMENDED_ACTIONS, type Alert } from "../../src/protocol/analysis.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { newSessionRecord } from "../../src/sessions/store.ts";
 
@@ -170,7 +170,12 @@ describe("event bodies", () => {
     expect(plain.body).not.toContain("kill myself");
     expect(plain.body).not.toContain("called them");
     expect(JSON.parse(plain.body).data.alert).toMatchObject({ categories: ["suicidal_ideation"], risk_level: "high", acknowledgedBy: "mod" });
+    // A model's own sentence is content too; without content the level's standard sentence goes instead.
+    expect(JSON.parse(plain.body).data.alert.recommended_action).toBe(DEFAULT_RECOMMENDED_ACTIONS.high);
+    // A model's trigger without a code-like category never leaks its words as one.
+    expect(E.triggerCategories(["I keep thinking about the bridge", "self_harm: cut", "Suicidal: x"])).toEqual(["other", "self_harm"]);
     const full = JSON.parse(E.alertUpdated(alert, true, Date.parse("2026-01-01T10:02:00Z")).body);
+    expect(full.data.alert.recommended_action).toBe("Act now.");
     expect(full).toMatchObject({ type: "alert.updated", timestamp: "2026-01-01T10:02:00.000Z", data: { alert: { triggers: alert.triggers, note: "called them" } } });
   });
 });

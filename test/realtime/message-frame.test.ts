@@ -76,3 +76,17 @@ describe("plain join frames", () => {
     }
   });
 });
+
+describe("numbers out of range", () => {
+  test("a number past the safe-integer range is told as a number, naming the field, never as characters", () => {
+    for (const frame of [
+      { type: "configure", session: "s-1", retentionDays: 1e20 },
+      { type: "configure", session: "s-1", assistant: { contextMessages: 1e20 } },
+    ]) {
+      const r = parse(frame) as { ok: false; error: Error };
+      expect(r.ok).toBe(false);
+      expect(r.error.message).toMatch(/^Field "(retentionDays|assistant\.contextMessages)" is invalid: expected a number <= \d+\.?$/);
+      expect(r.error.message).not.toContain("character");
+    }
+  });
+});
