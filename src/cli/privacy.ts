@@ -1,6 +1,7 @@
 // The privacy commands of the CLI: restore, rotate-key, encrypt, audit verify, and the audit entry of a backup.
 // Each returns the lines to print and an exit code; main.ts only dispatches.
 import type { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import type { Config } from "../config/index.ts";
 import { AuditStore } from "../db/audit-store.ts";
@@ -75,7 +76,14 @@ export function restoreCommand(config: Config, file: string): CommandResult {
 
 /** `sessiond audit verify`: exit 1 naming the entry where the chain breaks. */
 export function auditVerifyCommand(config: Config): CommandResult {
-  const sqlite = openDatabase(databasePath(config.DATA_DIR), { readonly: true });
+  const path = databasePath(config.DATA_DIR);
+  if (!existsSync(path)) return { out: [], err: [`audit: no database at ${path} (set DATA_DIR to the server's data folder)`], code: 1 };
+  let sqlite: Database;
+  try {
+    sqlite = openDatabase(path, { readonly: true });
+  } catch (e) {
+    return { out: [], err: [`audit: ${path} cannot be read as a sessiond database (${e instanceof Error ? e.message : String(e)})`], code: 1 };
+  }
   try {
     const r = new AuditStore(sqlite).verify();
     if (r.ok) return { out: [`audit: ${r.entries} entries, chain intact`], err: [], code: 0 };

@@ -2,6 +2,7 @@
 // when, from where), the admin route's filters, that it never holds content, and `sessiond audit verify` on the file.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mintToken } from "../../src/auth/tokens.ts";
 import { api, eventually, MAIN, ROOT, startServer, tempDir, TEST_SECRET, token, WsClient, type ServerProcess } from "../helpers.ts";
@@ -148,4 +149,17 @@ describe("sessiond audit verify", () => {
     expect(truncated.stderr.toString()).toContain(`audit: the chain breaks at entry ${last}: the trail ends at entry 2`);
     db.close();
   }, 90_000);
+
+  test("no database, or a file that is not one: exit 1 with a sentence naming the path", () => {
+    const empty = tempDir();
+    const none = Bun.spawnSync([process.execPath, MAIN, "audit", "verify"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", DATA_DIR: empty } });
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr.toString().trim()).toBe(`audit: no database at ${join(empty, "sessiond.db")} (set DATA_DIR to the server's data folder)`);
+    expect(existsSync(join(empty, "sessiond.db"))).toBe(false);
+    const garbage = tempDir();
+    writeFileSync(join(garbage, "sessiond.db"), "not a database at all ".repeat(200));
+    const bad = Bun.spawnSync([process.execPath, MAIN, "audit", "verify"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", DATA_DIR: garbage } });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr.toString().trim()).toStartWith(`audit: ${join(garbage, "sessiond.db")} cannot be read as a sessiond database`);
+  });
 });
