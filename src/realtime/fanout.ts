@@ -1,12 +1,13 @@
-// Turns domain events into frames for every subscriber of a session: serialized once, published once to the
-// session's Bun topic, and written to the session's SSE subscribers. Closes consumers that fall behind.
+// Turns what the broker delivers into frames for every local subscriber of a session: serialized once, published
+// once to the session's Bun topic, and written to the session's SSE subscribers. Closes consumers that fall behind.
 import { CloseCode } from "../protocol/errors.ts";
 import type { SessionInfo } from "../protocol/types.ts";
 import { canAccess, withoutAnalysisMetrics } from "../sessions/access.ts";
-import type { SessionEvents } from "../sessions/events.ts";
+import type { BrokerEvent, BrokerHandler } from "../sessions/broker.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Connection, Hub } from "./hub.ts";
 import { errorFrame } from "./frames.ts";
+import { SeqGate, type SeqGateOptions } from "./seq-gate.ts";
 
 export const topicOf = (sessionId: string): string => `s:${sessionId}`;
 
@@ -15,79 +16,113 @@ export interface FanoutOptions {
   slowConsumerBytes: number;
   /** Publishes to a Bun topic; returns Bun's status (bytes, -1 backpressure, 0 dropped). */
   publish: (topic: string, frame: string) => number;
+  /** Committed messages after a seq, from storage: how a gap the broker left is filled (see SeqGate). */
+  fill: SeqGateOptions["fill"];
+  onFillError?: SeqGateOptions["onFillError"];
   onSlowConsumer?: (conn: Connection) => void;
   /** Told of a session that ended and the connections subscribed to it, before they are unsubscribed. */
   onSessionEnded?: (session: SessionInfo, subscribers: readonly Connection[]) => void;
 }
 
-export class Fanout {
+/**
+ * The broker's handler on this node: every event, this node's own included, becomes frames for the local
+ * subscribers. Messages pass the SeqGate (in order, once, gaps filled from storage).
+ */
+export class Fanout implements BrokerHandler {
   private readonly scans = new Set<string>();
+  private readonly gate: SeqGate;
 
   constructor(
     private readonly hub: Hub,
+    private readonly service: SessionService,
     private readonly options: FanoutOptions,
-  ) {}
+  ) {
+    this.gate = new SeqGate({
+      fill: options.fill,
+      onFillError: options.onFillError,
+      deliver: (message) =>
+        this.broadcast(message.session, JSON.stringify({ type: "message", session: message.session, message }), "message", message.seq),
+    });
+  }
 
-  /** Wires the domain events this module reacts to. */
-  listen(events: SessionEvents, service: SessionService): void {
-    events.on("message.committed", ({ message }) => {
-      this.broadcast(message.session, JSON.stringify({ type: "message", session: message.session, message }), "message", message.seq);
-    });
-    // Assistant replies: every frame serialized once, like messages; a client that missed some recovers with since.
-    events.on("stream.started", ({ sessionId, stream }) => {
-      this.broadcast(sessionId, JSON.stringify({ type: "stream.start", session: sessionId, stream }), "stream.start");
-    });
-    events.on("stream.delta", ({ sessionId, streamId, offset, text, part }) => {
-      const frame = { type: "stream.delta", session: sessionId, stream: streamId, offset, text, ...(part && { part }) };
-      this.broadcast(sessionId, JSON.stringify(frame), "stream.delta");
-    });
-    events.on("stream.ended", ({ sessionId, streamId, status, seq }) => {
-      const frame = { type: "stream.end", session: sessionId, stream: streamId, status, ...(seq !== undefined && { seq }) };
-      this.broadcast(sessionId, JSON.stringify(frame), "stream.end");
-    });
-    // Analyses: to the session's subscribers who may see them (canSeeAnalysis); published once when everyone may.
-    events.on("analysis.stored", ({ sessionId, seq, analysis, share }) => {
-      const frame = () => JSON.stringify({ type: "analysis", session: sessionId, seq, analysis });
-      if (share === "all") return this.broadcast(sessionId, frame(), "analysis");
-      // Serialized only when a staff member is watching (usually nobody is).
-      const staff = [...this.staffSubscribers(sessionId)];
-      if (staff.length > 0) this.sendEach(staff, frame(), "analysis");
-    });
-    // Alerts: every connection of a staff user, whether it joined anything or not.
-    events.on("alert.raised", ({ alert }) => this.sendEach(this.hub.staff(), JSON.stringify({ type: "alert", alert }), "alert"));
-    events.on("alert.updated", ({ alert }) => this.sendEach(this.hub.staff(), JSON.stringify({ type: "alert.updated", alert }), "alert.updated"));
-    events.on("presence.changed", ({ sessionId, userId, event }) => {
-      this.broadcast(sessionId, JSON.stringify({ type: "presence", session: sessionId, userId, event }), "presence");
-    });
-    events.on("session.updated", ({ session }) => {
-      const everyone = withoutAnalysisMetrics(session);
-      if (everyone === session || session.analysis.share === "all") this.broadcast(session.id, JSON.stringify({ type: "session", session }), "session");
-      else {
-        // Sentiment and risk are analysis results: staff read them, the others read them as null (see sessionView).
-        const full = JSON.stringify({ type: "session", session });
-        const masked = JSON.stringify({ type: "session", session: everyone });
-        for (const conn of [...this.hub.subscribers(session.id)]) this.sendEach([conn], conn.principal.staff ? full : masked, "session");
+  /** Sessions whose message order this node follows now (those with local subscribers). */
+  get followed(): number {
+    return this.gate.size;
+  }
+
+  /**
+   * A connection subscribed after reading the session's history up to `lastSeq`: messages at or below it are not
+   * delivered again, and one missing above it is read from storage.
+   */
+  watch(sessionId: string, lastSeq: number): void {
+    this.gate.watch(sessionId, lastSeq, this.hub.subscribers(sessionId).size <= 1);
+  }
+
+  deliver(event: BrokerEvent): void {
+    switch (event.type) {
+      case "message": {
+        const id = event.message.session;
+        // Nobody here follows the session: nothing to send, and no order to keep until someone joins.
+        if (this.hub.subscribers(id).size === 0) return this.gate.forget(id);
+        return this.gate.offer(event.message);
       }
-      this.dropUnauthorized(session, service);
-    });
-    events.on("session.ended", ({ session, status }) => {
-      this.broadcast(session.id, JSON.stringify({ type: "session.status", session: session.id, status }), "session.status");
-      const subscribers = [...this.hub.subscribers(session.id)];
-      this.options.onSessionEnded?.(session, subscribers);
-      for (const conn of subscribers) {
-        this.hub.unsubscribe(conn, session.id);
-        // An SSE stream carries one session: nothing more will come on it — except, for a room's session, the
-        // `room.session` event naming the room's next one (the stream closes after it; see RoomFollowers.offer).
-        if (conn.transport === "sse" && session.room === undefined) conn.link.close(CloseCode.normal, "session ended");
+      case "frame": {
+        const { sessionId, frame } = event;
+        const type = frame.type as string;
+        if (event.audience !== "staff") return this.broadcast(sessionId, JSON.stringify(frame), type);
+        // Serialized only when a staff member is watching (usually nobody is).
+        const staff = [...this.staffSubscribers(sessionId)];
+        if (staff.length > 0) this.sendEach(staff, JSON.stringify(frame), type);
+        return;
       }
-    });
-    events.on("session.erased", ({ sessionId }) => {
-      this.broadcast(sessionId, JSON.stringify({ type: "session.status", session: sessionId, status: "erased" }), "session.status");
-      for (const conn of [...this.hub.subscribers(sessionId)]) {
-        this.hub.unsubscribe(conn, sessionId);
-        if (conn.transport === "sse") conn.link.close(CloseCode.normal, "session erased");
+      case "alert": {
+        const type = event.change === "raised" ? "alert" : "alert.updated";
+        return this.sendEach(this.hub.staff(), JSON.stringify({ type, alert: event.alert }), type);
       }
-    });
+      case "session":
+        if (event.change === "updated") return this.updated(event.session);
+        if (event.change === "ended") return this.ended(event.session, event.status);
+        return this.erased(event.sessionId);
+    }
+  }
+
+  /** The broker's link was back after an outage: every followed session is checked against storage. */
+  resubscribed(): void {
+    this.gate.recheckAll();
+  }
+
+  private updated(session: SessionInfo): void {
+    const everyone = withoutAnalysisMetrics(session);
+    if (everyone === session || session.analysis.share === "all") this.broadcast(session.id, JSON.stringify({ type: "session", session }), "session");
+    else {
+      // Sentiment and risk are analysis results: staff read them, the others read them as null (see sessionView).
+      const full = JSON.stringify({ type: "session", session });
+      const masked = JSON.stringify({ type: "session", session: everyone });
+      for (const conn of [...this.hub.subscribers(session.id)]) this.sendEach([conn], conn.principal.staff ? full : masked, "session");
+    }
+    this.dropUnauthorized(session);
+  }
+
+  private ended(session: SessionInfo, status: string): void {
+    this.gate.forget(session.id);
+    this.broadcast(session.id, JSON.stringify({ type: "session.status", session: session.id, status }), "session.status");
+    const subscribers = [...this.hub.subscribers(session.id)];
+    this.options.onSessionEnded?.(session, subscribers);
+    for (const conn of subscribers) {
+      this.hub.unsubscribe(conn, session.id);
+      // An SSE stream carries one session: nothing more will come on it — except, for a room's session, the
+      // `room.session` event naming the room's next one (the stream closes after it; see RoomFollowers.offer).
+      if (conn.transport === "sse" && session.room === undefined) conn.link.close(CloseCode.normal, "session ended");
+    }
+  }
+
+  private erased(sessionId: string): void {
+    this.gate.forget(sessionId);
+    this.broadcast(sessionId, JSON.stringify({ type: "session.status", session: sessionId, status: "erased" }), "session.status");
+    for (const conn of [...this.hub.subscribers(sessionId)]) {
+      this.hub.unsubscribe(conn, sessionId);
+      if (conn.transport === "sse") conn.link.close(CloseCode.normal, "session erased");
+    }
   }
 
   broadcast(sessionId: string, frame: string, event: string, id?: number): void {
@@ -137,12 +172,12 @@ export class Fanout {
   }
 
   /** After access or members changed, a subscriber who lost access stops receiving the session. */
-  private dropUnauthorized(session: SessionInfo, service: SessionService): void {
+  private dropUnauthorized(session: SessionInfo): void {
     const subject = { id: session.id, room: session.room ?? null, ownerId: session.ownerId, access: session.access, members: session.members };
     for (const conn of [...this.hub.subscribers(session.id)]) {
       if (canAccess(conn.principal, subject)) continue;
       this.hub.unsubscribe(conn, session.id);
-      service.detach(session.id, conn.principal.userId);
+      this.service.detach(session.id, conn.principal.userId);
       conn.link.send(errorFrame("forbidden", "You no longer have access to this session.", undefined, session.id), "error");
     }
   }

@@ -10,12 +10,15 @@ import type { Clock } from "../sessions/clock.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import { SmallSet } from "../sessions/small-set.ts";
 import type { Admission } from "./admission.ts";
+import type { Fanout } from "./fanout.ts";
 import { DETACHED_LINK, type Connection, type Hub } from "./hub.ts";
 import type { RoomFollowers } from "./room-followers.ts";
 
 export interface SseDeps {
   service: SessionService;
   hub: Hub;
+  /** Follows the message order of the sessions streams subscribe to (see Fanout.watch). */
+  fanout: Pick<Fanout, "watch">;
   authenticator: Authenticator;
   admission: Admission;
   logger: Logger;
@@ -239,6 +242,7 @@ export class SseGateway {
     }
     if (joined.session.status === "active") {
       hub.subscribe(conn, sessionId);
+      this.deps.fanout.watch(sessionId, joined.lastSeq);
       service.attach(sessionId, who.userId);
       // Assistant replies in progress, taken with the history: the stream.delta events that follow continue from here.
       if (joined.streams.length > 0) {

@@ -349,6 +349,7 @@ export class WebSocketGateway {
     // Subscribed in the same tick the history was read: no commit can fall between the two.
     if (result.session.status === "active" && !conn.sessions.has(id)) {
       hub.subscribe(conn, id);
+      this.deps.fanout.watch(id, result.lastSeq);
       service.attach(id, conn.principal.userId);
     }
     const joined = JSON.stringify({

@@ -31,6 +31,7 @@ import { RoomFollowers } from "../realtime/room-followers.ts";
 import { SseGateway } from "../realtime/sse-gateway.ts";
 import { WebSocketGateway } from "../realtime/ws-gateway.ts";
 import { DEFAULT_ASSISTANT, SessionEvents, SessionService, systemClock } from "../sessions/index.ts";
+import { InProcessBroker, relayToBroker, type Broker } from "../sessions/broker.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
 import { createPrivacy, keyRingFromConfig, prepareStorage, PrivacySetupError, type StorageSetup } from "./privacy.ts";
 import { archiveCandidates } from "../integrations/archive-files.ts";
@@ -197,9 +198,11 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   let server: Server<unknown> | null = null;
   const rooms = new RoomFollowers({ maxRoomsPerConnection: config.MAX_SESSIONS_PER_CONNECTION });
   rooms.listen(events);
-  const fanout = new Fanout(hub, {
+  const fanout = new Fanout(hub, service, {
     slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
     publish: (topic, frame) => server?.publish(topic, frame) ?? 0,
+    fill: (id, after, limit) => store.messagesAfter(id, after, limit),
+    onFillError: (e, sessionId) => logger.warn("fanout.fill_failed", { session: sessionId, ...errorFields(e) }),
     onSlowConsumer: (conn) => {
       metrics.slowConsumers.inc();
       logger.warn("connection.slow_consumer", { conn: conn.id, user: conn.principal.userId, transport: conn.transport });
@@ -209,7 +212,10 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       if (session.room !== undefined) for (const conn of subscribers) rooms.follow(conn, session.room, session.id);
     },
   });
-  fanout.listen(events, service);
+  // Every node, this one included, hears what is published through the same handler (one node: in-process).
+  const broker: Broker = new InProcessBroker();
+  relayToBroker(events, broker);
+  await broker.start(fanout);
   metrics.listen(events, service, hub, messageLimiter, { perMessage: counting });
   metrics.setActiveSessions(store.activeSessionIds().length);
   events.on("session.ended", ({ session, status }) =>
@@ -250,6 +256,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const sse = new SseGateway({
     service,
     hub,
+    fanout,
     authenticator,
     admission,
     logger,
@@ -461,6 +468,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       await gateway.flushed(1000);
       await Bun.sleep(50);
       await server!.stop(true);
+      await broker.stop();
       storageFaults.stop();
       eventLoop.stop();
       await checkpointer.stop();

@@ -95,3 +95,20 @@ export class Presence {
     }
   }
 }
+
+/**
+ * Presence behind the seam (after centrifuge's PresenceManager): counted per user across connections, and with
+ * several nodes across nodes. `Presence` above is the in-process one; redis/presence.ts shares it between nodes.
+ * Answers may come later (a shared presence asks its server).
+ */
+export interface PresenceManager {
+  /** One more connection of the user; true when the user just became present (on no node before). */
+  attach(sessionId: string, userId: string): boolean | PromiseLike<boolean>;
+  /** One connection fewer; true when the user's last connection on any node left. */
+  detach(sessionId: string, userId: string): boolean | PromiseLike<boolean>;
+  /** Drops the user whatever their connection count (an erased user); true if they were present. */
+  remove(sessionId: string, userId: string): boolean | PromiseLike<boolean>;
+  users(sessionId: string): string[] | PromiseLike<string[]>;
+  sessionsOf(userId: string): string[] | PromiseLike<string[]>;
+  clear(sessionId: string): void | PromiseLike<void>;
+}

@@ -116,6 +116,8 @@ export interface JoinResult {
   truncated: boolean;
   /** Assistant replies in progress with their text so far, read in the same tick as `messages`. */
   streams: StreamSnapshot[];
+  /** The session's last committed seq when the history was read (a subscriber has everything up to it). */
+  lastSeq: number;
   /**
    * The `since` (and `epoch`) given do not describe this database's history (another epoch, or a seq above the
    * session's last): `messages` is the current history from the start instead of what follows `since`.
@@ -235,6 +237,8 @@ export class SessionService {
    * committed (or rejects with the storage error: nothing was stored), for callers that answer only after that.
    */
   open(who: Principal, input: NewSession): { session: SessionInfo; created: boolean; stored: Promise<void> } {
+    // A queued insert would hide a stored session of that id until its commit failed (joins look the id up first).
+    if (input.id !== undefined && this.entry(input.id)) throw new SessiondError("conflict", "A session with that id already exists; join it, or choose another id.");
     const opened = this.create(who, input);
     let settle!: (error: SessiondError | null) => void;
     const stored = new Promise<void>((resolve, reject) => (settle = (e) => (e ? reject(e) : resolve())));
@@ -378,7 +382,7 @@ export class SessionService {
       messages = newestWithin(this.readable(who, entry.record, this.window(entry).last(n)), this.rules.maxRecoveryBytes ?? DEFAULT_MAX_RECOVERY_BYTES);
     }
     const streams = entry.record.status === "active" ? (this.assistant?.snapshots(entry.record.id) ?? []) : [];
-    return { session: this.infoFor(who, entry.record), messages, truncated, streams, ...(reset && { reset: true as const }) };
+    return { session: this.infoFor(who, entry.record), messages, truncated, streams, lastSeq: entry.record.lastSeq, ...(reset && { reset: true as const }) };
   }
 
   /** Counts one more connection of the user as present; emits `presence.changed` when the user arrives. */

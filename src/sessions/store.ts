@@ -83,7 +83,7 @@ export interface SessionListQuery {
   after?: { startedAt: number; id: string };
 }
 
-export interface SessionStore {
+export interface SessionStore extends SessionStorage {
   /** Queues an append; `seq` is assigned inside the committing transaction, gapless per session. */
   append(input: AppendInput, done: AppendCallback): void;
   /** Commits every queued append now (before a session is ended, and at shutdown). */
@@ -177,4 +177,41 @@ export function sessionMetrics(r: SessionRecord, now: number): SessionMetrics {
     responseTime: r.responseTimeCount > 0 ? Math.round(r.responseTimeSumMs / r.responseTimeCount) : null,
     assistantMessages: r.assistantMessages,
   };
+}
+
+/** A value now, or later: a store that talks to a database server answers with promises; SQLite answers at once. */
+export type Awaitable<T> = T | PromiseLike<T>;
+
+/**
+ * The storage contract with every answer allowed to come later: the one the contract test suite checks on every
+ * implementation (SQLite, PostgreSQL, in memory). Same meaning, method by method, as SessionStore below, which is
+ * its synchronous form (what bun:sqlite can give, and what the single-node service relies on today).
+ * Queued writes (append, queueSession, queueParticipant, afterQueued) report through their callbacks as before;
+ * a synchronous throw means refused before anything was queued.
+ */
+export interface SessionStorage {
+  append(input: AppendInput, done: AppendCallback): void;
+  flush(): Awaitable<void>;
+  getSession(id: string): Awaitable<SessionRecord | null>;
+  findActiveSessionByRoom(room: string): Awaitable<SessionRecord | null>;
+  insertSession(record: SessionRecord): Awaitable<void>;
+  queueSession(record: SessionRecord, done: (error: SessiondError | null) => void): void;
+  queueParticipant(sessionId: string, userId: string, at: number, done: (error: SessiondError | null, added: boolean) => void): void;
+  afterQueued(done: (error: SessiondError | null) => void): void;
+  updateSession(id: string, patch: SessionPatch): Awaitable<void>;
+  /** Ends an active session; false when it was not active (on every node: exactly one caller gets true). */
+  endSession(id: string, status: Exclude<SessionStatus, "active">, endedAt: number): Awaitable<boolean>;
+  saveActivity(updates: ReadonlyArray<{ id: string; lastActivityAt: number }>): Awaitable<void>;
+  addParticipant(sessionId: string, userId: string, at: number): Awaitable<boolean>;
+  participants(sessionId: string): Awaitable<string[]>;
+  lastMessages(sessionId: string, limit: number): Awaitable<Message[]>;
+  messagesAfter(sessionId: string, afterSeq: number, limit: number): Awaitable<Message[]>;
+  idleSessionIds(before: number, limit: number): Awaitable<string[]>;
+  activeSessionIds(): Awaitable<string[]>;
+  listSessions(query: SessionListQuery): Awaitable<SessionRecord[]>;
+  iterateMessages(sessionId: string, pageSize?: number): Iterable<Message[]> | AsyncIterable<Message[]>;
+  probe(): Awaitable<boolean>;
+  addAssistantMetrics(sessionId: string, delta: { messages: number; responseTimeMs?: number }): Awaitable<void>;
+  /** Releases connections and timers (after a final flush). */
+  close?(): Awaitable<void>;
 }
