@@ -1,13 +1,14 @@
-// The connection: one WebSocket with reconnect and backoff, heartbeat, token refresh, re-join with `since` and
-// an ordered, bounded queue of sends. Standard WebSocket only, so it runs unchanged in browsers and Bun.
+// The connection: one WebSocket with reconnect and backoff (rotating through the given URLs), heartbeat, token
+// refresh, re-join with `since` and an ordered, bounded queue of sends. Standard WebSocket only, so it runs
+// unchanged in browsers and Bun.
 import { CloseCode, isReconnectable } from "../protocol/errors.ts";
 import { ID_PATTERN, type ServerFrame, type SessionInfo } from "../protocol/types.ts";
-import { backoffDelay } from "./backoff.ts";
 import { Emitter } from "./emitter.ts";
 import { SessiondClientError } from "./errors.ts";
 import { Outbox } from "./outbox.ts";
 import { SessionHandle, type SessionLink } from "./session-handle.ts";
 import { refreshDelayMs, tokenExpiryMs } from "./token.ts";
+import { reconnectStep, websocketUrls } from "./urls.ts";
 import type { Ack, ClientEvents, ConnectOptions, ConnectionState, JoinOptions, JoinTarget, SendOptions, SessionChanges } from "./types.ts";
 
 const ABNORMAL_CLOSURE = 1006;
@@ -61,7 +62,9 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     heartbeatMs: number;
     heartbeatTimeoutMs: number;
   };
-  readonly #url: string;
+  /** The WebSocket endpoints, normalised; `#urlIndex` is the one in use or tried next. */
+  readonly #urls: string[];
+  #urlIndex = 0;
   readonly #WebSocket: typeof WebSocket;
   readonly #getToken: (() => string | Promise<string>) | undefined;
   readonly #fixedToken: string | undefined;
@@ -97,7 +100,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     const WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
     if (!WebSocketImpl) throw new TypeError("sessiond: no WebSocket implementation; pass one as options.WebSocket.");
     this.#WebSocket = WebSocketImpl;
-    this.#url = websocketUrl(options.url);
+    this.#urls = websocketUrls(options.url);
     this.#getToken = options.getToken;
     this.#fixedToken = options.token;
     this.#options = {
@@ -117,6 +120,11 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** The WebSocket URL in use while open; otherwise the one being tried, or the one the next attempt will try. */
+  get url(): string {
+    return this.#urls[this.#urlIndex]!;
   }
 
   /**
@@ -298,7 +306,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     this.#opening = true;
     if (this.#state !== "reconnecting") {
       this.#setState("connecting");
-      this.emit("connecting", { attempt: this.#attempt });
+      this.emit("connecting", { attempt: this.#attempt, url: this.url });
     }
     let token: string | undefined;
     try {
@@ -312,13 +320,13 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     }
     this.#opening = false;
     if (this.#closedByApp || this.#ws) return;
-    const url = new URL(this.#url);
+    const url = new URL(this.url);
     if (token !== undefined) url.searchParams.set("token", token);
     let ws: WebSocket;
     try {
       ws = new this.#WebSocket(url.toString(), "sessiond.v1");
     } catch (e) {
-      return this.#terminate(ABNORMAL_CLOSURE, "invalid url", new SessiondClientError("bad_request", `Cannot open ${this.#url}: ${e instanceof Error ? e.message : String(e)}`));
+      return this.#terminate(ABNORMAL_CLOSURE, "invalid url", new SessiondClientError("bad_request", `Cannot open ${this.url}: ${e instanceof Error ? e.message : String(e)}`));
     }
     this.#ws = ws;
     this.#timers.connect = setTimeout(() => this.#drop(CloseCode.heartbeatTimeout, "connect timeout"), this.#options.connectTimeoutMs);
@@ -338,7 +346,7 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     this.#timers.heartbeat = setInterval(() => this.#heartbeat(), this.#options.heartbeatMs);
     if (token !== undefined) this.#scheduleRefresh(token);
     this.#setState("open");
-    this.emit("open", { reconnected });
+    this.emit("open", { reconnected, url: this.url });
     if (this.#state !== "open") return; // a listener closed the client
     // A room handle waiting for the next session re-joins its ended one: the server then follows the room again.
     for (const handle of this.#handles.values()) if (handle.active || handle._waiting) this.#rejoin(handle);
@@ -390,12 +398,14 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
 
   #retry(code: number, reason: string): void {
     this.#attempt++;
+    // The next URL in the list (the same one when there is only one); after giving up, reconnect() starts there.
+    const { index, delayMs } = reconnectStep(this.#attempt, this.#urlIndex, this.#urls.length, this.#options.backoff);
+    this.#urlIndex = index;
     if (this.#attempt > this.#options.maxAttempts) {
       return this.#terminate(code, reason, new SessiondClientError("closed", `Gave up after ${this.#options.maxAttempts} reconnect attempts.`, { closeCode: code }));
     }
-    const delayMs = backoffDelay(this.#attempt, this.#options.backoff);
     this.#setState("reconnecting");
-    this.emit("reconnecting", { attempt: this.#attempt, delayMs, code, reason });
+    this.emit("reconnecting", { attempt: this.#attempt, delayMs, code, reason, url: this.url });
     if (this.#state !== "reconnecting") return;
     this.#timers.reconnect = setTimeout(() => {
       this.#timers.reconnect = undefined;
@@ -739,16 +749,6 @@ export class SessiondClient extends Emitter<ClientEvents> implements SessionLink
     if (this.#closedByApp || !t) return new SessiondClientError("closed", "The client was closed.");
     return new SessiondClientError("closed", `The client stopped (${t.message}); call reconnect() to start again.`, { closeCode: t.details.closeCode });
   }
-}
-
-/** `https://host` → `wss://host/ws`; a ws(s) URL is used as given. */
-function websocketUrl(input: string): string {
-  const url = new URL(input, globalThis.location?.href);
-  if (url.protocol === "http:") url.protocol = "ws:";
-  else if (url.protocol === "https:") url.protocol = "wss:";
-  if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`sessiond: url must be ws://, wss://, http:// or https://, not ${url.protocol}`);
-  if (url.pathname === "/" || url.pathname === "") url.pathname = "/ws";
-  return url.toString();
 }
 
 /** `abandon`: the peer is not expected to answer, so where the runtime can (Bun), free the socket at once. */

@@ -5,18 +5,26 @@ import type { SessiondClientError } from "./errors.ts";
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
 
 export interface ConnectOptions {
-  /** The WebSocket endpoint (`wss://host/ws`), or the server's base URL (`https://host`; `/ws` is added). */
-  url: string;
+  /**
+   * The WebSocket endpoint (`wss://host/ws`), or the server's base URL (`https://host`; `/ws` is added). Or a
+   * non-empty list of them, the nodes of one cluster: the first attempt uses the first; each reconnect attempt
+   * moves to the next, round robin (see `reconnect.baseMs` for the delays). Once connected the client stays on
+   * that URL until the link is lost.
+   */
+  url: string | readonly string[];
   /** A fixed token. Prefer `getToken` for tokens that expire while the app runs. */
   token?: string;
   /** Called before every connection attempt and again before the token expires (the fresh one is sent as `auth`). */
   getToken?: () => string | Promise<string>;
   reconnect?: {
-    /** First backoff ceiling (default 500 ms); doubles per attempt up to `capMs`. */
+    /**
+     * First backoff ceiling (default 500 ms); doubles per round up to `capMs`. A round tries each URL once: its
+     * first attempt waits the jittered backoff, the others go at once (with one URL, every attempt is a round).
+     */
     baseMs?: number;
     /** Largest delay between attempts (default 30 s). */
     capMs?: number;
-    /** Attempts before giving up and closing (default unlimited). */
+    /** Attempts before giving up and closing, each URL tried counting as one (default unlimited). */
     maxAttempts?: number;
     /** A connection open this long resets the attempt count (default 5 s). */
     stableAfterMs?: number;
@@ -85,9 +93,12 @@ export interface JoinOptions {
 }
 
 export interface ClientEvents {
-  connecting: { attempt: number };
-  open: { reconnected: boolean };
-  reconnecting: { attempt: number; delayMs: number; code: number; reason: string };
+  /** `url`: the WebSocket URL being tried. */
+  connecting: { attempt: number; url: string };
+  /** `url`: the WebSocket URL now in use (also `client.url`). */
+  open: { reconnected: boolean; url: string };
+  /** `url`: the WebSocket URL the next attempt, in `delayMs`, will try. */
+  reconnecting: { attempt: number; delayMs: number; code: number; reason: string; url: string };
   closed: { code: number; reason: string; error?: SessiondClientError };
   /** An error not tied to a request (e.g. a token refresh that failed). */
   error: SessiondClientError;
