@@ -1,0 +1,89 @@
+// The PostgreSQL schema (drizzle pg-core) of the session store: the same tables, columns and meanings as the SQLite
+// schema in src/db/schema.ts. drizzle-kit generates drizzle/pg/*.sql from this file. Times are epoch ms.
+import { sql } from "drizzle-orm";
+import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import type { AnalysisSetting, AssistantSetting, EndOnDisconnectSetting } from "../protocol/types.ts";
+
+/** Epoch-ms times and counters that can pass 2^31: int8, read back as JS numbers (exact below 2^53). */
+const ms = (name: string) => bigint(name, { mode: "number" });
+
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    room: text("room"),
+    ownerId: text("owner_id").notNull(),
+    mode: text("mode", { enum: ["chat", "voice", "video"] }).notNull().default("chat"),
+    status: text("status", { enum: ["active", "completed", "cancelled", "expired"] }).notNull().default("active"),
+    access: text("access", { enum: ["private", "open"] }).notNull().default("private"),
+    // jsonb: listings ask "is this user a member" with a containment test (members @> '["alice"]').
+    members: jsonb("members").$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    // Text, not jsonb: sealed (an opaque envelope) when encryption is on (src/privacy/fields.ts).
+    config: text("config").notNull().default("{}"),
+    startedAt: ms("started_at").notNull(),
+    endedAt: ms("ended_at"),
+    lastActivityAt: ms("last_activity_at").notNull(),
+    lastSeq: ms("last_seq").notNull().default(0),
+    messageCount: ms("message_count").notNull().default(0),
+    participantCount: integer("participant_count").notNull().default(0),
+    durationMs: ms("duration_ms"),
+    // Per-session settings as JSON text, exactly as the SQLite store keeps them: read whole, never queried.
+    analysis: text("analysis").$type<AnalysisSetting>(),
+    assistant: text("assistant").$type<AssistantSetting>(),
+    endOnDisconnect: text("end_on_disconnect").$type<EndOnDisconnectSetting>(),
+    analyzedCount: ms("analyzed_count").notNull().default(0),
+    sentimentSum: doublePrecision("sentiment_sum").notNull().default(0),
+    riskLevel: text("risk_level", { enum: ["none", "low", "medium", "high"] }),
+    assistantMessages: ms("assistant_messages").notNull().default(0),
+    responseTimeSumMs: ms("response_time_sum_ms").notNull().default(0),
+    responseTimeCount: ms("response_time_count").notNull().default(0),
+    /** Erase the session this many days after it ended (overrides RETENTION_DAYS); NULL: the server's rule. */
+    retentionDays: integer("retention_days"),
+  },
+  (t) => [
+    index("sessions_status_activity_idx").on(t.status, t.lastActivityAt),
+    index("sessions_room_started_idx").on(t.room, t.startedAt),
+    index("sessions_started_idx").on(t.startedAt, t.id),
+    // A room has at most one active session, across every node.
+    uniqueIndex("sessions_room_active_uq").on(t.room).where(sql`status = 'active' AND room IS NOT NULL`),
+  ],
+);
+
+/** Keyed by (session_id, seq); `id` is the message's public id. Content and metadata may be sealed. */
+export const messages = pgTable(
+  "messages",
+  {
+    id: text("id").notNull(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    seq: ms("seq").notNull(),
+    userId: text("user_id").notNull(),
+    role: text("role", { enum: ["user", "assistant", "system"] }).notNull(),
+    kind: text("kind", { enum: ["text", "action"] }).notNull(),
+    content: text("content").notNull(),
+    // JSON text (or an envelope when sealed).
+    metadata: text("metadata"),
+    clientMsgId: text("client_msg_id"),
+    createdAt: ms("created_at").notNull(),
+    /** Set when the author was erased and the row became a tombstone (same seq, no content). */
+    erasedAt: ms("erased_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.sessionId, t.seq] }),
+    // Idempotent retries across nodes: one row per (session, user, clientMsgId); rows without a client id are not in it.
+    uniqueIndex("messages_session_user_client_uq").on(t.sessionId, t.userId, t.clientMsgId).where(sql`client_msg_id IS NOT NULL`),
+  ],
+);
+
+export const sessionParticipants = pgTable(
+  "session_participants",
+  {
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    userId: text("user_id").notNull(),
+    firstSeenAt: ms("first_seen_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.userId] })],
+);
