@@ -6,6 +6,7 @@ import { closeDatabase, databasePath, migrate, openDatabase } from "./db/index.t
 import { backupDatabase } from "./db/backup.ts";
 import { auditVerifyCommand, recordCliAudit, resealCommand, restoreCommand, type CommandResult } from "./cli/privacy.ts";
 import { signingSecret, startNode, StartupError, type RunningNode } from "./server/node.ts";
+import { EngineStartError, migrateSelectedPostgres } from "./server/engines.ts";
 import pkg from "../package.json";
 
 const VERSION: string = pkg.version;
@@ -18,7 +19,8 @@ Commands:
   serve                 start the server (default)
   dev                   start for local development: no tokens (AUTH_MODE=none), example pages, listening on
                         127.0.0.1 only, data in ./data-dev (each can still be set by variable or flag)
-  migrate               apply database migrations and exit
+  migrate               apply the database migrations and exit: PostgreSQL's when DATABASE_URL is set (safe while
+                        other nodes start), else SQLite's in DATA_DIR
   token --user <id>     print a signed token: [--admin | --moderator] [--ttl 1h|30m|7d] [--session <id>]... [--room <key>]...
   backup <file>         write a consistent copy of the database to <file> (refuses to overwrite)
   restore <file>        replace the database with a backup (the server must be stopped; checks the file is a
@@ -30,6 +32,8 @@ Commands:
   help, --help          this text
 
 Settings come from environment variables; a flag such as --port 4000 or --data-dir ./x overrides one.
+Storage is SQLite in DATA_DIR unless DATABASE_URL (postgres://) is set; the broker is in-process unless REDIS_URL
+(redis://) is set; several nodes need both (CLUSTER=true checks it).
 `;
 
 function fail(lines: string[]): never {
@@ -184,6 +188,17 @@ async function main(argv: string[]): Promise<void> {
       const config = readConfig(overrides);
       if (command === "serve") return serve(config);
       if (command === "migrate") {
+        if (config.DATABASE_URL) {
+          let applied: number;
+          try {
+            applied = await migrateSelectedPostgres(config.DATABASE_URL);
+          } catch (e) {
+            if (e instanceof EngineStartError) fail([e.message]);
+            throw e;
+          }
+          process.stdout.write(`migrations applied: ${applied}\n`);
+          return;
+        }
         const sqlite = openDatabase(databasePath(config.DATA_DIR), { synchronous: config.DB_SYNCHRONOUS });
         const applied = migrate(sqlite);
         closeDatabase(sqlite);

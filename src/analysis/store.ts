@@ -1,5 +1,6 @@
 // The storage contract of analysis and alerts (types only); implemented by db/SqliteAnalysisStore. Its "user
 // messages without an analysis" query is the analysis subscriber's cursor: nothing in memory has to survive a crash.
+import type { Awaitable } from "../sessions/store.ts";
 import type { Alert, AlertStatus, Analysis } from "./types.ts";
 
 /** A user message that needs an analysis. */
@@ -43,7 +44,22 @@ export interface CatchUpSession {
   lastSeq: number;
 }
 
-export interface AnalysisStore {
+/**
+ * The contract with every answer allowed to come later: the one the analysis contract suite checks on every
+ * implementation (SQLite, PostgreSQL). Same meaning, method by method, as AnalysisStore below, its synchronous form.
+ */
+export interface AnalysisStorage {
+  save(items: readonly NewAnalysis[]): Awaitable<SaveOutcome[]>;
+  catchUpSessions(endedSince: number, defaultEnabled: boolean, afterId: string, limit: number): Awaitable<CatchUpSession[]>;
+  unanalysed(session: string, afterSeq: number, throughSeq: number, limit: number): Awaitable<AnalysisWork[]>;
+  catchUpSession(session: string, endedSince: number): Awaitable<CatchUpSession | null>;
+  getAlert(id: string): Awaitable<Alert | null>;
+  listAlerts(query: AlertQuery): Awaitable<Alert[]>;
+  updateAlert(alert: Alert): Awaitable<void>;
+  countAlerts(session: string): Awaitable<number>;
+}
+
+export interface AnalysisStore extends AnalysisStorage {
   /**
    * Stores each analysis, the session's aggregates (analyzed_count, sentiment_sum, risk_level = the highest) and
    * its alert in ONE transaction. A message that already has an analysis is skipped entirely (its outcome is

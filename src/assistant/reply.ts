@@ -122,7 +122,7 @@ export class ReplyRunner {
     try {
       const request: ChatRequest = {
         model: info.model,
-        messages: buildAssistantContext({ assistant: setting, session, messages: this.context(job, setting), tokenBudget: this.deps.tokenBudget }),
+        messages: buildAssistantContext({ assistant: setting, session, messages: await this.context(job, setting), tokenBudget: this.deps.tokenBudget }),
         ...(setting.temperature !== undefined && { temperature: setting.temperature }),
         ...(setting.maxTokens !== undefined && { maxTokens: setting.maxTokens }),
         ...(job.request.json && { json: true }),
@@ -262,9 +262,9 @@ export class ReplyRunner {
    * line put its commit: a queued question is answered as it was asked, the model sees what it already said, and
    * the question is always last.
    */
-  private context(job: ReplyJob, setting: AssistantSetting): Message[] {
+  private async context(job: ReplyJob, setting: AssistantSetting): Promise<Message[]> {
     const want = Math.max(1, setting.contextMessages ?? DEFAULT_CONTEXT_MESSAGES);
-    const recent = this.deps.service.recentMessages(job.sessionId, want + LOOKBACK_SLACK);
+    const recent = await this.deps.service.recentMessages(job.sessionId, want + LOOKBACK_SLACK);
     const upTo = job.message.seq;
     const kept = recent.filter((m) => m.seq <= upTo || (m.role === "assistant" && m.userId === setting.name));
     // The window may have started after the trigger was committed (a long line of replies): keep the trigger.

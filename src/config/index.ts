@@ -102,6 +102,41 @@ const webhookSecret = optionalString.transform((v, ctx) => {
 });
 
 /**
+ * A connection URL as it may be shown (logs, errors, /health, describeConfig): the password, and a `password`
+ * query parameter, replaced by `***`. A value that is not a URL but holds an `@` may hide one: shown as `(hidden)`.
+ */
+export function redactUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return value.includes("@") ? "(hidden)" : value;
+  }
+  // Without a host the parser cannot tell a password apart (e.g. "app:secret@db" reads as scheme "app").
+  if (url.host === "" && value.includes("@")) return "(hidden)";
+  if (url.password !== "") url.password = "***";
+  for (const key of [...url.searchParams.keys()]) if (key.toLowerCase() === "password") url.searchParams.set(key, "***");
+  return url.toString();
+}
+
+/** A URL of one of `schemes` with a host; the issue never quotes the value (the line shows it redacted). */
+const engineUrl = (schemes: readonly string[], example: string) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    let url: URL | null = null;
+    try {
+      url = new URL(v);
+    } catch {
+      // reported below
+    }
+    if (!url || !schemes.includes(url.protocol.slice(0, -1)) || url.hostname === "") {
+      ctx.addIssue({ code: "custom", message: `a ${schemes.map((s) => `${s}://`).join(" or ")} URL with a host (for example ${example})` });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+/**
  * Every setting, its type and its default. The README's configuration table mirrors this list;
  * test/config/config.test.ts checks that each variable here is documented there.
  */
@@ -117,6 +152,10 @@ export const configSchema = z.object({
   GROUP_COMMIT_MAX_BATCH: int(1, 100_000).default(4096),
   GROUP_COMMIT_MAX_DELAY_MS: int(0, 100).default(0),
   DB_RETRY_MS: int(0, 60_000).default(2000),
+  DATABASE_URL: engineUrl(["postgres", "postgresql"], "postgres://sessiond:secret@db.internal:5432/sessiond"),
+  DATABASE_POOL_SIZE: int(1, 1000).default(10),
+  REDIS_URL: engineUrl(["redis", "rediss"], "redis://cache.internal:6379"),
+  CLUSTER: bool.default(false),
 
   SESSION_EXPIRY_SECONDS: int(1, 31_536_000).default(1200),
   SESSION_SWEEP_INTERVAL_SECONDS: int(1, 86_400).default(30),
@@ -201,6 +240,9 @@ export interface Config extends Omit<Raw, "JWT_ALGORITHM"> {
   JWT_ALGORITHM: JwtAlgorithm;
 }
 
+/** Names whose values are shown in an error line only with the password replaced (redactUrl). */
+const URL_NAMES = new Set(["DATABASE_URL", "REDIS_URL"]);
+
 /** Names whose values are never echoed back in an error line. */
 const SECRET_NAMES = new Set(["JWT_SECRET", "JWT_PUBLIC_KEY", "SENTRY_DSN", "METRICS_TOKEN", "AI_API_KEY", "WEBHOOK_URLS", "WEBHOOK_SECRET", "ENCRYPTION_KEY", "ENCRYPTION_KEYS_OLD"]);
 
@@ -248,7 +290,8 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: R
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? "config");
       const given = input[name];
-      const shown = given === undefined ? "(unset)" : SECRET_NAMES.has(name) ? "(hidden)" : JSON.stringify(given);
+      const shown =
+        given === undefined ? "(unset)" : SECRET_NAMES.has(name) ? "(hidden)" : URL_NAMES.has(name) ? quoted(redactUrl(given)) : JSON.stringify(given);
       errors.push(`config: ${name}=${shown} is invalid: expected ${describeIssue(issue)}`);
     }
     return { ok: false, errors };
@@ -263,6 +306,12 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: R
   }
   if (algorithm !== "HS256" && !raw.JWT_PUBLIC_KEY && raw.AUTH_MODE === "jwt") {
     errors.push(`config: JWT_ALGORITHM="${algorithm}" is invalid: expected JWT_PUBLIC_KEY to be set as well`);
+  }
+  if (raw.CLUSTER && (!raw.DATABASE_URL || !raw.REDIS_URL)) {
+    const missing = [!raw.DATABASE_URL && "DATABASE_URL", !raw.REDIS_URL && "REDIS_URL"].filter(Boolean).join(" and ");
+    errors.push(
+      `config: CLUSTER=true is invalid: expected ${missing} to be set as well (the nodes of a cluster share one PostgreSQL database and one Redis; without them each node would keep its own sessions)`,
+    );
   }
   if (raw.HEARTBEAT_TIMEOUT_SECONDS <= raw.HEARTBEAT_INTERVAL_SECONDS) {
     errors.push(
@@ -289,6 +338,9 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: R
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, config: { ...raw, JWT_ALGORITHM: algorithm } };
 }
+
+/** `(hidden)` stays bare; anything else is quoted like the other values. */
+const quoted = (shown: string): string => (shown === "(hidden)" ? shown : JSON.stringify(shown));
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
@@ -319,7 +371,11 @@ export function describeConfig(config: Config): Record<string, unknown> {
     port: config.PORT,
     host: config.HOST,
     dataDir: config.DATA_DIR,
-    synchronous: config.DB_SYNCHRONOUS,
+    store: config.DATABASE_URL ? "postgres" : "sqlite",
+    ...(config.DATABASE_URL ? { database: redactUrl(config.DATABASE_URL), databasePoolSize: config.DATABASE_POOL_SIZE } : { synchronous: config.DB_SYNCHRONOUS }),
+    broker: config.REDIS_URL ? "redis" : "in-process",
+    ...(config.REDIS_URL && { redis: redactUrl(config.REDIS_URL) }),
+    cluster: config.CLUSTER,
     sessionExpirySeconds: config.SESSION_EXPIRY_SECONDS,
     maxMessagesPerSession: config.MAX_MESSAGES_PER_SESSION,
     sessionCacheMaxSessions: config.SESSION_CACHE_MAX_SESSIONS,

@@ -46,6 +46,7 @@ const FENCE_WORK: Work = { op: "fence" };
  * commits, and everything queued after it commits in the same or a later transaction.
  */
 export class SqliteSessionStore implements SessionStore {
+  readonly synchronous = true as const;
   private readonly db: BunSQLiteDatabase;
   private readonly commits: GroupCommit<Work, WorkResult, SessiondError>;
   private readonly writer: SessionBatchWriter;

@@ -11,7 +11,7 @@ import { SessionIdParam, SessionInfo, EndSessionBody, ErrorBody } from "./schema
 export interface AdminDeps {
   hub: Hub;
   /** Ends every active session as cancelled and closes every connection with 4003. */
-  reset: () => { endedSessions: number; closedConnections: number };
+  reset: () => Promise<{ endedSessions: number; closedConnections: number }>;
   /** Webhook deliveries, replay and endpoints (/api/admin/webhooks/*). */
   webhooks?: WebhookAdmin;
 }
@@ -90,9 +90,9 @@ export function registerAdminRoutes(api: OpenAPIHono<ApiEnv>, service: SessionSe
 
   api.openapi(
     createRoute({ method: "get", path: "/api/admin/sessions", summary: "Active sessions with subscriber and presence counts", responses: { 200: ok(z.object({ sessions: z.array(AdminSession) }), "Sessions"), ...refused } }),
-    (c) => {
+    async (c) => {
       const who = c.get("principal");
-      const sessions = service.list(who, { status: "active", limit: 10_000 }).map((s) => ({
+      const sessions = (await service.list(who, { status: "active", limit: 10_000 })).map((s) => ({
         id: s.id,
         ...(s.room !== undefined && { room: s.room }),
         status: s.status,
@@ -128,7 +128,7 @@ export function registerAdminRoutes(api: OpenAPIHono<ApiEnv>, service: SessionSe
       request: { params: SessionIdParam, body: { required: false, content: { "application/json": { schema: EndSessionBody } } } },
       responses: { 200: ok(SessionInfo, "The ended session"), 404: ok(ErrorBody, "not_found"), 409: ok(ErrorBody, "session_ended"), ...refused },
     }),
-    (c) => c.json(service.end(c.get("principal"), c.req.valid("param").id, c.req.valid("json")?.status ?? "cancelled"), 200),
+    async (c) => c.json(await service.run(() => service.end(c.get("principal"), c.req.valid("param").id, c.req.valid("json")?.status ?? "cancelled")), 200),
   );
 
   api.openapi(
@@ -138,6 +138,6 @@ export function registerAdminRoutes(api: OpenAPIHono<ApiEnv>, service: SessionSe
       summary: "Emergency clean slate: end every active session as cancelled, close every connection with 4003",
       responses: { 200: ok(z.object({ endedSessions: z.number().int(), closedConnections: z.number().int() }), "What was reset"), ...refused },
     }),
-    (c) => c.json(reset(), 200),
+    async (c) => c.json(await reset(), 200),
   );
 }

@@ -8,7 +8,7 @@ import { describeZodError, ID_PATTERN } from "../protocol/frames.ts";
 import { SessiondError, isSessiondError } from "../protocol/errors.ts";
 import type { Message, SessionInfo as SessionInfoT } from "../protocol/types.ts";
 import type { SessionService } from "../sessions/session-service.ts";
-import { TRANSCRIPT_EXTENSIONS, TRANSCRIPT_MEDIA_TYPES, transcriptChunks, type TranscriptFormat, type TranscriptSummary } from "../sessions/transcript.ts";
+import { TRANSCRIPT_EXTENSIONS, TRANSCRIPT_MEDIA_TYPES, transcriptChunks, transcriptChunksLater, type TranscriptFormat, type TranscriptSummary } from "../sessions/transcript.ts";
 import { canSeeAnalysis } from "../sessions/access.ts";
 import type { AlertService } from "../analysis/alerts.ts";
 import { registerAlertRoutes } from "./alerts.ts";
@@ -199,37 +199,38 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
 
   api.openapi(routes.create, async (c) => {
     const input = emptyBody(c.req.valid("json"));
-    const { session, created, stored } = service.open(c.get("principal"), input);
+    const { session, created, stored } = await service.run(() => service.open(c.get("principal"), input));
     // Answered once the row has committed (group-committed with whatever else arrived meanwhile).
     await stored;
     return c.json(session as z.infer<typeof S.SessionInfo>, created ? 201 : 200);
   });
 
-  api.openapi(routes.list, (c) => {
+  api.openapi(routes.list, async (c) => {
     const q = c.req.valid("query");
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    const page = service.list(c.get("principal"), { status: q.status, room: q.room, limit: q.limit + 1, after });
+    const page = await service.list(c.get("principal"), { status: q.status, room: q.room, limit: q.limit + 1, after });
     const more = page.length > q.limit;
     const sessions = more ? page.slice(0, q.limit) : page;
     const last = sessions.at(-1);
     return c.json({ sessions, nextCursor: more && last ? encodeCursor(last) : null }, 200);
   });
 
-  api.openapi(routes.get, (c) => c.json(service.get(c.get("principal"), c.req.valid("param").id), 200));
+  // Through service.run: with an asynchronous store a session not in memory is read first.
+  api.openapi(routes.get, async (c) => c.json(await service.run(() => service.get(c.get("principal"), c.req.valid("param").id)), 200));
 
-  api.openapi(routes.patch, (c) => {
+  api.openapi(routes.patch, async (c) => {
     const patch = c.req.valid("json");
-    return c.json(service.configure(c.get("principal"), c.req.valid("param").id, patch), 200);
+    return c.json(await service.run(() => service.configure(c.get("principal"), c.req.valid("param").id, patch)), 200);
   });
 
-  api.openapi(routes.end, (c) => {
+  api.openapi(routes.end, async (c) => {
     const { status } = emptyBody(c.req.valid("json"));
-    return c.json(service.end(c.get("principal"), c.req.valid("param").id, status), 200);
+    return c.json(await service.run(() => service.end(c.get("principal"), c.req.valid("param").id, status)), 200);
   });
 
-  api.openapi(routes.messages, (c) => {
+  api.openapi(routes.messages, async (c) => {
     const { after, limit } = c.req.valid("query");
-    return c.json(service.history(c.get("principal"), c.req.valid("param").id, after, limit), 200);
+    return c.json(await service.run(() => service.history(c.get("principal"), c.req.valid("param").id, after, limit)), 200);
   });
 
   api.openapi(routes.post, async (c) => {
@@ -241,21 +242,21 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
   });
 
   // Streamed responses (SSE, export) are plain Responses; the typed c.json() cannot express them, hence `as never`.
-  api.openapi(routes.streams, (c) => c.json({ streams: service.streams(c.get("principal"), c.req.valid("param").id) }, 200));
+  api.openapi(routes.streams, async (c) => c.json({ streams: await service.run(() => service.streams(c.get("principal"), c.req.valid("param").id)) }, 200));
 
-  api.openapi(routes.cancelStream, (c) => {
+  api.openapi(routes.cancelStream, async (c) => {
     const { id, stream } = c.req.valid("param");
-    service.cancelStream(c.get("principal"), id, stream);
+    await service.run(() => service.cancelStream(c.get("principal"), id, stream));
     return c.json({ type: "cancelled" as const, session: id, stream }, 200);
   });
 
   api.openapi(routes.events, async (c) => (await sse.open(c.req.raw, c.req.valid("param").id, c.env?.server)) as never);
 
-  api.openapi(routes.export, (c) => {
+  api.openapi(routes.export, async (c) => {
     const id = c.req.valid("param").id;
     const { format } = c.req.valid("query");
     const who = c.get("principal");
-    const { session, pages } = service.transcript(who, id);
+    const { session, pages } = await service.run(() => service.transcript(who, id));
     const ext = TRANSCRIPT_EXTENSIONS[format];
     const type = TRANSCRIPT_MEDIA_TYPES[format];
     // Readers who may see the analyses get the summary at the top; the alert count is for staff only.
@@ -320,17 +321,23 @@ export function decodeCursor(cursor: string): { startedAt: number; id: string } 
 const encoder = new TextEncoder();
 
 /** Streams the transcript page by page, so a 100,000-message session never sits in one string. */
-function transcriptStream(format: TranscriptFormat, session: SessionInfoT, pages: Generator<Message[]>, summary?: TranscriptSummary): ReadableStream<Uint8Array> {
-  const chunks = transcriptChunks(format, session, pages, summary);
+function transcriptStream(format: TranscriptFormat, session: SessionInfoT, pages: Iterable<Message[]> | AsyncIterable<Message[]>, summary?: TranscriptSummary): ReadableStream<Uint8Array> {
+  // Pages from an asynchronous store come later; SQLite's are read as the client takes them.
+  const chunks: Iterator<string> | AsyncIterator<string> =
+    Symbol.asyncIterator in pages ? transcriptChunksLater(format, session, pages, summary) : transcriptChunks(format, session, pages, summary);
   return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const next = chunks.next();
-      if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(next.value));
+    async pull(controller) {
+      // A pull must enqueue or close, or the stream waits forever: empty pieces are skipped here.
+      for (;;) {
+        const next = await chunks.next();
+        if (next.done) return controller.close();
+        if (next.value !== "") return controller.enqueue(encoder.encode(next.value));
+      }
     },
-    cancel() {
-      chunks.return(undefined);
-      pages.return(undefined);
+    async cancel() {
+      await chunks.return?.(undefined);
+      const source = pages as Partial<Generator<Message[]>> & Partial<AsyncGenerator<Message[]>>;
+      await source.return?.(undefined);
     },
   });
 }

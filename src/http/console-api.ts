@@ -80,12 +80,12 @@ export function registerConsoleRoutes(api: OpenAPIHono<ApiEnv>, service: Session
     return c.json({ userId: who.userId, role: who.role, authMode }, 200);
   });
 
-  api.openapi(routes.sessions, (c) => {
+  api.openapi(routes.sessions, async (c) => {
     const who = c.get("principal");
     requireStaff(who);
     const q = c.req.valid("query");
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    const page = service.list(who, { status: q.status, room: q.room, limit: q.limit + 1, after });
+    const page = await service.list(who, { status: q.status, room: q.room, limit: q.limit + 1, after });
     const more = page.length > q.limit;
     const sessions = more ? page.slice(0, q.limit) : page;
     const last = sessions.at(-1);
@@ -101,11 +101,11 @@ export function registerConsoleRoutes(api: OpenAPIHono<ApiEnv>, service: Session
     return feed.open(c.req.raw.signal, { admin: who.admin }) as never;
   });
 
-  api.openapi(routes.kick, (c) => {
+  api.openapi(routes.kick, async (c) => {
     const id = c.req.valid("param").id;
     const { userId } = c.req.valid("json");
     const who = c.get("principal");
-    service.get(who, id);
+    await service.run(() => service.get(who, id));
     const connections = kick(hub, service, id, userId);
     logger.info("admin.kick", { session: id, user: userId, by: who.userId, connections });
     return c.json({ session: id, userId, connections }, 200);

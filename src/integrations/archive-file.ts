@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
  * same name again replaces the file whole, so a retry after a crash never leaves two. Leftover temporary files of
  * this name (from a crash mid-write) are removed first. `dir` must be absolute.
  */
-export async function writeFileAtomic(dir: string, name: string, chunks: Iterable<string>): Promise<void> {
+export async function writeFileAtomic(dir: string, name: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<void> {
   const created = await mkdir(dir, { recursive: true, mode: 0o750 });
   for (const entry of await readdir(dir)) {
     if (entry.startsWith(`.${name}.`) && entry.endsWith(".tmp")) await unlink(join(dir, entry)).catch(() => {});
@@ -16,7 +16,7 @@ export async function writeFileAtomic(dir: string, name: string, chunks: Iterabl
   const tmp = join(dir, `.${name}.${process.pid}-${crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16)}.tmp`);
   const fh = await open(tmp, "wx", 0o640);
   try {
-    for (const chunk of chunks) await fh.write(chunk, null, "utf8");
+    for await (const chunk of chunks) await fh.write(chunk, null, "utf8");
     await fh.sync();
   } catch (e) {
     await fh.close().catch(() => {});

@@ -7,7 +7,8 @@ import type { Logger } from "../observability/logger.ts";
 import type { Counter } from "../observability/metrics.ts";
 import type { Message, SessionInfo } from "../protocol/types.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
-import { transcriptChunks, type TranscriptFormat, type TranscriptSummary } from "../sessions/transcript.ts";
+import { transcriptChunks, transcriptChunksLater, type TranscriptFormat, type TranscriptSummary } from "../sessions/transcript.ts";
+import type { Awaitable } from "../sessions/awaitable.ts";
 import { writeFileAtomic } from "./archive-file.ts";
 import { archiveRelativePath } from "./archive-path.ts";
 
@@ -23,7 +24,7 @@ export interface ArchiverOptions {
    * The transcript as a staff reader exports it (analysis attached, and the summary a staff export puts at the top
    * of Markdown); null when the session no longer exists.
    */
-  read: (sessionId: string) => { session: SessionInfo; pages: Iterable<Message[]>; summary?: TranscriptSummary } | null;
+  read: (sessionId: string) => Awaitable<{ session: SessionInfo; pages: Iterable<Message[]> | AsyncIterable<Message[]>; summary?: TranscriptSummary } | null>;
   /** Whether the session still has recent user messages waiting for their analysis. @default never */
   analysisPending?: (sessionId: string) => boolean;
   /** How long after the end a job waits for those analyses at most. @default 2000 */
@@ -147,7 +148,7 @@ export class Archiver implements Subscriber {
     }
     let relative = "";
     try {
-      const transcript = this.o.read(id);
+      const transcript = await this.o.read(id);
       if (!transcript) {
         this.o.store.markWritten(id, "", now);
         this.o.logger.warn("archive.skipped", { session: id, reason: "the session no longer exists" });
@@ -156,7 +157,8 @@ export class Archiver implements Subscriber {
       const { session, pages, summary } = transcript;
       const { dir, file } = archiveRelativePath(session.ownerId, Date.parse(session.startedAt), id, this.o.format);
       relative = [...dir, file].join("/");
-      await writeFileAtomic(join(this.o.root, ...dir), file, transcriptChunks(this.o.format, session, pages, summary));
+      const chunks = Symbol.asyncIterator in pages ? transcriptChunksLater(this.o.format, session, pages, summary) : transcriptChunks(this.o.format, session, pages, summary);
+      await writeFileAtomic(join(this.o.root, ...dir), file, chunks);
       if (!this.o.store.markWritten(id, relative, this.now())) {
         // Erased while the file was being written (the erasure removed the files there were): this one goes too.
         rmSync(join(this.o.root, ...dir, file), { force: true });

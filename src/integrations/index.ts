@@ -123,9 +123,9 @@ export function createIntegrations({ config, sqlite, logger, metrics, version, c
           store: archiveStore,
           root: resolve(config.ARCHIVE_DIR),
           format: config.ARCHIVE_FORMAT,
-          read: (id) => {
+          read: async (id) => {
             try {
-              const { session, pages } = service.transcript(ARCHIVE_READER, id);
+              const { session, pages } = await service.run(() => service.transcript(ARCHIVE_READER, id));
               return { session, pages, summary: alertCount ? { alerts: alertCount(id) } : {} };
             } catch (e) {
               if ((e as { code?: unknown }).code === "not_found") return null;

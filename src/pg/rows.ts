@@ -84,5 +84,7 @@ export function messageRowFromPg(r: Row): MessageRow {
     metadata: (r.metadata as string | null) ?? null,
     client_msg_id: (r.client_msg_id as string | null) ?? null,
     created_at: num(r.created_at),
+    // Present on history reads (joined from message_analyses); the codec opens it.
+    analysis: (r.analysis as string | null | undefined) ?? null,
   };
 }

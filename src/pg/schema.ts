@@ -87,3 +87,61 @@ export const sessionParticipants = pgTable(
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.userId] })],
 );
+
+/** One analysis per analysed message; its presence is what "already analysed" means, on every node. */
+export const messageAnalyses = pgTable(
+  "message_analyses",
+  {
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    seq: ms("seq").notNull(),
+    messageId: text("message_id").notNull(),
+    // JSON text (or an envelope when sealed), read whole with the message.
+    analysis: text("analysis").notNull(),
+    riskLevel: text("risk_level", { enum: ["none", "low", "medium", "high"] }).notNull(),
+    sentiment: doublePrecision("sentiment").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  // The key two nodes saving the same message at once collide on (ON CONFLICT DO NOTHING: one row, counted once).
+  (t) => [primaryKey({ columns: [t.sessionId, t.seq] })],
+);
+
+export const alerts = pgTable(
+  "alerts",
+  {
+    id: text("id").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    seq: ms("seq").notNull(),
+    messageId: text("message_id").notNull(),
+    userId: text("user_id").notNull(),
+    riskLevel: text("risk_level", { enum: ["none", "low", "medium", "high"] }).notNull(),
+    // JSON text (or an envelope when sealed).
+    triggers: text("triggers").notNull(),
+    recommendedAction: text("recommended_action").notNull(),
+    status: text("status", { enum: ["open", "acknowledged", "resolved"] }).notNull().default("open"),
+    createdAt: ms("created_at").notNull(),
+    acknowledgedBy: text("acknowledged_by"),
+    acknowledgedAt: ms("acknowledged_at"),
+    resolvedBy: text("resolved_by"),
+    resolvedAt: ms("resolved_at"),
+    // Sealed when encryption is on.
+    note: text("note"),
+  },
+  (t) => [
+    // One alert per message, however often and on however many nodes it is analysed; also the per-session count.
+    uniqueIndex("alerts_session_seq_uq").on(t.sessionId, t.seq),
+    // Listings are newest first with an (created_at, id) cursor, filtered by status or by session.
+    index("alerts_status_created_idx").on(t.status, t.createdAt, t.id),
+    index("alerts_session_created_idx").on(t.sessionId, t.createdAt, t.id),
+    index("alerts_created_idx").on(t.createdAt, t.id),
+  ],
+);
+
+/** Facts about the database itself (its epoch, for example), as `sessiond_meta` is for SQLite. */
+export const meta = pgTable("sessiond_meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

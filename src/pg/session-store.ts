@@ -210,16 +210,25 @@ export class PgSessionStore implements SessionStorage {
     return rows.map((r: { user_id: string }) => r.user_id);
   }
 
+  // History reads carry each message's analysis when it has one (a primary-key lookup per row), as in SQLite.
   async lastMessages(sessionId: string, limit: number): Promise<Message[]> {
     const rows = await guard(() =>
-      this.sql.unsafe("SELECT * FROM (SELECT * FROM messages WHERE session_id = $1 ORDER BY seq DESC LIMIT $2) m ORDER BY seq ASC", [sessionId, limit]),
+      this.sql.unsafe(
+        `SELECT m.*, a.analysis FROM (SELECT * FROM messages WHERE session_id = $1 ORDER BY seq DESC LIMIT $2) m
+         LEFT JOIN message_analyses a ON a.session_id = m.session_id AND a.seq = m.seq ORDER BY m.seq ASC`,
+        [sessionId, limit],
+      ),
     );
     return rows.map((r: Record<string, unknown>) => messageFromRow(this.cipher, messageRowFromPg(r)));
   }
 
   async messagesAfter(sessionId: string, afterSeq: number, limit: number): Promise<Message[]> {
     const rows = await guard(() =>
-      this.sql.unsafe("SELECT * FROM messages WHERE session_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3", [sessionId, afterSeq, limit]),
+      this.sql.unsafe(
+        `SELECT m.*, a.analysis FROM messages m LEFT JOIN message_analyses a ON a.session_id = m.session_id AND a.seq = m.seq
+         WHERE m.session_id = $1 AND m.seq > $2 ORDER BY m.seq ASC LIMIT $3`,
+        [sessionId, afterSeq, limit],
+      ),
     );
     return rows.map((r: Record<string, unknown>) => messageFromRow(this.cipher, messageRowFromPg(r)));
   }

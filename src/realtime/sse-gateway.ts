@@ -6,6 +6,7 @@ import type { Logger } from "../observability/logger.ts";
 import { CloseCode, SessiondError, isSessiondError } from "../protocol/errors.ts";
 import { seqNumber } from "../protocol/frames.ts";
 import type { Message } from "../protocol/types.ts";
+import { isPending } from "../sessions/awaitable.ts";
 import type { Clock } from "../sessions/clock.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import { SmallSet } from "../sessions/small-set.ts";
@@ -163,8 +164,11 @@ export class SseGateway {
 
     const epochText = url.searchParams.get("epoch");
     const epoch = epochText === null || epochText === "" ? undefined : epochText.slice(0, 64);
-    // History and subscription happen in one synchronous step, so nothing committed in between is missed.
-    const joined = service.join(who, { session: sessionId }, { since, epoch });
+    // History and subscription happen in one synchronous step, so nothing committed in between is missed (with an
+    // asynchronous store the history is read first, and what commits meanwhile is caught up below).
+    const joining = service.run(() => service.join(who, { session: sessionId }, { since, epoch }));
+    const later = isPending(joining);
+    const joined = later ? await joining : joining;
     // An ended session has nothing live to stream: 204 tells EventSource not to reconnect.
     if (joined.session.status !== "active" && since === undefined) return new Response(null, { status: 204 });
 
@@ -209,8 +213,22 @@ export class SseGateway {
       }
       logger.info("connection.close", { conn: conn.id, user: who.userId, transport: "sse", reason, durationMs: clock.now() - conn.connectedAt });
     };
+    // Live messages held while a catch-up read runs (asynchronous store), then sent after it without repeats.
+    let held: Array<{ frame: string; id: number }> | null = null;
+    let lastSent = 0;
+    const sendEvent = (frame: string, event?: string, id?: number): boolean => {
+      if (event === "message" && id !== undefined) {
+        if (held) {
+          held.push({ frame, id });
+          return true;
+        }
+        if (id <= lastSent) return true;
+        lastSent = id;
+      }
+      return write(`${event ? `event: ${event}\n` : ""}${id !== undefined ? `id: ${id}\n` : ""}data: ${frame}\n\n`);
+    };
     conn.link = {
-      send: (frame, event, id) => write(`${event ? `event: ${event}\n` : ""}${id !== undefined ? `id: ${id}\n` : ""}data: ${frame}\n\n`),
+      send: sendEvent,
       close: (code) => {
         write(`event: close\ndata: ${JSON.stringify({ code })}\n\n`);
         cleanup(`closed ${code}`);
@@ -233,15 +251,27 @@ export class SseGateway {
       replay(joined.messages);
       let last = joined.messages.at(-1)?.seq ?? (joined.reset ? 0 : since);
       let truncated = joined.truncated;
+      if (later && joined.session.status === "active") {
+        // Subscribed first, then read: nothing committed after the join's read is missed, nothing is sent twice.
+        held = [];
+        hub.subscribe(conn, sessionId);
+        truncated = true;
+      }
       while (truncated) {
-        const page = service.history(who, sessionId, last, 1000);
+        const reading = service.history(who, sessionId, last, 1000);
+        const page = isPending(reading) ? await reading : reading;
         replay(page.messages);
         last = page.messages.at(-1)?.seq ?? last;
         truncated = page.nextAfter !== null;
       }
+      if (held) {
+        const waiting = held;
+        held = null;
+        for (const h of waiting) sendEvent(h.frame, "message", h.id);
+      }
     }
     if (joined.session.status === "active") {
-      hub.subscribe(conn, sessionId);
+      if (!conn.sessions.has(sessionId)) hub.subscribe(conn, sessionId);
       this.deps.fanout.watch(sessionId, joined.lastSeq);
       service.attach(sessionId, who.userId);
       // Assistant replies in progress, taken with the history: the stream.delta events that follow continue from here.

@@ -73,6 +73,15 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       `config: AUTH_MODE=none with HOST=${config.HOST} would let anyone who can reach this machine act as any user: listen on 127.0.0.1 (HOST=127.0.0.1), or set ALLOW_INSECURE_DEV=true if you really mean it`,
     );
   }
+  // The PostgreSQL store, the Redis broker and their migrations exist and are tested, but the node does not run on
+  // them yet (analyses, webhooks, archive files and erasure still need their PostgreSQL halves): say so, never
+  // fall back to SQLite quietly.
+  const engines = [config.DATABASE_URL !== undefined && "DATABASE_URL", config.REDIS_URL !== undefined && "REDIS_URL"].filter(Boolean);
+  if (engines.length > 0) {
+    throw new StartupError(
+      `config: ${engines.join(" and ")} ${engines.length > 1 ? "are" : "is"} set, but this version serves from SQLite only: \`sessiond migrate\` prepares a PostgreSQL database, and serving from PostgreSQL and Redis comes in a later version; unset ${engines.join(" and ")} to serve from DATA_DIR`,
+    );
+  }
   const logger = createLogger(config.LOG_LEVEL);
   const reporter: ErrorReporter = config.SENTRY_DSN ? initSentry(config.SENTRY_DSN, config.SENTRY_ENVIRONMENT, version) : noopReporter;
   const startedAt = Date.now();
@@ -356,8 +365,8 @@ export async function startNode(config: Config, { version, command = "sessiond" 
         admin: {
           hub,
           webhooks: attached.webhooks,
-          reset: () => {
-            const ended = service.endAll("cancelled");
+          reset: async () => {
+            const ended = await service.endAll("cancelled");
             const closed = gateway.closeAll(CloseCode.adminReset, "reset by an administrator") + sse.closeAll();
             logger.warn("admin.reset", { endedSessions: ended, closedConnections: closed });
             return { endedSessions: ended, closedConnections: closed };
@@ -433,7 +442,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       gateway.stop();
       if (config.ARCHIVE_ON_SHUTDOWN) {
         try {
-          const ended = service.endAll("completed");
+          const ended = await service.endAll("completed");
           logger.info("sessions.archived_on_shutdown", { ended });
         } catch (e) {
           logger.warn("sessions.archive_on_shutdown_failed", errorFields(e));
@@ -443,7 +452,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       // acks and fan-out run before anything closes.
       const settle = async () => {
         try {
-          service.flush();
+          await service.flush();
         } catch (e) {
           // Activity times not written (a storage fault): they are only a hint for expiry.
           logger.warn("server.flush_failed", errorFields(e));

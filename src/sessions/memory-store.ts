@@ -33,6 +33,7 @@ const FAILURE_SENTENCE: Record<CommitFailure, string> = {
 const copy = <T>(value: T): T => structuredClone(value);
 
 export class MemorySessionStore implements SessionStore {
+  readonly synchronous = true as const;
   private readonly sessions = new Map<string, SessionRecord>();
   /** The id of each room's active session. */
   private readonly activeRooms = new Map<string, string>();

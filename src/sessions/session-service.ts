@@ -26,7 +26,8 @@ import { Presence } from "./presence.ts";
 import { DEFAULT_MAX_RECOVERY_BYTES, newestWithin, ReplyBudget } from "./reply-size.ts";
 import { conflictingFields, forbiddenMessage } from "./rooms.ts";
 import { SessionCache } from "./session-cache.ts";
-import { newSessionRecord, sessionMetrics, type AppendResult, type SessionListQuery, type SessionPatch, type SessionRecord, type SessionStore } from "./store.ts";
+import { newSessionRecord, sessionMetrics, type AppendResult, type SessionListQuery, type SessionPatch, type SessionRecord, type SessionStorage, type SessionStore } from "./store.ts";
+import { isPending, then, type Awaitable } from "./awaitable.ts";
 
 export interface SessionRules {
   /** Inactivity after which an active session ends as `expired`. */
@@ -86,6 +87,10 @@ const RECOVERY_PAGE = 500;
 /** Idle sessions read at a time by the expiry sweep, and activity times written per transaction. */
 const EXPIRY_PAGE = 200;
 const ACTIVITY_CHUNK = 1000;
+/** Reads an operation may wait for before it is refused as busy (a session evicted again while it was read). */
+const MAX_LOAD_ROUNDS = 8;
+/** Ended sessions kept in memory with an asynchronous store (they are read-only: history joins, exports). */
+const ENDED_CACHE_SIZE = 256;
 
 interface CachedSession {
   record: SessionRecord;
@@ -97,6 +102,16 @@ interface CachedSession {
    */
   participants: string | Set<string> | null;
   activityDirty: boolean;
+  /** With an asynchronous store: a recovery read ahead of the join that uses it (see prepareHistory). */
+  recovered?: { since: number; messages: Message[] };
+}
+
+/**
+ * Thrown, with an asynchronous store only, by a step that needs storage read first and has changed nothing yet;
+ * `SessionService.run` waits for the read and runs the step again (then from memory).
+ */
+export class NeedsLoad {
+  constructor(readonly loaded: Promise<void>) {}
 }
 
 export type JoinTarget = { session: string; room?: undefined } | { room: string; session?: undefined };
@@ -154,7 +169,8 @@ export interface NewMessage {
 }
 
 export interface SessionServiceDeps {
-  store: SessionStore;
+  /** SQLite's synchronous store (reads in place), or an asynchronous one (reads ahead; see `run`). */
+  store: SessionStore | SessionStorage;
   events: SessionEvents;
   clock: Clock;
   limiter: MessageRateLimiter;
@@ -166,7 +182,10 @@ export interface SessionServiceDeps {
   wasErased?: (id: string) => boolean;
   /** Timers for endOnDisconnect grace periods. @default the global setTimeout */
   timers?: Timers;
-  /** Told of a failure inside a timer (an endOnDisconnect end that threw), which has no caller to reject. */
+  /**
+   * Told of a failure that has no caller to reject: inside a timer (an endOnDisconnect end that threw), or of a
+   * background write to an asynchronous store.
+   */
   onTimerError?: (error: unknown, sessionId: string) => void;
 }
 
@@ -180,7 +199,15 @@ const MODERATOR_READ_ONLY = () =>
 export class SessionService {
   readonly presence = new Presence();
   private readonly cache: SessionCache<string, CachedSession>;
-  private readonly store: SessionStore;
+  private readonly store: SessionStorage;
+  /** Whether the store answers at once (SQLite, memory): then every read is in place, as it always was. */
+  private readonly sync: boolean;
+  /** Asynchronous store only: ended sessions read lately, reads in flight, and answers kept for the retry. */
+  private readonly ended: SessionCache<string, CachedSession>;
+  private readonly loads = new Map<string, Promise<void>>();
+  private readonly roomsRead = new Map<string, string | null>();
+  private readonly absent = new Set<string>();
+  private readonly onBackgroundError: (error: unknown, sessionId: string) => void;
   private readonly events: SessionEvents;
   private readonly clock: Clock;
   private readonly limiter: MessageRateLimiter;
@@ -198,6 +225,9 @@ export class SessionService {
 
   constructor(deps: SessionServiceDeps) {
     this.store = deps.store;
+    this.sync = (deps.store as Partial<SessionStore>).synchronous === true;
+    this.ended = new SessionCache(ENDED_CACHE_SIZE);
+    this.onBackgroundError = deps.onTimerError ?? (() => {});
     this.events = deps.events;
     this.clock = deps.clock;
     this.limiter = deps.limiter;
@@ -210,7 +240,7 @@ export class SessionService {
     this.grace = new DisconnectGrace(deps.timers ?? systemTimers, (id) => this.endIfLeft(id), deps.onTimerError);
     // Evicting loses nothing (every message is in SQLite); only a pending activity time must be written first.
     this.cache = new SessionCache(deps.rules.cacheMaxSessions, (_, entry) => {
-      if (entry.activityDirty) this.store.saveActivity([{ id: entry.record.id, lastActivityAt: entry.record.lastActivityAt }]);
+      if (entry.activityDirty) this.background(entry.record.id, this.store.saveActivity([{ id: entry.record.id, lastActivityAt: entry.record.lastActivityAt }]));
     });
   }
 
@@ -228,6 +258,36 @@ export class SessionService {
   /** Whether the session is currently held in memory. */
   isCached(id: string): boolean {
     return this.cache.peek(id) !== undefined;
+  }
+
+  /**
+   * Runs a step of the service that may need storage read first: with the synchronous store it simply runs; with
+   * an asynchronous one a step that throws NeedsLoad (before changing anything) runs again once the read arrived.
+   * Transports call the service through this.
+   */
+  run<T>(step: () => T, round = 0): T | Promise<T> {
+    try {
+      return step();
+    } catch (e) {
+      if (!(e instanceof NeedsLoad)) throw e;
+      if (round >= MAX_LOAD_ROUNDS) throw new SessiondError("unavailable", "The server is too busy to read this session now; try again in a moment.");
+      return e.loaded.then(() => this.run(step, round + 1));
+    }
+  }
+
+  /** One read in flight per key; the step that needed it runs again after it (see run). */
+  private need(key: string, read: () => Awaitable<void>): NeedsLoad {
+    let loading = this.loads.get(key);
+    if (!loading) {
+      loading = Promise.resolve(read()).finally(() => this.loads.delete(key));
+      this.loads.set(key, loading);
+    }
+    return new NeedsLoad(loading);
+  }
+
+  /** A write nobody waits for (activity times, assistant counters): a failure is reported, never unhandled. */
+  private background(sessionId: string, write: Awaitable<void>): void {
+    if (isPending(write)) write.then(undefined, (e: unknown) => this.onBackgroundError(e, sessionId));
   }
 
   /**
@@ -252,16 +312,17 @@ export class SessionService {
 
   private create(who: Principal, input: NewSession): { session: SessionInfo; created: boolean } {
     if (input.room !== undefined) {
-      const existing = this.store.findActiveSessionByRoom(input.room);
+      const existingId = this.activeIdInRoom(input.room);
+      const existing = existingId === null ? null : this.entry(existingId);
       if (existing) {
-        const entry = this.entry(existing.id)!;
+        const entry = existing;
         if (!canAccess(who, entry.record)) throw FORBIDDEN(entry.record);
         const differ = conflictingFields(entry.record, input);
         if (differ.length > 0) {
           throw new SessiondError(
             "conflict",
-            `Room "${input.room}" already has an active session, "${existing.id}", with different ${differ.join(", ")}; ` +
-              `change that session (PATCH /api/sessions/${existing.id}), end it first, or leave ${differ.length > 1 ? "these fields" : "the field"} out to join it as it is.`,
+            `Room "${input.room}" already has an active session, "${entry.record.id}", with different ${differ.join(", ")}; ` +
+              `change that session (PATCH /api/sessions/${entry.record.id}), end it first, or leave ${differ.length > 1 ? "these fields" : "the field"} out to join it as it is.`,
           );
         }
         return { session: this.infoFor(who, entry.record), created: false };
@@ -294,6 +355,8 @@ export class SessionService {
     // Throws at once for a conflict with a queued session, or `unavailable` while a storage fault lasts.
     this.store.queueSession(record, (error) => this.inserted(record, error));
     this.creating.set(record.id, []);
+    this.absent.delete(record.id);
+    if (record.room !== null) this.roomsRead.delete(record.room);
     this.cache.set(record.id, { record, window: EMPTY_WINDOW, participants: null, activityDirty: false });
     return { session: this.info(record), created: true };
   }
@@ -314,7 +377,7 @@ export class SessionService {
    * misses nothing and sees nothing twice.
    */
   join(who: Principal, target: JoinTarget, options: JoinOptions = {}): JoinResult {
-    const entry = this.admit(who, target);
+    const entry = this.admit(who, target, options);
     if (entry.record.status === "active" && who.role !== "moderator") this.addParticipant(entry, who.userId);
     return this.joined(who, entry, options);
   }
@@ -327,7 +390,37 @@ export class SessionService {
    * `unavailable` while a storage fault lasts) throw instead.
    */
   joinStored(who: Principal, target: JoinTarget, options: JoinOptions, done: (error: SessiondError | null, result: JoinResult | null) => void): void {
-    const entry = this.admit(who, target);
+    let entry: CachedSession;
+    try {
+      entry = this.admit(who, target, options);
+    } catch (e) {
+      if (!(e instanceof NeedsLoad)) throw e;
+      // Read first (asynchronous store), then join from memory; a refusal then goes to `done`.
+      return void Promise.resolve(this.run(() => this.admit(who, target, options, true))).then(
+        () => this.settleJoin(who, target, options, done),
+        (error: unknown) => done(asSessiondError(error, "The join could not be completed."), null),
+      );
+    }
+    this.joinAdmitted(who, entry, options, done);
+  }
+
+  /** joinStored after a read: admitted again from memory (nothing noted twice), refusals told to `done`. */
+  private settleJoin(who: Principal, target: JoinTarget, options: JoinOptions, done: (error: SessiondError | null, result: JoinResult | null) => void): void {
+    let entry: CachedSession;
+    try {
+      entry = this.admit(who, target, options);
+    } catch (e) {
+      if (e instanceof NeedsLoad) return void e.loaded.then(() => this.settleJoin(who, target, options, done), (error: unknown) => done(asSessiondError(error, "The join could not be completed."), null));
+      return done(asSessiondError(e, "The join could not be completed."), null);
+    }
+    try {
+      this.joinAdmitted(who, entry, options, done);
+    } catch (e) {
+      done(asSessiondError(e, "The join could not be completed."), null);
+    }
+  }
+
+  private joinAdmitted(who: Principal, entry: CachedSession, options: JoinOptions, done: (error: SessiondError | null, result: JoinResult | null) => void): void {
     let waiting = 1;
     let failure: SessiondError | null = null;
     const settle = (error: SessiondError | null) => {
@@ -338,7 +431,9 @@ export class SessionService {
       try {
         result = this.joined(who, entry, options);
       } catch (e) {
-        return done(isSessiondError(e) ? e : new SessiondError("internal", "The join could not be completed.", undefined, undefined, { cause: e }), null);
+        // Its history was dropped while the writes committed (asynchronous store): read again, then answer.
+        if (e instanceof NeedsLoad) return void e.loaded.then(() => settle(null), (error: unknown) => done(asSessiondError(error, "The join could not be completed."), null));
+        return done(asSessiondError(e, "The join could not be completed."), null);
       }
       done(null, result);
     };
@@ -359,10 +454,18 @@ export class SessionService {
     settle(null);
   }
 
-  /** What every join does first: resolve (opening when allowed), check access, note an outside read, count activity. */
-  private admit(who: Principal, target: JoinTarget): CachedSession {
+  /**
+   * What every join does first: resolve (opening when allowed), check access, read ahead what the join needs (an
+   * asynchronous store), note an outside read, count activity. `probe`: only resolve and read ahead.
+   */
+  private admit(who: Principal, target: JoinTarget, options: JoinOptions, probe = false): CachedSession {
     const entry = this.resolve(who, target);
     if (!canAccess(who, entry.record)) throw FORBIDDEN(entry.record);
+    if (!this.sync) {
+      if (entry.record.status === "active" && who.role !== "moderator") this.knownParticipants(entry);
+      this.prepareHistory(entry, options);
+    }
+    if (probe) return entry;
     this.noteRead(who, entry.record, "join");
     if (entry.record.status === "active") this.markActive(entry);
     return entry;
@@ -400,7 +503,8 @@ export class SessionService {
     if (!this.presence.detach(sessionId, userId)) return;
     this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
     if (this.presence.users(sessionId).length > 0) return;
-    const entry = this.cache.peek(sessionId) ?? this.entry(sessionId);
+    // An asynchronous store: a session someone was present in is in memory.
+    const entry = this.cache.peek(sessionId) ?? (this.sync ? this.entry(sessionId) : null);
     if (!entry || entry.record.status !== "active") return;
     const { endOnDisconnect } = this.settings(entry.record);
     if (endOnDisconnect.enabled) this.grace.arm(sessionId, endOnDisconnect.graceSeconds * 1000);
@@ -421,14 +525,14 @@ export class SessionService {
 
   /** Activity without a message (a ping from a present client): keeps an active session from expiring. */
   touch(sessionId: string): void {
-    const entry = this.entry(sessionId);
+    const entry = this.sync ? this.entry(sessionId) : this.cache.peek(sessionId);
     if (entry && entry.record.status === "active") this.markActive(entry);
   }
 
   /** The room's active session if it has one the caller may see; opens nothing. */
   activeInRoom(who: Principal, room: string): SessionInfo | null {
-    const active = this.store.findActiveSessionByRoom(room);
-    const entry = active ? this.entry(active.id) : null;
+    const activeId = this.activeIdInRoom(room);
+    const entry = activeId === null ? null : this.entry(activeId);
     return entry && canAccess(who, entry.record) ? this.infoFor(who, entry.record) : null;
   }
 
@@ -456,6 +560,24 @@ export class SessionService {
    * order), with the result or the error.
    */
   append(who: Principal, sessionId: string, input: NewMessage, done: (error: SessiondError | null, result: AppendResult | null) => void): void {
+    try {
+      this.appendNow(who, sessionId, input, done);
+    } catch (e) {
+      if (!(e instanceof NeedsLoad)) throw e;
+      // Asynchronous store: read first; appends to the session behind this one wait for the same read, in order.
+      const again = () => {
+        try {
+          this.appendNow(who, sessionId, input, done);
+        } catch (error) {
+          if (error instanceof NeedsLoad) return void error.loaded.then(again, (err: unknown) => done(asSessiondError(err, "The message was not stored."), null));
+          done(asSessiondError(error, "The message was not stored."), null);
+        }
+      };
+      e.loaded.then(again, (err: unknown) => done(asSessiondError(err, "The message was not stored."), null));
+    }
+  }
+
+  private appendNow(who: Principal, sessionId: string, input: NewMessage, done: (error: SessiondError | null, result: AppendResult | null) => void): void {
     const received = this.clock.now();
     if (utf8Bytes(input.content) > this.rules.maxMessageBytes) {
       throw new SessiondError("payload_too_large", `Message content is over the limit of ${this.rules.maxMessageBytes} bytes.`);
@@ -468,6 +590,7 @@ export class SessionService {
     if (role !== "user" && !who.admin) throw new SessiondError("forbidden", `Only an admin (an app backend) may post as "${role}".`);
     const entry = this.accessible(who, sessionId);
     if (entry.record.status !== "active") throw ENDED();
+    if (!this.sync) this.knownParticipants(entry);
     // Read directly, not through settings(): that builds an object per message.
     const assistant = entry.record.assistant ?? this.rules.defaults.assistant;
     if (input.assistant !== undefined) {
@@ -529,7 +652,7 @@ export class SessionService {
    * Replaces config, access or members, and merges the given setting fields into the current settings (owner or
    * admin); subscribers are told through `session.updated`.
    */
-  configure(who: Principal, id: string, patch: SessionChanges): SessionInfo {
+  configure(who: Principal, id: string, patch: SessionChanges): Awaitable<SessionInfo> {
     const entry = this.accessible(who, id);
     if (!canManage(who, entry.record)) throw new SessiondError("forbidden", "Only the session's owner or an admin may change it.");
     if (entry.record.status !== "active") throw ENDED();
@@ -542,7 +665,11 @@ export class SessionService {
     if (patch.assistant !== undefined) changes.assistant = this.checkAssistant({ ...current.assistant, ...patch.assistant });
     if (patch.endOnDisconnect !== undefined) changes.endOnDisconnect = { ...current.endOnDisconnect, ...patch.endOnDisconnect };
     if (patch.retentionDays !== undefined) changes.retentionDays = patch.retentionDays;
-    this.store.updateSession(id, changes);
+    return then(this.store.updateSession(id, changes), () => this.configured(who, entry, changes));
+  }
+
+  private configured(who: Principal, entry: CachedSession, changes: SessionPatch): SessionInfo {
+    const id = entry.record.id;
     Object.assign(entry.record, changes);
     // A grace period already running follows the new setting: stopped when turned off, restarted with a new length.
     if (changes.endOnDisconnect && this.grace.isArmed(id)) {
@@ -556,36 +683,44 @@ export class SessionService {
   }
 
   /** Ends a session by request (owner or admin). */
-  end(who: Principal, id: string, status: "completed" | "cancelled" = "completed"): SessionInfo {
+  end(who: Principal, id: string, status: "completed" | "cancelled" = "completed"): Awaitable<SessionInfo> {
     const entry = this.accessible(who, id);
     if (!canManage(who, entry.record)) throw new SessiondError("forbidden", "Only the session's owner or an admin may end it.");
     if (entry.record.status !== "active") throw ENDED();
-    return sessionView(who, this.archive(id, status)!);
+    return then(this.archive(id, status), (session) => {
+      // Ended meanwhile by another node or the expiry sweep.
+      if (!session) throw ENDED();
+      return sessionView(who, session);
+    });
   }
 
   /** Every message after `after`, ascending, at most `limit`, for HTTP paging; complete across the window edge. */
-  history(who: Principal, id: string, after: number, limit: number): { messages: Message[]; nextAfter: number | null } {
+  history(who: Principal, id: string, after: number, limit: number): Awaitable<{ messages: Message[]; nextAfter: number | null }> {
     const entry = this.accessible(who, id);
     this.noteRead(who, entry.record, "history");
     const fromWindow = entry.window?.after(after, limit + 1);
-    const page = fromWindow ?? this.store.messagesAfter(id, after, limit + 1);
-    const more = page.length > limit;
-    const messages = more ? page.slice(0, limit) : page;
-    return { messages: this.readable(who, entry.record, messages), nextAfter: more ? messages[messages.length - 1]!.seq : null };
+    return then(fromWindow ?? this.store.messagesAfter(id, after, limit + 1), (page) => {
+      const more = page.length > limit;
+      const messages = more ? page.slice(0, limit) : page;
+      return { messages: this.readable(who, entry.record, messages), nextAfter: more ? messages[messages.length - 1]!.seq : null };
+    });
   }
 
   /** Sessions the caller may see (staff: all, as canAccess lets them read every session), newest first. */
-  list(who: Principal, query: Omit<SessionListQuery, "visibleTo">): SessionInfo[] {
+  list(who: Principal, query: Omit<SessionListQuery, "visibleTo">): Awaitable<SessionInfo[]> {
     const visibleTo = who.staff ? null : { userId: who.userId, sessionIds: [...who.grantedSessions], rooms: [...who.grantedRooms] };
-    return this.store.listSessions({ ...query, visibleTo }).map((r) => this.infoFor(who, this.cache.peek(r.id)?.record ?? r));
+    return then(this.store.listSessions({ ...query, visibleTo }), (rows) => rows.map((r) => this.infoFor(who, this.cache.peek(r.id)?.record ?? r)));
   }
 
   /** Every message of a session for export, in pages straight from SQLite. */
-  transcript(who: Principal, id: string): { session: SessionInfo; pages: Generator<Message[]> } {
-    this.store.flush();
+  transcript(who: Principal, id: string): Awaitable<{ session: SessionInfo; pages: Iterable<Message[]> | AsyncIterable<Message[]> }> {
     const record = this.accessible(who, id).record;
-    this.noteRead(who, record, "export");
-    return { session: this.infoFor(who, record), pages: readablePages(this.store.iterateMessages(id), (page) => this.readable(who, record, page)) };
+    return then(this.store.flush(), () => {
+      this.noteRead(who, record, "export");
+      const pages = this.store.iterateMessages(id);
+      const view = (page: Message[]) => this.readable(who, record, page);
+      return { session: this.infoFor(who, record), pages: Symbol.asyncIterator in pages ? readablePagesLater(pages, view) : readablePages(pages as Generator<Message[]>, view) };
+    });
   }
 
   /** Assistant replies in progress in the session (none once it has ended). */
@@ -607,7 +742,8 @@ export class SessionService {
 
   /** The session's description without an access check, for the server's own work; null when it does not exist. */
   peek(id: string): SessionInfo | null {
-    const entry = this.entry(id);
+    // An asynchronous store: only what is in memory (the server's own work is about sessions it holds).
+    const entry = this.sync ? this.entry(id) : (this.cache.peek(id) ?? this.ended.peek(id) ?? null);
     return entry ? this.info(entry.record) : null;
   }
 
@@ -618,6 +754,7 @@ export class SessionService {
   evict(id: string): void {
     this.grace.cancel(id);
     this.cache.delete(id);
+    this.ended.delete(id);
     this.presence.clear(id);
   }
 
@@ -626,28 +763,34 @@ export class SessionService {
    * counts, members and aggregates, windows reload (with the tombstones), and the user is no longer present
    * anywhere (`presence.changed` "leave" for each session they were in).
    */
-  forgetUser(userId: string, sessionIds: readonly string[]): void {
+  forgetUser(userId: string, sessionIds: readonly string[]): Awaitable<void> {
+    const reads: PromiseLike<void>[] = [];
     for (const id of sessionIds) {
+      this.ended.delete(id);
       const entry = this.cache.peek(id);
       if (!entry) continue;
-      const stored = this.store.getSession(id);
-      if (stored) {
-        const { members, participantCount, analyzedCount, sentimentSum, riskLevel } = stored;
-        Object.assign(entry.record, { members, participantCount, analyzedCount, sentimentSum, riskLevel });
-      }
       entry.window = null;
       if (entry.participants === userId) entry.participants = null;
       else if (typeof entry.participants === "object") entry.participants?.delete(userId);
+      const refreshed = then(this.store.getSession(id), (stored) => {
+        if (!stored) return;
+        const { members, participantCount, analyzedCount, sentimentSum, riskLevel } = stored;
+        Object.assign(entry.record, { members, participantCount, analyzedCount, sentimentSum, riskLevel });
+      });
+      if (isPending(refreshed)) reads.push(refreshed);
     }
     for (const sessionId of this.presence.sessionsOf(userId)) {
       if (this.presence.remove(sessionId, userId)) this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
     }
+    if (reads.length > 0) return Promise.all(reads).then(() => {});
   }
 
   /** The session's last `limit` messages in seq order, from its window (the assistant's context); no access check. */
-  recentMessages(id: string, limit: number): Message[] {
-    const entry = this.entry(id);
-    return entry ? this.window(entry).last(limit) : [];
+  recentMessages(id: string, limit: number): Awaitable<Message[]> {
+    return this.run(() => {
+      const entry = this.entry(id);
+      return entry ? this.window(entry).last(limit) : [];
+    });
   }
 
   /**
@@ -681,8 +824,10 @@ export class SessionService {
 
   /** The session's analysis setting with the default filled in, or null when it does not exist; no access check. */
   analysisSetting(id: string): AnalysisSetting | null {
-    // Called for every committed message: no allocation on the way.
-    const record = this.cache.peek(id)?.record ?? this.store.getSession(id);
+    // Called for every committed message: no allocation on the way. An asynchronous store: the sessions in memory
+    // (every session committed to here is), others with the server's default.
+    const record = this.cache.peek(id)?.record ?? (this.sync ? (this.store.getSession(id) as SessionRecord | null) : this.ended.peek(id)?.record);
+    if (record === undefined) return this.rules.defaults.analysis;
     return record ? (record.analysis ?? this.rules.defaults.analysis) : null;
   }
 
@@ -706,7 +851,7 @@ export class SessionService {
   /** Adds to a session's assistant aggregates (metrics.assistantMessages, metrics.responseTime), stored and cached. */
   recordAssistantMetrics(id: string, delta: { messages?: number; responseTimeMs?: number }): void {
     const responseTimeMs = delta.responseTimeMs === undefined ? undefined : Math.max(0, Math.round(delta.responseTimeMs));
-    this.store.addAssistantMetrics(id, { messages: delta.messages ?? 0, responseTimeMs });
+    this.background(id, this.store.addAssistantMetrics(id, { messages: delta.messages ?? 0, responseTimeMs }));
     const r = this.cache.peek(id)?.record;
     if (!r) return;
     r.assistantMessages += delta.messages ?? 0;
@@ -722,11 +867,12 @@ export class SessionService {
    * turn of the event loop, so a sweep over 100,000 sessions never holds the loop for long. @default never yields
    */
   expireIdleSessions(shouldYield: () => boolean = () => false): { expired: string[]; done: boolean } {
+    if (!this.sync) throw new Error("expireIdleSessions needs the synchronous store; use sweepIdle");
     const expired: string[] = [];
     if (!this.persistActivity(shouldYield)) return { expired, done: false };
     const cutoff = this.clock.now() - this.rules.expiryMs;
     for (;;) {
-      const ids = this.store.idleSessionIds(cutoff, EXPIRY_PAGE);
+      const ids = this.store.idleSessionIds(cutoff, EXPIRY_PAGE) as string[];
       if (ids.length === 0) return { expired, done: true };
       let held = 0;
       let yielded = false;
@@ -735,7 +881,7 @@ export class SessionService {
         if (this.assistant?.busy(id)) {
           this.touch(id);
           held++;
-        } else if (this.archive(id, "expired")) expired.push(id);
+        } else if (this.archive(id, "expired") as SessionInfo | null) expired.push(id);
         if (shouldYield()) {
           yielded = true;
           break;
@@ -752,24 +898,70 @@ export class SessionService {
    * Writes the last-activity time of every session touched since the last write, in transactions of at most
    * ACTIVITY_CHUNK rows; true once none is left, false when `shouldYield` stopped it after a chunk.
    */
+  /**
+   * expireIdleSessions for any store, one step after another (an asynchronous store's sweep waits for each read and
+   * end). With several nodes each idle session ends on exactly one: endSession answers true to one caller only.
+   */
+  async sweepIdle(): Promise<string[]> {
+    const expired: string[] = [];
+    await this.writeActivity();
+    const cutoff = this.clock.now() - this.rules.expiryMs;
+    for (;;) {
+      const ids = await this.store.idleSessionIds(cutoff, EXPIRY_PAGE);
+      let held = 0;
+      for (const id of ids) {
+        if (this.assistant?.busy(id)) {
+          this.touch(id);
+          held++;
+        } else if (await this.archive(id, "expired")) expired.push(id);
+      }
+      if (held > 0) await this.writeActivity();
+      if (ids.length < EXPIRY_PAGE) return expired;
+    }
+  }
+
+  /** persistActivity for any store: every pending activity time written (in chunks). */
+  async writeActivity(): Promise<void> {
+    for (;;) {
+      const updates = this.takeActivity();
+      if (updates.length === 0) return;
+      try {
+        await this.store.saveActivity(updates);
+      } catch (e) {
+        this.markActivityPending(updates);
+        throw e;
+      }
+      if (updates.length < ACTIVITY_CHUNK) return;
+    }
+  }
+
+  private takeActivity(): Array<{ id: string; lastActivityAt: number }> {
+    const updates: Array<{ id: string; lastActivityAt: number }> = [];
+    for (const entry of this.cache.values()) {
+      if (!entry.activityDirty) continue;
+      updates.push({ id: entry.record.id, lastActivityAt: entry.record.lastActivityAt });
+      entry.activityDirty = false;
+      if (updates.length >= ACTIVITY_CHUNK) break;
+    }
+    return updates;
+  }
+
+  /** Not written (a storage fault): still pending, so the next sweep or the shutdown writes them. */
+  private markActivityPending(updates: ReadonlyArray<{ id: string }>): void {
+    for (const u of updates) {
+      const entry = this.cache.peek(u.id);
+      if (entry) entry.activityDirty = true;
+    }
+  }
+
   persistActivity(shouldYield: () => boolean = () => false): boolean {
     for (;;) {
-      const updates: Array<{ id: string; lastActivityAt: number }> = [];
-      for (const entry of this.cache.values()) {
-        if (!entry.activityDirty) continue;
-        updates.push({ id: entry.record.id, lastActivityAt: entry.record.lastActivityAt });
-        entry.activityDirty = false;
-        if (updates.length >= ACTIVITY_CHUNK) break;
-      }
+      const updates = this.takeActivity();
       if (updates.length === 0) return true;
       try {
         this.store.saveActivity(updates);
       } catch (e) {
-        // Not written (a storage fault): still pending, so the next sweep or the shutdown writes them.
-        for (const u of updates) {
-          const entry = this.cache.peek(u.id);
-          if (entry) entry.activityDirty = true;
-        }
+        this.markActivityPending(updates);
         throw e;
       }
       if (updates.length < ACTIVITY_CHUNK) return true;
@@ -778,40 +970,56 @@ export class SessionService {
   }
 
   /** Ends every active session with `status` (shutdown with ARCHIVE_ON_SHUTDOWN, or an admin reset). */
-  endAll(status: "completed" | "cancelled"): number {
-    let n = 0;
-    for (const id of this.store.activeSessionIds()) if (this.archive(id, status)) n++;
-    return n;
+  endAll(status: "completed" | "cancelled"): Awaitable<number> {
+    if (this.sync) {
+      let n = 0;
+      for (const id of this.store.activeSessionIds() as string[]) if (this.archive(id, status)) n++;
+      return n;
+    }
+    return (async () => {
+      let n = 0;
+      for (const id of await this.store.activeSessionIds()) if (await this.archive(id, status)) n++;
+      return n;
+    })();
   }
 
   /** Commits pending appends and activity; for shutdown. */
-  flush(): void {
-    this.store.flush();
-    this.persistActivity();
+  flush(): Awaitable<void> {
+    if (this.sync) {
+      this.store.flush();
+      this.persistActivity();
+      return;
+    }
+    return then(this.store.flush(), () => this.writeActivity());
   }
 
-  private archive(id: string, status: "completed" | "cancelled" | "expired"): SessionInfo | null {
+  private archive(id: string, status: "completed" | "cancelled" | "expired"): Awaitable<SessionInfo | null> {
     // Work in progress (an assistant reply) may queue its last appends now, so they commit before the end.
     this.events.emit("session.ending", { sessionId: id });
     // Appends queued before the end commit first; later ones find the session ended inside their transaction.
-    this.store.flush();
-    const now = this.clock.now();
-    if (!this.store.endSession(id, status, now)) return null;
-    this.grace.cancel(id);
-    this.cache.delete(id);
-    this.presence.clear(id);
-    const record = this.store.getSession(id)!;
-    const session = this.info(record);
-    this.events.emit("session.ended", { session, status });
-    return session;
+    return then(this.store.flush(), () =>
+      then(this.store.endSession(id, status, this.clock.now()), (ended) => {
+        // Not active (any more): another caller, or another node, ended it.
+        if (!ended) return null;
+        this.grace.cancel(id);
+        this.cache.delete(id);
+        this.presence.clear(id);
+        return then(this.store.getSession(id), (record) => {
+          const session = this.info(record!);
+          this.events.emit("session.ended", { session, status });
+          return session;
+        });
+      }),
+    );
   }
 
   /** A grace period ran out: ends the session as completed if it is still active, still wanted, and still empty. */
   private endIfLeft(id: string): void {
     if (this.presence.users(id).length > 0) return;
-    const entry = this.entry(id);
+    const entry = this.sync ? this.entry(id) : (this.cache.peek(id) ?? null);
     if (!entry || entry.record.status !== "active" || !this.settings(entry.record).endOnDisconnect.enabled) return;
-    this.archive(id, "completed");
+    const ended = this.archive(id, "completed");
+    if (isPending(ended)) ended.then(undefined, (e: unknown) => this.onBackgroundError(e, id));
   }
 
   private committed(message: Message, ackLatencyMs?: number, assistant?: AssistantRequest): void {
@@ -848,9 +1056,15 @@ export class SessionService {
     const budget = new ReplyBudget(this.rules.maxRecoveryBytes ?? DEFAULT_MAX_RECOVERY_BYTES, max);
     const fromWindow = this.window(entry).after(since, max);
     if (fromWindow) budget.add(this.readable(who, entry.record, fromWindow));
-    else {
+    else if (!this.sync) {
+      // Read ahead by prepareHistory; a later `since` than that read is read now (the step runs again after it).
+      const read = entry.recovered;
+      if (read?.since !== since) throw this.need(`h:${entry.record.id}:${since}`, () => this.readRecovery(entry, since));
+      entry.recovered = undefined;
+      budget.add(this.readable(who, entry.record, read.messages));
+    } else {
       for (let after = since; ; ) {
-        const page = this.store.messagesAfter(entry.record.id, after, Math.min(RECOVERY_PAGE, max - budget.messages.length));
+        const page = this.store.messagesAfter(entry.record.id, after, Math.min(RECOVERY_PAGE, max - budget.messages.length)) as Message[];
         if (page.length === 0 || !budget.add(this.readable(who, entry.record, page))) break;
         after = page[page.length - 1]!.seq;
       }
@@ -868,8 +1082,9 @@ export class SessionService {
       this.create(who, { id: target.session });
       return this.entry(target.session)!;
     }
-    const active = this.store.findActiveSessionByRoom(target.room);
-    if (active) return this.entry(active.id)!;
+    const activeId = this.activeIdInRoom(target.room);
+    const active = activeId === null ? null : this.entry(activeId);
+    if (active) return active;
     if (!this.rules.createOnJoin || who.role === "moderator") throw new SessiondError("not_found", "The room has no active session.");
     const { session } = this.create(who, { room: target.room, access: this.rules.roomAccess ?? "private" });
     return this.entry(session.id)!;
@@ -887,7 +1102,8 @@ export class SessionService {
   private entry(id: string): CachedSession | null {
     const cached = this.cache.get(id);
     if (cached) return cached;
-    const record = this.store.getSession(id);
+    if (!this.sync) return this.readEntry(id);
+    const record = this.store.getSession(id) as SessionRecord | null;
     if (!record) return null;
     const entry: CachedSession = { record, window: null, participants: null, activityDirty: false };
     // Ended sessions are read-only history: keep them out of the cache so they cannot crowd out live ones.
@@ -896,8 +1112,91 @@ export class SessionService {
   }
 
   private window(entry: CachedSession): MessageWindow<Message> {
-    entry.window ??= MessageWindow.from(this.rules.windowSize, this.store.lastMessages(entry.record.id, this.rules.windowSize));
-    return entry.window;
+    if (entry.window) return entry.window;
+    const id = entry.record.id;
+    if (this.sync) return (entry.window = MessageWindow.from(this.rules.windowSize, this.store.lastMessages(id, this.rules.windowSize) as Message[]));
+    throw this.need(`w:${id}`, () =>
+      then(this.store.lastMessages(id, this.rules.windowSize), (messages) => {
+        // Kept only when nothing committed here since the read began (else read again): the window stays whole.
+        const last = messages.at(-1)?.seq ?? 0;
+        if (last < entry.record.lastSeq) return;
+        entry.record.lastSeq = last;
+        entry.window ??= MessageWindow.from(this.rules.windowSize, messages);
+      }),
+    );
+  }
+
+  /** Asynchronous store: the session's row from memory, or a read (ended sessions are kept apart, read-only). */
+  private readEntry(id: string): CachedSession | null {
+    const ended = this.ended.get(id);
+    if (ended) return ended;
+    if (this.absent.has(id)) return null;
+    throw this.need(`s:${id}`, () => then(this.store.getSession(id), (record) => this.keep(id, record)));
+  }
+
+  private keep(id: string, record: SessionRecord | null): void {
+    if (this.cache.peek(id)) return;
+    if (!record) {
+      // Remembered until the step that asked runs again (the next macrotask at the latest).
+      this.absent.add(id);
+      setTimeout(() => this.absent.delete(id), 0);
+      return;
+    }
+    const entry: CachedSession = { record, window: null, participants: null, activityDirty: false };
+    if (record.status === "active") this.cache.set(id, entry);
+    else this.ended.set(id, entry);
+  }
+
+  /** The id of the room's active session, or null; an asynchronous store answers through a read ahead. */
+  private activeIdInRoom(room: string): string | null {
+    if (this.sync) return (this.store.findActiveSessionByRoom(room) as SessionRecord | null)?.id ?? null;
+    if (this.roomsRead.has(room)) return this.roomsRead.get(room)!;
+    throw this.need(`r:${room}`, () =>
+      then(this.store.findActiveSessionByRoom(room), (record) => {
+        if (record) this.keep(record.id, record);
+        this.roomsRead.set(room, record?.id ?? null);
+        setTimeout(() => this.roomsRead.delete(room), 0);
+      }),
+    );
+  }
+
+  /** Asynchronous store: the participants are known before a step records one (see addParticipant). */
+  private knownParticipants(entry: CachedSession): void {
+    if (entry.participants !== null || this.creating.has(entry.record.id)) return;
+    const id = entry.record.id;
+    throw this.need(`p:${id}`, () =>
+      then(this.store.participants(id), (stored) => {
+        entry.participants ??= stored.length === 1 ? stored[0]! : stored.length === 0 ? null : new Set(stored);
+        // None stored: known to be none (a set, so the next read is not needed).
+        if (entry.participants === null) entry.participants = new Set();
+      }),
+    );
+  }
+
+  /** Asynchronous store: what a join will read (the window, or the pages after `since`) is in memory first. */
+  private prepareHistory(entry: CachedSession, { since, epoch }: JoinOptions): void {
+    const window = this.window(entry);
+    if (since === undefined) return;
+    const reset = (epoch !== undefined && epoch !== this.rules.epoch) || since > entry.record.lastSeq;
+    const from = reset ? 0 : since;
+    if (from >= entry.record.lastSeq || window.after(from, this.rules.maxRecoveryMessages)) return;
+    if (entry.recovered?.since !== from) throw this.need(`h:${entry.record.id}:${from}`, () => this.readRecovery(entry, from));
+  }
+
+  /** Reads what follows `since` in pages, up to maxRecoveryMessages and (as stored JSON) about maxRecoveryBytes. */
+  private async readRecovery(entry: CachedSession, since: number): Promise<void> {
+    const max = this.rules.maxRecoveryMessages;
+    const maxBytes = this.rules.maxRecoveryBytes ?? DEFAULT_MAX_RECOVERY_BYTES;
+    const messages: Message[] = [];
+    let bytes = 0;
+    for (let after = since; messages.length < max && bytes <= maxBytes; ) {
+      const page = await this.store.messagesAfter(entry.record.id, after, Math.min(RECOVERY_PAGE, max - messages.length));
+      if (page.length === 0) break;
+      for (const m of page) bytes += m.content.length;
+      messages.push(...page);
+      after = page[page.length - 1]!.seq;
+    }
+    entry.recovered = { since, messages };
   }
 
   private markActive(entry: CachedSession): void {
@@ -912,7 +1211,8 @@ export class SessionService {
   private addParticipant(entry: CachedSession, userId: string, then?: (error: SessiondError | null) => void): boolean {
     // A session created here has no stored participants: a fresh one (null) with no rows to read.
     if (entry.participants === null && !this.creating.has(entry.record.id)) {
-      const stored = this.store.participants(entry.record.id);
+      if (!this.sync) this.knownParticipants(entry);
+      const stored = this.store.participants(entry.record.id) as string[];
       entry.participants = stored.length === 1 ? stored[0]! : stored.length === 0 ? null : new Set(stored);
     }
     const known = entry.participants;
@@ -1001,4 +1301,13 @@ export function randomSessionId(): string {
 /** Each page of `pages` through `view`; closing the result closes `pages` (an export cancelled midway). */
 function* readablePages(pages: Generator<Message[]>, view: (page: Message[]) => Message[]): Generator<Message[]> {
   for (const page of pages) yield view(page);
+}
+
+/** readablePages over pages that come later (an asynchronous store's export). */
+async function* readablePagesLater(pages: AsyncIterable<Message[]>, view: (page: Message[]) => Message[]): AsyncGenerator<Message[]> {
+  for await (const page of pages) yield view(page);
+}
+
+function asSessiondError(error: unknown, message: string): SessiondError {
+  return isSessiondError(error) ? error : new SessiondError("internal", message, undefined, undefined, { cause: error });
 }

@@ -84,6 +84,8 @@ export interface SessionListQuery {
 }
 
 export interface SessionStore extends SessionStorage {
+  /** Marks the synchronous form: every answer is a value, never a promise (the service then reads in place). */
+  readonly synchronous: true;
   /** Queues an append; `seq` is assigned inside the committing transaction, gapless per session. */
   append(input: AppendInput, done: AppendCallback): void;
   /** Commits every queued append now (before a session is ended, and at shutdown). */
@@ -180,7 +182,8 @@ export function sessionMetrics(r: SessionRecord, now: number): SessionMetrics {
 }
 
 /** A value now, or later: a store that talks to a database server answers with promises; SQLite answers at once. */
-export type Awaitable<T> = T | PromiseLike<T>;
+export type { Awaitable } from "./awaitable.ts";
+import type { Awaitable } from "./awaitable.ts";
 
 /**
  * The storage contract with every answer allowed to come later: the one the contract test suite checks on every

@@ -28,18 +28,38 @@ export interface TranscriptSummary {
  * is given only to such readers. Returning the generator early closes `pages` too.
  */
 export function* transcriptChunks(format: TranscriptFormat, session: SessionInfo, pages: Iterable<Message[]>, summary?: TranscriptSummary): Generator<string> {
-  let first = true;
+  const state = { first: true };
   yield head(format, session, summary);
   for (const page of pages) {
-    let chunk = "";
-    for (const m of page) {
-      chunk += item(format, m, first);
-      first = false;
-    }
+    const chunk = pageText(format, page, state);
     if (chunk !== "") yield chunk;
   }
-  if (format === "json") yield "]}\n";
-  else if (format === "yaml" && first) yield "  []\n";
+  yield tail(format, state);
+}
+
+/** transcriptChunks over pages that come later (an asynchronous store's export). */
+export async function* transcriptChunksLater(format: TranscriptFormat, session: SessionInfo, pages: AsyncIterable<Message[]>, summary?: TranscriptSummary): AsyncGenerator<string> {
+  const state = { first: true };
+  yield head(format, session, summary);
+  for await (const page of pages) {
+    const chunk = pageText(format, page, state);
+    if (chunk !== "") yield chunk;
+  }
+  yield tail(format, state);
+}
+
+function pageText(format: TranscriptFormat, page: Message[], state: { first: boolean }): string {
+  let chunk = "";
+  for (const m of page) {
+    chunk += item(format, m, state.first);
+    state.first = false;
+  }
+  return chunk;
+}
+
+function tail(format: TranscriptFormat, state: { first: boolean }): string {
+  if (format === "json") return "]}\n";
+  return format === "yaml" && state.first ? "  []\n" : "";
 }
 
 /** The whole document as one string (for small sessions and tests). */

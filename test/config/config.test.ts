@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { configSchema, loadConfig } from "../../src/config/index.ts";
+import { configSchema, describeConfig, loadConfig, redactUrl } from "../../src/config/index.ts";
 import { MAIN, ROOT, tempDir } from "../helpers.ts";
 
 async function startWith(env: Record<string, string>): Promise<{ code: number; stderr: string; stdout: string }> {
@@ -32,6 +32,15 @@ describe("a bad setting stops start-up with exit 1 and one readable line", () =>
     ["ROOM_ACCESS_DEFAULT", "public", 'config: ROOM_ACCESS_DEFAULT="public" is invalid: expected one of "private", "open"'],
     ["END_ON_DISCONNECT_GRACE_SECONDS", "soon", 'config: END_ON_DISCONNECT_GRACE_SECONDS="soon" is invalid: expected a whole number'],
     ["SESSION_CREATE", "never", 'config: SESSION_CREATE="never" is invalid: expected one of "join", "api"'],
+    // Connection URLs are shown with the password replaced; one that is not a URL but holds an @ is hidden.
+    ["DATABASE_URL", "mysql://app:hunter2pw@db:3306/sessiond", 'config: DATABASE_URL="mysql://app:***@db:3306/sessiond" is invalid: expected a postgres:// or postgresql:// URL with a host (for example postgres://sessiond:secret@db.internal:5432/sessiond)'],
+    ["DATABASE_URL", "app:hunter2pw@db/sessiond", "config: DATABASE_URL=(hidden) is invalid: expected a postgres:// or postgresql:// URL with a host (for example postgres://sessiond:secret@db.internal:5432/sessiond)"],
+    ["DATABASE_URL", "postgres:///sessiond?password=hunter2pw", 'config: DATABASE_URL="postgres:///sessiond?password=***" is invalid: expected a postgres:// or postgresql:// URL with a host (for example postgres://sessiond:secret@db.internal:5432/sessiond)'],
+    ["DATABASE_POOL_SIZE", "0", 'config: DATABASE_POOL_SIZE="0" is invalid: expected a number at least 1'],
+    ["DATABASE_POOL_SIZE", "many", 'config: DATABASE_POOL_SIZE="many" is invalid: expected a whole number'],
+    ["REDIS_URL", "http://:hunter2pw@cache:6379", 'config: REDIS_URL="http://:***@cache:6379/" is invalid: expected a redis:// or rediss:// URL with a host (for example redis://cache.internal:6379)'],
+    ["REDIS_URL", "cache:6379", 'config: REDIS_URL="cache:6379" is invalid: expected a redis:// or rediss:// URL with a host (for example redis://cache.internal:6379)'],
+    ["CLUSTER", "maybe", 'config: CLUSTER="maybe" is invalid: expected one of "0", "1", "true", "false", "yes", "no"'],
   ];
   for (const [name, value, line] of cases) {
     test(`${name}=${value}`, async () => {
@@ -41,6 +50,7 @@ describe("a bad setting stops start-up with exit 1 and one readable line", () =>
       expect(stderr).not.toContain("    at ");
       expect(stdout).not.toContain("server.started");
       if (name === "JWT_SECRET") expect(stderr).not.toContain("short");
+      expect(stderr).not.toContain("hunter2pw");
     });
   }
 
@@ -48,6 +58,23 @@ describe("a bad setting stops start-up with exit 1 and one readable line", () =>
     const { code, stderr } = await startWith({ PORT: "x", HEARTBEAT_INTERVAL_SECONDS: "0" });
     expect(code).toBe(1);
     expect(stderr.trim().split("\n")).toHaveLength(2);
+  });
+
+  test("CLUSTER=true without PostgreSQL and Redis refuses to start, naming what is missing", async () => {
+    const why = "(the nodes of a cluster share one PostgreSQL database and one Redis; without them each node would keep its own sessions)";
+    const neither = await startWith({ CLUSTER: "true" });
+    expect(neither.code).toBe(1);
+    expect(neither.stderr).toBe(`config: CLUSTER=true is invalid: expected DATABASE_URL and REDIS_URL to be set as well ${why}\n`);
+    const noRedis = await startWith({ CLUSTER: "true", DATABASE_URL: "postgres://app:hunter2pw@127.0.0.1:1/sessiond" });
+    expect(noRedis.code).toBe(1);
+    expect(noRedis.stderr).toBe(`config: CLUSTER=true is invalid: expected REDIS_URL to be set as well ${why}\n`);
+    expect(loadConfig({ CLUSTER: "true", REDIS_URL: "redis://cache:6379" })).toEqual({
+      ok: false,
+      errors: [`config: CLUSTER=true is invalid: expected DATABASE_URL to be set as well ${why}`],
+    });
+    expect(loadConfig({ CLUSTER: "true", REDIS_URL: "redis://cache:6379", DATABASE_URL: "postgresql://db/sessiond" }).ok).toBe(true);
+    // PostgreSQL alone is a valid single node.
+    expect(loadConfig({ DATABASE_URL: "postgres://db/sessiond" }).ok).toBe(true);
   });
 
   test("both a secret and a public key is a configuration error", () => {
@@ -87,6 +114,38 @@ test("defaults are the documented ones", () => {
     LOG_LEVEL: "info",
     JWT_ALGORITHM: "HS256",
   });
+});
+
+test("the engines in the start-up summary: selected by the URLs, passwords replaced", () => {
+  const r = loadConfig({
+    DATABASE_URL: "postgres://app:hunter2pw@db:5432/sessiond?sslmode=require&password=hunter2pw",
+    REDIS_URL: "rediss://default:hunter2pw@cache:6380/0",
+    CLUSTER: "true",
+  });
+  expect(r.ok).toBe(true);
+  if (!r.ok) return;
+  const summary = describeConfig(r.config);
+  expect(summary).toMatchObject({
+    store: "postgres",
+    database: "postgres://app:***@db:5432/sessiond?sslmode=require&password=***",
+    databasePoolSize: 10,
+    broker: "redis",
+    redis: "rediss://default:***@cache:6380/0",
+    cluster: true,
+  });
+  expect(JSON.stringify(summary)).not.toContain("hunter2pw");
+  const plain = loadConfig({});
+  expect(plain.ok && describeConfig(plain.config)).toMatchObject({ store: "sqlite", broker: "in-process", cluster: false, synchronous: "normal" });
+});
+
+test("redactUrl keeps everything but the password", () => {
+  expect(redactUrl("postgres://app:s3cret@db:5432/sessiond")).toBe("postgres://app:***@db:5432/sessiond");
+  expect(redactUrl("redis://:s3cret@cache:6379")).toBe("redis://:***@cache:6379");
+  expect(redactUrl("postgres://app@db/sessiond")).toBe("postgres://app@db/sessiond");
+  expect(redactUrl("postgres://app:p@ss@db/sessiond")).toBe("postgres://app:***@db/sessiond");
+  expect(redactUrl("not a url")).toBe("not a url");
+  expect(redactUrl("app:s3cret@db")).toBe("(hidden)");
+  expect(redactUrl("postgres:///sessiond?host=/run/postgresql&password=s3cret")).toBe("postgres:///sessiond?host=%2Frun%2Fpostgresql&password=***");
 });
 
 test("a CLI flag overrides the environment", () => {
