@@ -1,4 +1,5 @@
 // SessionStore over bun:sqlite: group-committed appends with in-transaction seq assignment, session rows, history.
+import { QueuedSessions } from "../sessions/queued-sessions.ts";
 import type { Database, Statement } from "bun:sqlite";
 import { and, eq, inArray, or, sql, type SQL } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
@@ -51,8 +52,7 @@ export class SqliteSessionStore implements SessionStore {
   private readonly commits: GroupCommit<Work, WorkResult, SessiondError>;
   private readonly writer: SessionBatchWriter;
   /** Sessions queued for insertion and not yet committed, by id and by room (the same records). */
-  private readonly pending = new Map<string, SessionRecord>();
-  private readonly pendingRooms = new Map<string, SessionRecord>();
+  private readonly queued = new QueuedSessions();
   /** From a storage fault until the next successful write. */
   private faulted = false;
   private readonly hooks: CommitHooks;
@@ -149,18 +149,15 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   queueSession(record: SessionRecord, done: (error: SessiondError | null) => void): void {
-    if (this.pending.has(record.id)) throw new SessiondError("conflict", "A session with that id exists.");
-    if (record.room !== null && this.pendingRooms.has(record.room)) throw new SessiondError("conflict", "The room already has an active session.");
+    this.queued.check(record);
     if (this.faulted) {
       // A storage fault is in progress: written now, so a refusal is immediate rather than DB_RETRY_MS later.
       this.insertSession(record);
       return queueMicrotask(() => done(null));
     }
-    this.pending.set(record.id, record);
-    if (record.room !== null) this.pendingRooms.set(record.room, record);
+    this.queued.add(record);
     this.commits.enqueue({ op: "session", record }, (error) => {
-      if (this.pending.get(record.id) === record) this.pending.delete(record.id);
-      if (record.room !== null && this.pendingRooms.get(record.room) === record) this.pendingRooms.delete(record.room);
+      this.queued.remove(record);
       done(error);
     });
   }
@@ -170,7 +167,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   queueParticipant(sessionId: string, userId: string, at: number, done: (error: SessiondError | null, added: boolean) => void): void {
-    if (this.faulted && !this.pending.has(sessionId)) {
+    if (this.faulted && !this.queued.has(sessionId)) {
       const added = this.addParticipant(sessionId, userId, at);
       return queueMicrotask(() => done(null, added));
     }
@@ -182,21 +179,21 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   getSession(id: string): SessionRecord | null {
-    const queued = this.pending.get(id);
+    const queued = this.queued.get(id);
     if (queued) return queued;
     const row = guardRead(this.faults, "getSession", () => this.stmt.getSession.get(id));
     return row ? sessionFromRow(this.cipher, row) : null;
   }
 
   findActiveSessionByRoom(room: string): SessionRecord | null {
-    const queued = this.pendingRooms.get(room);
+    const queued = this.queued.inRoom(room);
     if (queued) return queued;
     const row = guardRead(this.faults, "findActiveSessionByRoom", () => this.stmt.activeInRoom.get(room));
     return row ? sessionFromRow(this.cipher, row) : null;
   }
 
   insertSession(record: SessionRecord): void {
-    if (this.pending.has(record.id) || (record.room !== null && this.pendingRooms.has(record.room))) {
+    if (this.queued.blocks(record)) {
       throw new SessiondError("conflict", record.room ? "The room already has an active session." : "A session with that id exists.");
     }
     const onStarted = this.hooks.sessionStarted;
@@ -221,7 +218,7 @@ export class SqliteSessionStore implements SessionStore {
   updateSession(id: string, patch: SessionPatch): void {
     if (Object.keys(patch).length === 0) return;
     // Not stored yet: the row is written from this record when its batch commits.
-    const queued = this.pending.get(id);
+    const queued = this.queued.get(id);
     if (queued) return void Object.assign(queued, patch);
     const { config, ...rest } = patch;
     const set = config === undefined ? rest : { ...rest, config: this.cipher.seal(JSON.stringify(config), aad.sessionConfig(id)) };
@@ -229,7 +226,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   endSession(id: string, status: "completed" | "cancelled" | "expired", endedAt: number): boolean {
-    if (this.pending.has(id)) this.commits.flush();
+    if (this.queued.has(id)) this.commits.flush();
     // Its next append reads the row (and finds it ended), whether or not this end commits.
     this.writer.forget(id);
     const end = () =>
@@ -252,7 +249,7 @@ export class SqliteSessionStore implements SessionStore {
   saveActivity(updates: ReadonlyArray<{ id: string; lastActivityAt: number }>): void {
     if (updates.length === 0) return;
     for (const u of updates) {
-      const queued = this.pending.get(u.id);
+      const queued = this.queued.get(u.id);
       if (queued) queued.lastActivityAt = Math.max(queued.lastActivityAt, u.lastActivityAt);
     }
     guardWrite(this.faults, "saveActivity", () =>
@@ -276,7 +273,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   participants(sessionId: string): string[] {
-    if (this.pending.has(sessionId)) return [];
+    if (this.queued.has(sessionId)) return [];
     return guardRead(this.faults, "participants", () =>
       this.sqlite.query<{ user_id: string }, [string]>("SELECT user_id FROM session_participants WHERE session_id = ?").all(sessionId),
     ).map((r) => r.user_id);
@@ -340,7 +337,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   addAssistantMetrics(sessionId: string, delta: { messages: number; responseTimeMs?: number }): void {
-    if (this.pending.has(sessionId)) this.commits.flush();
+    if (this.queued.has(sessionId)) this.commits.flush();
     const timed = delta.responseTimeMs === undefined ? 0 : 1;
     guardWrite(this.faults, "addAssistantMetrics", () =>
       this.sqlite
@@ -404,7 +401,7 @@ export class SqliteSessionStore implements SessionStore {
 
   /** Reads that go to SQL for many sessions at once see the sessions still queued: they commit first. */
   private commitPendingSessions(): void {
-    if (this.pending.size > 0) this.commits.flush();
+    if (this.queued.size > 0) this.commits.flush();
   }
 
   /** A session row as the domain sees it (config opened and parsed). */

@@ -1,5 +1,6 @@
 // SessionStorage over PostgreSQL (Bun.SQL): group-committed appends, sessions and participants per node, with seq
 // assigned inside the transaction under a row lock on each session, so writers on different nodes serialise.
+import { QueuedSessions } from "../sessions/queued-sessions.ts";
 import type { SQL } from "bun";
 import { SessiondError } from "../protocol/errors.ts";
 import type { Message } from "../protocol/types.ts";
@@ -63,8 +64,7 @@ const MESSAGE_RECORDSET = `x(id text, session_id text, seq bigint, user_id text,
  */
 export class PgSessionStore implements SessionStorage {
   private readonly commits: PgGroupCommit<Work, WorkResult, SessiondError>;
-  private readonly pending = new Map<string, SessionRecord>();
-  private readonly pendingRooms = new Map<string, SessionRecord>();
+  private readonly queued = new QueuedSessions();
   private readonly cipher: FieldCipher;
   private readonly probeTimeoutMs: number;
   private readonly onCommit?: (messages: number, seconds: number) => void;
@@ -94,13 +94,10 @@ export class PgSessionStore implements SessionStorage {
   }
 
   queueSession(record: SessionRecord, done: (error: SessiondError | null) => void): void {
-    if (this.pending.has(record.id)) throw new SessiondError("conflict", "A session with that id exists.");
-    if (record.room !== null && this.pendingRooms.has(record.room)) throw new SessiondError("conflict", "The room already has an active session.");
-    this.pending.set(record.id, record);
-    if (record.room !== null) this.pendingRooms.set(record.room, record);
+    this.queued.check(record);
+    this.queued.add(record);
     this.commits.enqueue({ op: "session", record }, (error) => {
-      if (this.pending.get(record.id) === record) this.pending.delete(record.id);
-      if (record.room !== null && this.pendingRooms.get(record.room) === record) this.pendingRooms.delete(record.room);
+      this.queued.remove(record);
       done(error);
     });
   }
@@ -118,21 +115,21 @@ export class PgSessionStore implements SessionStorage {
   }
 
   async getSession(id: string): Promise<SessionRecord | null> {
-    const queued = this.pending.get(id);
+    const queued = this.queued.get(id);
     if (queued) return queued;
     const rows = await guard(() => this.sql.unsafe(`SELECT ${SESSION_SELECT} FROM sessions WHERE id = $1`, [id]));
     return rows.length > 0 ? sessionFromPgRow(this.cipher, rows[0]) : null;
   }
 
   async findActiveSessionByRoom(room: string): Promise<SessionRecord | null> {
-    const queued = this.pendingRooms.get(room);
+    const queued = this.queued.inRoom(room);
     if (queued) return queued;
     const rows = await guard(() => this.sql.unsafe(`SELECT ${SESSION_SELECT} FROM sessions WHERE room = $1 AND status = 'active'`, [room]));
     return rows.length > 0 ? sessionFromPgRow(this.cipher, rows[0]) : null;
   }
 
   async insertSession(record: SessionRecord): Promise<void> {
-    if (this.pending.has(record.id) || (record.room !== null && this.pendingRooms.has(record.room))) throw conflictOf(record);
+    if (this.queued.blocks(record)) throw conflictOf(record);
     const inserted = await guard(() =>
       this.sql.unsafe(
         `INSERT INTO sessions SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS ${SESSION_RECORDSET} ON CONFLICT DO NOTHING RETURNING id`,
@@ -144,7 +141,7 @@ export class PgSessionStore implements SessionStorage {
 
   async updateSession(id: string, patch: SessionPatch): Promise<void> {
     if (Object.keys(patch).length === 0) return;
-    const queued = this.pending.get(id);
+    const queued = this.queued.get(id);
     if (queued) return void Object.assign(queued, patch);
     const sets: string[] = [];
     const params: unknown[] = [id];
@@ -164,7 +161,7 @@ export class PgSessionStore implements SessionStorage {
   }
 
   async endSession(id: string, status: "completed" | "cancelled" | "expired", endedAt: number): Promise<boolean> {
-    if (this.pending.has(id)) await this.commits.flush();
+    if (this.queued.has(id)) await this.commits.flush();
     // One statement: of several nodes ending the same session at once, exactly one sees a row come back.
     const rows = await guard(() =>
       this.sql.unsafe("UPDATE sessions SET status = $2, ended_at = $3, duration_ms = $3 - started_at WHERE id = $1 AND status = 'active' RETURNING id", [id, status, endedAt]),
@@ -175,7 +172,7 @@ export class PgSessionStore implements SessionStorage {
   async saveActivity(updates: ReadonlyArray<{ id: string; lastActivityAt: number }>): Promise<void> {
     if (updates.length === 0) return;
     for (const u of updates) {
-      const queued = this.pending.get(u.id);
+      const queued = this.queued.get(u.id);
       if (queued) queued.lastActivityAt = Math.max(queued.lastActivityAt, u.lastActivityAt);
     }
     await guard(() =>
@@ -205,7 +202,7 @@ export class PgSessionStore implements SessionStorage {
   }
 
   async participants(sessionId: string): Promise<string[]> {
-    if (this.pending.has(sessionId)) return [];
+    if (this.queued.has(sessionId)) return [];
     const rows = await guard(() => this.sql.unsafe("SELECT user_id FROM session_participants WHERE session_id = $1", [sessionId]));
     return rows.map((r: { user_id: string }) => r.user_id);
   }
@@ -302,7 +299,7 @@ export class PgSessionStore implements SessionStorage {
   }
 
   async addAssistantMetrics(sessionId: string, delta: { messages: number; responseTimeMs?: number }): Promise<void> {
-    if (this.pending.has(sessionId)) await this.commits.flush();
+    if (this.queued.has(sessionId)) await this.commits.flush();
     const timed = delta.responseTimeMs === undefined ? 0 : 1;
     await guard(() =>
       this.sql.unsafe(
@@ -320,7 +317,7 @@ export class PgSessionStore implements SessionStorage {
   }
 
   private async commitPendingSessions(): Promise<void> {
-    if (this.pending.size > 0) await this.commits.flush();
+    if (this.queued.size > 0) await this.commits.flush();
   }
 
   /**

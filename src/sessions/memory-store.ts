@@ -2,6 +2,7 @@
 // queued writes committed together on flush() or on a microtask, callbacks in enqueue order, queued sessions
 // visible at once, gapless seq — with no I/O. It can be told to fail its next commits. Tested by
 // test/sessions/memory-store.test.ts through the shared contract suite.
+import { QueuedSessions } from "./queued-sessions.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import type { Message, SessionStatus } from "../protocol/types.ts";
 import type { AppendCallback, AppendInput, AppendResult, SessionListQuery, SessionPatch, SessionRecord, SessionStore } from "./store.ts";
@@ -43,8 +44,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly byClientMsgId = new Map<string, Message>();
   private readonly participantRows = new Map<string, Map<string, number>>();
   /** Sessions queued and not committed yet, by id and by room (the same records, handed back as they are). */
-  private readonly pending = new Map<string, SessionRecord>();
-  private readonly pendingRooms = new Map<string, SessionRecord>();
+  private readonly queued = new QueuedSessions();
   private queue: Work[] = [];
   private scheduled = false;
   private failures: { count: number; code: CommitFailure } = { count: 0, code: "internal" };
@@ -71,20 +71,18 @@ export class MemorySessionStore implements SessionStore {
   }
 
   queueSession(record: SessionRecord, done: (error: SessiondError | null) => void): void {
-    if (this.pending.has(record.id)) throw new SessiondError("conflict", "A session with that id exists.");
-    if (record.room !== null && this.pendingRooms.has(record.room)) throw new SessiondError("conflict", "The room already has an active session.");
+    this.queued.check(record);
     if (this.faulted) {
       // While a fault lasts a refusal comes at once, not after the commit.
       this.insertSession(record);
       return queueMicrotask(() => done(null));
     }
-    this.pending.set(record.id, record);
-    if (record.room !== null) this.pendingRooms.set(record.room, record);
+    this.queued.add(record);
     this.enqueue({ op: "session", record, done });
   }
 
   queueParticipant(sessionId: string, userId: string, at: number, done: (error: SessiondError | null, added: boolean) => void): void {
-    if (this.faulted && !this.pending.has(sessionId)) {
+    if (this.faulted && !this.queued.has(sessionId)) {
       const added = this.addParticipant(sessionId, userId, at);
       return queueMicrotask(() => done(null, added));
     }
@@ -105,34 +103,34 @@ export class MemorySessionStore implements SessionStore {
   }
 
   getSession(id: string): SessionRecord | null {
-    const queued = this.pending.get(id);
+    const queued = this.queued.get(id);
     if (queued) return queued;
     const stored = this.sessions.get(id);
     return stored ? copy(stored) : null;
   }
 
   findActiveSessionByRoom(room: string): SessionRecord | null {
-    const queued = this.pendingRooms.get(room);
+    const queued = this.queued.inRoom(room);
     if (queued) return queued;
     const id = this.activeRooms.get(room);
     return id === undefined ? null : copy(this.sessions.get(id)!);
   }
 
   insertSession(record: SessionRecord): void {
-    if (this.pending.has(record.id) || (record.room !== null && this.pendingRooms.has(record.room)) || this.conflicts(record)) throw conflict(record);
+    if (this.queued.blocks(record) || this.conflicts(record)) throw conflict(record);
     this.write(() => this.storeSession(record));
   }
 
   updateSession(id: string, patch: SessionPatch): void {
     if (Object.keys(patch).length === 0) return;
-    const queued = this.pending.get(id);
+    const queued = this.queued.get(id);
     if (queued) return void Object.assign(queued, patch);
     const stored = this.sessions.get(id);
     this.write(() => stored && Object.assign(stored, copy(patch)));
   }
 
   endSession(id: string, status: Exclude<SessionStatus, "active">, endedAt: number): boolean {
-    if (this.pending.has(id)) this.flush();
+    if (this.queued.has(id)) this.flush();
     const stored = this.sessions.get(id);
     return this.write(() => {
       if (!stored || stored.status !== "active") return false;
@@ -145,7 +143,7 @@ export class MemorySessionStore implements SessionStore {
   saveActivity(updates: ReadonlyArray<{ id: string; lastActivityAt: number }>): void {
     if (updates.length === 0) return;
     for (const u of updates) {
-      const queued = this.pending.get(u.id);
+      const queued = this.queued.get(u.id);
       if (queued) queued.lastActivityAt = Math.max(queued.lastActivityAt, u.lastActivityAt);
     }
     this.write(() => {
@@ -157,7 +155,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   addParticipant(sessionId: string, userId: string, at: number): boolean {
-    if (this.pending.has(sessionId)) this.flush();
+    if (this.queued.has(sessionId)) this.flush();
     return this.write(() => {
       const added = this.storeParticipant(sessionId, userId, at);
       if (added === null) throw notFound();
@@ -233,7 +231,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   addAssistantMetrics(sessionId: string, delta: { messages: number; responseTimeMs?: number }): void {
-    if (this.pending.has(sessionId)) this.flush();
+    if (this.queued.has(sessionId)) this.flush();
     const stored = this.sessions.get(sessionId);
     this.write(() => {
       if (!stored) return;
@@ -359,8 +357,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   private unqueue(record: SessionRecord): void {
-    if (this.pending.get(record.id) === record) this.pending.delete(record.id);
-    if (record.room !== null && this.pendingRooms.get(record.room) === record) this.pendingRooms.delete(record.room);
+    this.queued.remove(record);
   }
 
   /** A direct write: fails (throws) when told to, and a success ends a fault in progress. */
@@ -386,6 +383,6 @@ export class MemorySessionStore implements SessionStore {
 
   /** Reads over many sessions see the queued ones: they commit first. */
   private commitPendingSessions(): void {
-    if (this.pending.size > 0) this.flush();
+    if (this.queued.size > 0) this.flush();
   }
 }

@@ -3,7 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import type { Message } from "../../src/protocol/types.ts";
 import { MemorySessionStore } from "../../src/sessions/memory-store.ts";
-import { ManualClock, principal, SessionEvents, SessionService, type JoinResult } from "../../src/sessions/index.ts";
+import { principal, SessionService, type JoinResult } from "../../src/sessions/index.ts";
+import { joinStored, serviceOn } from "./service-setup.ts";
 import type { SessionStorage } from "../../src/sessions/store.ts";
 
 /** The memory store with every read and direct write answered a turn later (queued writes keep their callbacks). */
@@ -31,37 +32,16 @@ function later(store: MemorySessionStore): SessionStorage & { reads: number } {
 function setup(opts: { cacheMaxSessions?: number; expiryMs?: number } = {}) {
   const memory = new MemorySessionStore();
   const store = later(memory);
-  const clock = new ManualClock();
-  const events = new SessionEvents();
+  const { service, clock, events } = serviceOn(store, { windowSize: 5, ...(opts.expiryMs && { expiryMs: opts.expiryMs }), ...(opts.cacheMaxSessions && { cacheMaxSessions: opts.cacheMaxSessions }) });
   const committed: Message[] = [];
   events.on("message.committed", ({ message }) => committed.push(message));
   const ended: string[] = [];
   events.on("session.ended", ({ session }) => ended.push(session.id));
   const reads: string[] = [];
   events.on("session.read", ({ sessionId }) => reads.push(sessionId));
-  let ids = 0;
-  const service = new SessionService({
-    store,
-    events,
-    clock,
-    limiter: { take: () => 0, refund: () => {} },
-    newMessageId: () => `m${++ids}`,
-    rules: {
-      expiryMs: opts.expiryMs ?? 60_000,
-      windowSize: 5,
-      cacheMaxSessions: opts.cacheMaxSessions ?? 1000,
-      maxRecoveryMessages: 1000,
-      maxMessageBytes: 65_536,
-      createOnJoin: true,
-      assistantAvailable: false,
-      defaults: { analysis: { enabled: false, share: "staff" }, assistant: { enabled: false, name: "assistant", trigger: "every" }, endOnDisconnect: { enabled: false, graceSeconds: 30 } },
-    },
-  });
   return { memory, store, clock, service, committed, ended, reads };
 }
 
-const joinStored = (service: SessionService, userId: string, session: string, since?: number) =>
-  new Promise<JoinResult>((resolve, reject) => service.joinStored(principal(userId), { session }, { since }, (e, r) => (e ? reject(e) : resolve(r!))));
 const send = (service: SessionService, userId: string, session: string, content: string) =>
   new Promise<number>((resolve, reject) => service.append(principal(userId), session, { content }, (e, r) => (e ? reject(e) : resolve(r!.message.seq))));
 

@@ -2,9 +2,10 @@
 // manual clock (no file, no timers: the tests run in microseconds).
 import { describe, expect, test } from "bun:test";
 import { MemorySessionStore } from "../../src/sessions/memory-store.ts";
-import { ManualClock, principal, SessionEvents, SessionService, type JoinResult } from "../../src/sessions/index.ts";
+import { principal, SessionService } from "../../src/sessions/index.ts";
 import { newSessionRecord } from "../../src/sessions/store.ts";
 import { describeSessionStorage } from "../contract/session-storage.ts";
+import { joinStored, serviceOn } from "./service-setup.ts";
 
 describeSessionStorage("memory", () => {
   const store = new MemorySessionStore();
@@ -14,31 +15,8 @@ describeSessionStorage("memory", () => {
 function setup(expiryMs = 60_000) {
   const batches: number[] = [];
   const store = new MemorySessionStore({ onCommit: (n) => batches.push(n) });
-  const clock = new ManualClock();
-  const events = new SessionEvents();
-  let ids = 0;
-  const service = new SessionService({
-    store,
-    events,
-    clock,
-    limiter: { take: () => 0, refund: () => {} },
-    newMessageId: () => `m${++ids}`,
-    rules: {
-      expiryMs,
-      windowSize: 100,
-      cacheMaxSessions: 1000,
-      maxRecoveryMessages: 1000,
-      maxMessageBytes: 65_536,
-      createOnJoin: true,
-      assistantAvailable: false,
-      defaults: { analysis: { enabled: false, share: "staff" }, assistant: { enabled: false, name: "assistant", trigger: "every" }, endOnDisconnect: { enabled: false, graceSeconds: 30 } },
-    },
-  });
-  return { store, clock, events, service, batches };
+  return { store, batches, ...serviceOn(store, { expiryMs }) };
 }
-
-const joinStored = (service: SessionService, userId: string, session: string) =>
-  new Promise<JoinResult>((resolve, reject) => service.joinStored(principal(userId), { session }, {}, (e, r) => (e ? reject(e) : resolve(r!))));
 
 describe("MemorySessionStore", () => {
   test("failNextCommits fails whole batches (nothing of them stored), then commits again", async () => {

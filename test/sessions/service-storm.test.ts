@@ -4,40 +4,25 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { migrate, openDatabase, SqliteSessionStore } from "../../src/db/index.ts";
 import type { SessiondError } from "../../src/protocol/errors.ts";
-import { ManualClock, principal, SessionEvents, SessionService, type JoinResult } from "../../src/sessions/index.ts";
+import { principal, type JoinResult } from "../../src/sessions/index.ts";
 import { tempDir } from "../helpers.ts";
+import { joinStored, serviceOn } from "./service-setup.ts";
 
 function setup(rules: { expiryMs?: number; maxRecoveryBytes?: number } = {}) {
   const sqlite = openDatabase(join(tempDir(), "svc.db"));
   migrate(sqlite);
   const batches: number[] = [];
   const store = new SqliteSessionStore(sqlite, { maxBatch: 4096, onCommit: (n) => batches.push(n) });
-  const clock = new ManualClock();
-  const events = new SessionEvents();
-  let ids = 0;
-  const service = new SessionService({
-    store,
-    events,
-    clock,
-    limiter: { take: () => 0, refund: () => {} },
-    newMessageId: () => `m${++ids}`,
-    rules: {
-      expiryMs: rules.expiryMs ?? 60_000,
-      windowSize: 1000,
-      cacheMaxSessions: 100_000,
-      maxRecoveryMessages: 10_000,
-      maxRecoveryBytes: rules.maxRecoveryBytes,
-      maxMessageBytes: 65_536,
-      createOnJoin: true,
-      assistantAvailable: false,
-      defaults: { analysis: { enabled: false, share: "staff" }, assistant: { enabled: false, name: "assistant", trigger: "every" }, endOnDisconnect: { enabled: false, graceSeconds: 30 } },
-    },
+  const { service, clock, events } = serviceOn(store, {
+    ...(rules.expiryMs !== undefined && { expiryMs: rules.expiryMs }),
+    windowSize: 1000,
+    cacheMaxSessions: 100_000,
+    maxRecoveryMessages: 10_000,
+    maxRecoveryBytes: rules.maxRecoveryBytes,
   });
   return { sqlite, store, service, clock, events, batches };
 }
 
-const joinStored = (service: SessionService, userId: string, session: string, options = {}) =>
-  new Promise<JoinResult>((resolve, reject) => service.joinStored(principal(userId), { session }, options, (e, r) => (e ? reject(e) : resolve(r!))));
 
 describe("joins through the group commit", () => {
   test("a join that opens its session answers after the session and the participant are stored", async () => {
