@@ -2,7 +2,7 @@
 // stopped after the test (and when the process exits). PostgreSQL refuses to run as root: as root every command runs
 // as the `postgres` user through runuser.
 import { spawnSync } from "bun";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 
@@ -27,6 +27,21 @@ function binDir(): string {
     if (existsSync(join(dir, "initdb")) && existsSync(join(dir, "pg_ctl"))) return dir;
   }
   throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
+}
+
+/** The direct children of a process (the server's backends and workers), from /proc. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }
 
 function freePort(): number {
@@ -122,7 +137,19 @@ export async function startPostgres(): Promise<PostgresEngine> {
     },
     kill() {
       const pid = run(bin, "pg_ctl", ["-D", dataDir, "status"], true).out.match(/PID: (\d+)/)?.[1];
-      if (pid !== undefined) process.kill(Number(pid), "SIGKILL");
+      if (pid === undefined) return;
+      // The whole server dies at once, as on a crashed machine: a killed postmaster alone leaves its backends
+      // serving the connections they hold. Returns once none of them is left.
+      const tree = [Number(pid), ...childrenOf(Number(pid))];
+      for (const p of tree) {
+        try {
+          process.kill(p, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      const until = Date.now() + 5000;
+      while (tree.some((p) => existsSync(`/proc/${p}`)) && Date.now() < until) Bun.sleepSync(10);
     },
   };
 }
