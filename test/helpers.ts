@@ -49,8 +49,42 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
-/** Starts a real server process on a free port and waits for its `server.started` line. */
+/** This run's servers are two-node clusters (the second pass of `npm test`); see startServer. */
+export const ON_CLUSTER = process.env.SESSIOND_TEST_TOPOLOGY === "cluster";
+
+/**
+ * Starts a real server process on a free port and waits for its `server.started` line. With
+ * SESSIOND_TEST_TOPOLOGY=cluster (the second pass of `npm test`), a server is a two-node cluster instead: PostgreSQL,
+ * Redis and two nodes behind a round-robin balancer, reached at the balancer's address, so the same test runs
+ * unchanged against several nodes.
+ */
 export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
+  if (ON_CLUSTER && opts.cmd === undefined && opts.env?.DATABASE_URL === undefined) return startClusterServer(opts);
+  return startProcess(opts);
+}
+
+/** A two-node cluster seen as one server: its address is the balancer's; the first node stands for the process. */
+async function startClusterServer(opts: StartOptions): Promise<ServerProcess> {
+  const { startCluster } = await import("./cluster/setup.ts");
+  const cluster = await startCluster({ nodes: 2, env: opts.env });
+  const first = cluster.nodes[0]!;
+  return {
+    port: cluster.balancer.port,
+    http: cluster.http,
+    ws: cluster.ws,
+    dataDir: first.dataDir,
+    proc: first.proc,
+    logs: first.logs,
+    stderr: first.stderr,
+    async stop() {
+      await cluster.stop();
+      return first.exited;
+    },
+    exited: first.exited,
+  };
+}
+
+async function startProcess(opts: StartOptions): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? tempDir();
   const proc = Bun.spawn(opts.cmd ?? [process.execPath, MAIN, "serve"], {
     cwd: opts.cwd ?? ROOT,

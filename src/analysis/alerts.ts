@@ -1,8 +1,9 @@
 // Crisis alerts: when an analysis raises one (pure), the acknowledge/resolve rules (pure), and AlertService, which
 // lists and changes stored alerts for staff and tells the transports through `alert.updated`.
 import { SessiondError } from "../protocol/errors.ts";
+import { then, type Awaitable } from "../sessions/awaitable.ts";
 import type { SessionEvents } from "../sessions/events.ts";
-import type { AlertStore } from "./store.ts";
+import type { AlertStorage } from "./store.ts";
 import { riskRank, type Alert, type AlertStatus, type Analysis, type RiskLevel } from "./types.ts";
 
 export type AlertAction = "acknowledge" | "resolve";
@@ -67,11 +68,15 @@ export interface AlertPage {
   nextAfter: string | null;
 }
 
-/** Reads and changes alerts for staff; the HTTP routes check the caller is staff before calling. */
+/**
+ * Reads and changes alerts for staff; the HTTP routes check the caller is staff before calling. Answers come as the
+ * storage gives them: at once from a synchronous store (an action's read, change and broadcast then run in one
+ * turn, so two staff acting at once cannot both change an alert), later from an asynchronous one.
+ */
 export class AlertService {
   constructor(
     private readonly deps: {
-      store: AlertStore;
+      store: AlertStorage;
       events: SessionEvents;
       now?: () => number;
       /** Told of each change, for the log (ids only). */
@@ -79,38 +84,43 @@ export class AlertService {
     },
   ) {}
 
-  /** Newest first. Throws `bad_request` when `after` names no alert. */
-  list(query: AlertListQuery): AlertPage {
-    let after: { createdAt: number; id: string } | undefined;
-    if (query.after !== undefined) {
-      const last = this.deps.store.getAlert(query.after);
+  /** Newest first. Fails with `bad_request` when `after` names no alert. */
+  list(query: AlertListQuery): Awaitable<AlertPage> {
+    const page = (after: { createdAt: number; id: string } | undefined) =>
+      then(this.deps.store.listAlerts({ status: query.status, session: query.session, after, limit: query.limit + 1 }), (rows) => {
+        const more = rows.length > query.limit;
+        const alerts = more ? rows.slice(0, query.limit) : rows;
+        return { alerts, nextAfter: more ? alerts[alerts.length - 1]!.id : null };
+      });
+    if (query.after === undefined) return page(undefined);
+    return then(this.deps.store.getAlert(query.after), (last) => {
       if (!last) throw new SessiondError("bad_request", 'Field "after" is invalid: expected the nextAfter of a previous page (an alert id).');
-      after = { createdAt: Date.parse(last.createdAt), id: last.id };
-    }
-    const page = this.deps.store.listAlerts({ status: query.status, session: query.session, after, limit: query.limit + 1 });
-    const more = page.length > query.limit;
-    const alerts = more ? page.slice(0, query.limit) : page;
-    return { alerts, nextAfter: more ? alerts[alerts.length - 1]!.id : null };
+      return page({ createdAt: Date.parse(last.createdAt), id: last.id });
+    });
   }
 
-  get(id: string): Alert {
-    const alert = this.deps.store.getAlert(id);
-    if (!alert) throw new SessiondError("not_found", "No such alert.");
-    return alert;
+  /** Fails with `not_found` when there is no such alert. */
+  get(id: string): Awaitable<Alert> {
+    return then(this.deps.store.getAlert(id), (alert) => {
+      if (!alert) throw new SessiondError("not_found", "No such alert.");
+      return alert;
+    });
   }
 
   /** Applies the action (see applyAlertAction); broadcasts `alert.updated` only when something changed. */
-  act(id: string, action: AlertAction, by: string, note?: string): Alert {
-    const current = this.get(id);
-    const next = applyAlertAction(current, action, by, new Date((this.deps.now ?? Date.now)()).toISOString(), note);
-    if (!next) return current;
-    this.deps.store.updateAlert(next);
-    this.deps.onChanged?.(next, action, by);
-    this.deps.events.emit("alert.updated", { alert: next });
-    return next;
+  act(id: string, action: AlertAction, by: string, note?: string): Awaitable<Alert> {
+    return then(this.get(id), (current) => {
+      const next = applyAlertAction(current, action, by, new Date((this.deps.now ?? Date.now)()).toISOString(), note);
+      if (!next) return current;
+      return then(this.deps.store.updateAlert(next), () => {
+        this.deps.onChanged?.(next, action, by);
+        this.deps.events.emit("alert.updated", { alert: next });
+        return next;
+      });
+    });
   }
 
-  count(session: string): number {
+  count(session: string): Awaitable<number> {
     return this.deps.store.countAlerts(session);
   }
 }

@@ -1,5 +1,6 @@
-// The storage contract of analysis and alerts (types only); implemented by db/SqliteAnalysisStore. Its "user
-// messages without an analysis" query is the analysis subscriber's cursor: nothing in memory has to survive a crash.
+// The storage contract of analysis and alerts (types only); implemented by db/SqliteAnalysisStore (synchronous) and
+// pg/PgAnalysisStore (asynchronous). Its "user messages without an analysis" query is the analysis subscriber's
+// cursor: nothing in memory has to survive a crash.
 import type { Awaitable } from "../sessions/store.ts";
 import type { Alert, AlertStatus, Analysis } from "./types.ts";
 
@@ -85,5 +86,8 @@ export interface AnalysisStore extends AnalysisStorage {
   countAlerts(session: string): number;
 }
 
-/** The alert half of the store, which is all AlertService needs. */
+/** The alert half of the storage, which is all AlertService needs (answers may come later). */
+export type AlertStorage = Pick<AnalysisStorage, "getAlert" | "listAlerts" | "updateAlert" | "countAlerts">;
+
+/** The alert half of the synchronous store. */
 export type AlertStore = Pick<AnalysisStore, "getAlert" | "listAlerts" | "updateAlert" | "countAlerts">;

@@ -1,6 +1,8 @@
 // AnalysisSubscriber: every committed user message of a session with analysis on goes through a bounded queue to
 // the analyzers; results are stored in batches (one transaction each) and announced once. Drops and crashes are
-// recovered by the catch-up, which reads "user messages without an analysis" from storage (its cursor).
+// recovered by the catch-up, which reads "user messages without an analysis" from storage (its cursor). A synchronous
+// store is used in place (no promise per batch or read); an asynchronous one has one batch in flight at a time.
+import { isPending, type Awaitable } from "../sessions/awaitable.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
@@ -8,7 +10,7 @@ import { WorkQueue } from "../sessions/work-queue.ts";
 import { alertFor, raisesAlert } from "./alerts.ts";
 import type { TimeBudget } from "./budget.ts";
 import type { PipelineResult } from "./pipeline.ts";
-import type { AnalysisStore, AnalysisWork, NewAnalysis } from "./store.ts";
+import type { AnalysisStorage, AnalysisWork, NewAnalysis, SaveOutcome } from "./store.ts";
 import type { Alert, Analysis, AnalysisCore, RiskLevel } from "./types.ts";
 
 /** Messages of sessions that ended longer ago than this are not caught up (they are read-only history). */
@@ -38,7 +40,7 @@ export interface AnalysisSubscriberOptions {
 export interface AnalysisSubscriberDeps {
   events: SessionEvents;
   service: SessionService;
-  store: AnalysisStore;
+  store: AnalysisStorage;
   analyze: (text: string) => Promise<PipelineResult>;
   newAlertId: () => string;
   now?: () => number;
@@ -81,6 +83,8 @@ export class AnalysisSubscriber implements Subscriber {
   private pendingStore: Analysed[] = [];
   private storeScheduled = false;
   private lastFlushAt = -Infinity;
+  /** The batch an asynchronous store is saving, until it is stored and announced; results meanwhile wait for the next. */
+  private saving: Promise<void> | null = null;
   private catchingUp: Promise<void> | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -137,8 +141,16 @@ export class AnalysisSubscriber implements Subscriber {
     this.queue.stop();
     await Promise.race([this.queue.idle(), Bun.sleep(this.opts.stopWaitMs)]);
     await this.catchingUp;
+    // An asynchronous store: the batch it is saving, then one more with what is left (each as long as stopWaitMs at
+    // most: an unreachable database must not hold the shutdown; the catch-up redoes what was not stored).
+    if (this.saving) await this.settled(this.saving);
     this.flushStore();
+    if (this.saving) await this.settled(this.saving);
     this.storeClosed = true;
+  }
+
+  private settled(saving: Promise<void>): Promise<void> {
+    return Promise.race([saving, Bun.sleep(this.opts.stopWaitMs)]);
   }
 
   /** Resolves when nothing waits, is in flight, or is being caught up (for tests and shutdown). */
@@ -146,7 +158,7 @@ export class AnalysisSubscriber implements Subscriber {
     for (;;) {
       await this.catchingUp;
       await this.queue.idle();
-      if (this.pendingStore.length === 0 && !this.catchingUp && this.queue.depth === 0 && this.queue.inFlight === 0) return;
+      if (this.pendingStore.length === 0 && !this.catchingUp && !this.saving && this.queue.depth === 0 && this.queue.inFlight === 0) return;
       await nextTurn();
     }
   }
@@ -216,14 +228,15 @@ export class AnalysisSubscriber implements Subscriber {
   }
 
   private flushStore(): void {
-    if (this.pendingStore.length === 0) return;
+    // While a batch is being saved, results wait: it schedules the next flush when it settles.
+    if (this.pendingStore.length === 0 || this.saving) return;
     if (this.deps.budget) this.deps.budget.measure(() => this.storeBatch());
     else this.storeBatch();
   }
 
   private storeBatch(): void {
-    const batch = this.pendingStore;
-    this.pendingStore = [];
+    // Up to maxStoreBatch: more wait only while an asynchronous store is saving the batch before.
+    const batch = this.pendingStore.splice(0, this.opts.maxStoreBatch);
     this.lastFlushAt = performance.now();
     if (this.storeClosed) {
       for (const b of batch) b.done();
@@ -241,9 +254,39 @@ export class AnalysisSubscriber implements Subscriber {
         alert: raisesAlert(core.crisis.risk_level, alertMinRisk) ? alertFor(work, analysis, alertMinRisk, this.deps.newAlertId()) : null,
       };
     });
+    let saved: Awaitable<SaveOutcome[]>;
+    try {
+      saved = this.deps.store.save(items);
+    } catch (e) {
+      this.stored(batch, items, null, e);
+      return;
+    }
+    if (!isPending(saved)) {
+      this.stored(batch, items, saved, null);
+      return;
+    }
+    // The answer comes later: announced then, and counted against the budget like the synchronous store's work.
+    const settle = (outcomes: SaveOutcome[] | null, error: unknown) => {
+      if (this.deps.budget) this.deps.budget.measure(() => this.stored(batch, items, outcomes, error));
+      else this.stored(batch, items, outcomes, error);
+    };
+    const saving: Promise<void> = Promise.resolve(saved)
+      .then(
+        (outcomes) => settle(outcomes, null),
+        (e: unknown) => settle(null, e),
+      )
+      .finally(() => {
+        if (this.saving === saving) this.saving = null;
+        if (this.pendingStore.length > 0) this.scheduleStore();
+      });
+    this.saving = saving;
+  }
+
+  /** A batch's save has answered: `outcomes`, or `error` (then nothing of it was stored: one transaction). */
+  private stored(batch: readonly Analysed[], items: readonly NewAnalysis[], outcomes: SaveOutcome[] | null, error: unknown): void {
     let failed = false;
     try {
-      const outcomes = this.deps.store.save(items);
+      if (outcomes === null) throw error;
       this.lastProgressAt = this.now();
       outcomes.forEach((outcome, i) => {
         if (!outcome.stored) return;
@@ -301,7 +344,8 @@ export class AnalysisSubscriber implements Subscriber {
         if (scope === "all") {
           let after = "";
           for (;;) {
-            const page = this.deps.store.catchUpSessions(since, this.opts.defaultEnabled, after, 200);
+            const read = this.deps.store.catchUpSessions(since, this.opts.defaultEnabled, after, 200);
+            const page = isPending(read) ? await read : read;
             for (const s of page) found += await this.scan(s.id, 0, s.lastSeq);
             if (page.length < 200 || this.stopped) break;
             after = page[page.length - 1]!.id;
@@ -313,7 +357,8 @@ export class AnalysisSubscriber implements Subscriber {
               this.remember(session, floor);
               continue;
             }
-            const s = this.deps.store.catchUpSession(session, since);
+            const read = this.deps.store.catchUpSession(session, since);
+            const s = isPending(read) ? await read : read;
             if (!s || !this.deps.service.analysisSetting(session)?.enabled) continue;
             found += await this.scan(session, floor - 1, s.lastSeq);
           }
@@ -339,7 +384,8 @@ export class AnalysisSubscriber implements Subscriber {
     let found = 0;
     while (cursor < lastSeq && !this.stopped) {
       const through = Math.min(cursor + CATCH_UP_WINDOW, lastSeq);
-      const rows = this.deps.store.unanalysed(session, cursor, through, CATCH_UP_PAGE);
+      const read = this.deps.store.unanalysed(session, cursor, through, CATCH_UP_PAGE);
+      const rows = isPending(read) ? await read : read;
       for (const work of rows) {
         while (this.queue.depth >= this.opts.queueMax / 2 && !this.stopped) await Bun.sleep(20);
         if (this.stopped) {

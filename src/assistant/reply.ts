@@ -12,6 +12,7 @@ import { DEFAULT_CONTEXT_MESSAGES } from "../protocol/types.ts";
 import { buildAssistantContext } from "./context.ts";
 import type { AssistantStore } from "./store.ts";
 import type { ActiveStream, StreamRegistry } from "./streams.ts";
+import type { StreamWrites } from "./writes.ts";
 
 /** The part of the model client a reply needs (ModelClient implements it). */
 export interface ChatStreamer {
@@ -37,6 +38,8 @@ export interface ReplyRunnerDeps {
   service: SessionService;
   events: SessionEvents;
   store: AssistantStore;
+  /** Orders each stream's row writes; nothing on the streaming path waits for them. */
+  writes: StreamWrites;
   registry: StreamRegistry;
   model: ChatStreamer;
   logger: Logger;
@@ -87,7 +90,7 @@ export class ReplyRunner {
 
   /** Runs one reply to its end; resolves after its messages are committed, so the next reply sees them. */
   async run(job: ReplyJob): Promise<void> {
-    const { service, events, store, registry, model } = this.deps;
+    const { service, events, store, writes, registry, model } = this.deps;
     // Resolved before the session is read: nothing may come between that read and the stream's start.
     const defaultModel = await this.deps.defaultModel();
     const session = service.peek(job.sessionId);
@@ -115,7 +118,8 @@ export class ReplyRunner {
       firstPieceAt: null,
     };
     const { info } = stream;
-    store.insert({ id: info.id, sessionId: job.sessionId, replyTo: info.replyTo, userId: info.userId, model: info.model, startedAt: now, text: "", reasoning: "", savedAt: now });
+    const row = { id: info.id, sessionId: job.sessionId, replyTo: info.replyTo, userId: info.userId, model: info.model, startedAt: now, text: "", reasoning: "", savedAt: now };
+    writes.run(job.sessionId, info.id, "insert", () => store.insert(row));
     registry.add(stream);
     events.emit("stream.started", { sessionId: job.sessionId, stream: info });
 
@@ -168,7 +172,7 @@ export class ReplyRunner {
     if (stream.finished) return this.settled.get(stream) ?? Promise.resolve();
     stream.finished = true;
     stream.controller.abort();
-    const { service, events, store, registry, logger } = this.deps;
+    const { service, events, registry, logger } = this.deps;
     registry.remove(stream);
     const { info, sessionId } = stream;
     const seconds = (this.deps.now() - stream.startedAtMs) / 1000;
@@ -207,7 +211,7 @@ export class ReplyRunner {
     }
     const end = (seq?: number) => events.emit("stream.ended", { sessionId, streamId: info.id, status, ...(seq !== undefined && { seq }) });
     if (appends.length === 0) {
-      store.delete(info.id);
+      this.forget(stream);
       end();
       return Promise.resolve();
     }
@@ -219,12 +223,13 @@ export class ReplyRunner {
           if (result) {
             seq ??= result.message.seq;
             if (input.role === "assistant") {
-              store.delete(info.id);
+              this.forget(stream);
               if (!result.duplicate) service.recordAssistantMetrics(sessionId, { messages: 1 });
             }
           } else if (error) {
-            // `internal`: nothing stored; the row stays and the next start commits it as interrupted.
-            if (input.role === "assistant" && error.code !== "internal") store.delete(info.id);
+            // `internal`: nothing stored; the row stays and the next start (or, shared, a node's sweep once the
+            // orphan window has passed) commits it as interrupted.
+            if (input.role === "assistant" && error.code !== "internal") this.forget(stream);
             logger.warn("assistant.commit_failed", { session: sessionId, stream: info.id, code: error.code });
           }
           if (--left === 0) {
@@ -236,6 +241,12 @@ export class ReplyRunner {
     });
     this.settled.set(stream, done);
     return done;
+  }
+
+  /** Deletes the stream's row, after its earlier writes. */
+  private forget(stream: ActiveStream): void {
+    const id = stream.info.id;
+    this.deps.writes.run(stream.sessionId, id, "delete", () => this.deps.store.delete(id));
   }
 
   /** One piece from the model: responseTime on the first, then the delta to every subscriber. */

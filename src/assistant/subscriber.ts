@@ -1,18 +1,24 @@
 // The assistant subscriber: hears committed messages that asked for a reply, runs replies one per session and at
 // most AI_MAX_CONCURRENCY at once, saves their text so far, and commits what a crash or a shutdown cut short.
+import { LogThrottle } from "../observability/log-throttle.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import type { AssistantSetting, MessageRole, StreamSnapshot, StreamStatus } from "../protocol/types.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
 import type { AssistantPort, AssistantRequest } from "../sessions/assistant-port.ts";
+import { isPending, then, type Awaitable } from "../sessions/awaitable.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
 import { ReplyRunner, type ChatStreamer, type ReplyJob, type ReplyObserver } from "./reply.ts";
 import { ReplyScheduler } from "./scheduler.ts";
-import type { AssistantStore } from "./store.ts";
-import { StreamRegistry } from "./streams.ts";
+import type { AssistantStore, StreamRow } from "./store.ts";
+import { StreamRegistry, type ActiveStream } from "./streams.ts";
 import { replyRequest } from "./trigger.ts";
+import { StreamWrites, type StreamWriteOp } from "./writes.ts";
+
+/** A failing store logs (and reports) once per this interval and operation, with how many failures it held back. */
+const WRITE_FAILURE_LOG_MS = 10_000;
 
 export interface AssistantOptions {
   /** The model of sessions whose setting names none: AI_MODEL, or resolved from the model server when unset. */
@@ -58,16 +64,25 @@ export class AssistantSubscriber implements Subscriber, AssistantPort {
   private readonly runner: ReplyRunner;
   private readonly now: () => number;
   private readonly unsubscribe: Array<() => void> = [];
+  private readonly writes: StreamWrites;
+  private readonly writeFailureLogs = new Map<StreamWriteOp, LogThrottle>();
+  /** When each reply in progress was last saved (absent: not since its row was inserted at its start). */
+  private readonly savedAt = new WeakMap<ActiveStream, number>();
   private saver: ReturnType<typeof setInterval> | null = null;
+  private sweeper: ReturnType<typeof setInterval> | null = null;
+  /** The orphan claim and commit under way, so that sweeps never overlap and stop() can wait for one. */
+  private recovering: Promise<void> | null = null;
   private stopped = false;
 
   constructor(private readonly deps: AssistantDeps) {
     const o = deps.options;
     this.now = deps.now ?? Date.now;
+    this.writes = new StreamWrites((op, sessionId, streamId, error) => this.writeFailed(op, sessionId, streamId, error));
     this.runner = new ReplyRunner({
       service: deps.service,
       events: deps.events,
       store: deps.store,
+      writes: this.writes,
       registry: this.registry,
       model: deps.model,
       logger: deps.logger,
@@ -87,8 +102,11 @@ export class AssistantSubscriber implements Subscriber, AssistantPort {
     });
   }
 
-  /** Connects to the service and its events, commits the replies a crash cut short, and starts saving text. */
-  start(): void {
+  /**
+   * Connects to the service and its events, commits the replies a crash cut short, and starts saving text. With a
+   * shared store it also starts looking, periodically, for replies of nodes that are gone.
+   */
+  start(): void | Promise<void> {
     const { service, events } = this.deps;
     service.attachAssistant(this);
     this.unsubscribe.push(
@@ -100,8 +118,8 @@ export class AssistantSubscriber implements Subscriber, AssistantPort {
       }),
       events.on("session.ending", ({ sessionId }) => this.endSession(sessionId)),
     );
-    this.recover();
-    this.saver = setInterval(() => this.saveAll(), this.deps.options.saveIntervalMs ?? 200);
+    const started = then(this.recover(), () => this.startTimers());
+    return isPending(started) ? Promise.resolve(started) : undefined;
   }
 
   /**
@@ -113,11 +131,15 @@ export class AssistantSubscriber implements Subscriber, AssistantPort {
     if (this.stopped) return;
     this.stopped = true;
     if (this.saver) clearInterval(this.saver);
+    if (this.sweeper) clearInterval(this.sweeper);
     const dropped = this.scheduler.stop();
-    this.saveAll();
+    this.saveAll(true);
     const pending = this.registry.all().map((s) => this.runner.finish(s, "interrupted"));
-    this.deps.service.flush();
+    this.flushAppends();
     await Promise.all(pending);
+    await this.recovering;
+    // The rows' last saves and deletes, before the store's connection closes.
+    await this.writes.idle();
     for (const off of this.unsubscribe.splice(0)) off();
     this.deps.logger.info("assistant.stopped", { interrupted: pending.length, dropped });
   }
@@ -168,30 +190,88 @@ export class AssistantSubscriber implements Subscriber, AssistantPort {
     for (const stream of this.registry.inSession(sessionId)) void this.runner.finish(stream, "cancelled");
   }
 
-  /** Saves the text so far of every reply that changed since its last save. */
-  private saveAll(): void {
+  private startTimers(): void {
+    const saveIntervalMs = this.deps.options.saveIntervalMs ?? 200;
+    this.saver = setInterval(() => this.saveAll(), saveIntervalMs);
+    const orphanAfterMs = this.deps.store.orphanAfterMs;
+    if (orphanAfterMs !== undefined) this.sweeper = setInterval(() => this.sweep(), Math.max(saveIntervalMs, orphanAfterMs / 2));
+  }
+
+  /**
+   * Saves the text so far of every reply that changed since its last save, and, with a shared store, of every
+   * reply not saved for a third of the orphan window (a reply waiting for the model must not look abandoned).
+   * A reply whose previous write has not answered is skipped until it has (`force`: queued anyway, at shutdown).
+   */
+  private saveAll(force = false): void {
     const now = this.now();
+    const orphanAfterMs = this.deps.store.orphanAfterMs;
+    const keepAliveMs = orphanAfterMs === undefined ? Infinity : orphanAfterMs / 3;
     for (const s of this.registry.all()) {
-      if (!s.dirty) continue;
+      const id = s.info.id;
+      if (!s.dirty && now - (this.savedAt.get(s) ?? s.startedAtMs) < keepAliveMs) continue;
+      if (!force && this.writes.pending(id)) continue;
       s.dirty = false;
-      try {
-        this.deps.store.save(s.info.id, s.text, s.reasoning, now);
-      } catch (e) {
-        s.dirty = true;
-        this.deps.logger.warn("assistant.save_failed", { session: s.sessionId, stream: s.info.id, error: e instanceof Error ? e.name : typeof e });
-      }
+      this.savedAt.set(s, now);
+      const { text, reasoning } = s;
+      this.writes.run(s.sessionId, id, "save", () => this.deps.store.save(id, text, reasoning, now), () => {
+        if (!s.finished) s.dirty = true;
+      });
     }
   }
 
-  /** Every reply a crash left in progress is committed as `interrupted` with the text saved for it, exactly once. */
-  private recover(): void {
-    const rows = this.deps.store.all();
+  /** A periodic look for replies of nodes that are gone (shared store only); failures wait for the next one. */
+  private sweep(): void {
+    if (this.stopped || this.recovering) return;
+    let recovered: Awaitable<void>;
+    try {
+      recovered = this.recover();
+    } catch (e) {
+      this.recoveryFailed(e);
+      return;
+    }
+    if (!isPending(recovered)) return;
+    const p: Promise<void> = Promise.resolve(recovered).then(
+      () => {},
+      (e) => this.recoveryFailed(e),
+    );
+    this.recovering = p;
+    void p.then(() => {
+      if (this.recovering === p) this.recovering = null;
+    });
+  }
+
+  private recoveryFailed(e: unknown): void {
+    this.deps.logger.warn("assistant.recovery_failed", { error: e instanceof Error ? e.name : typeof e });
+    if (!(e instanceof SessiondError && e.code === "unavailable")) this.deps.reporter?.capture(e, { where: "assistant.recover", code: "internal" });
+  }
+
+  /**
+   * Every reply a crash left in progress, as the store hands them over, is committed as `interrupted` with the text
+   * saved for it, exactly once (the stream id is the commit's idempotency key); answers once every commit has.
+   */
+  private recover(): Awaitable<void> {
+    return then(this.deps.store.claimOrphans(this.now()), (rows) => this.commitOrphans(rows));
+  }
+
+  private commitOrphans(claimed: StreamRow[]): Awaitable<void> {
+    // A reply streaming here whose saves could not keep its row fresh is not an orphan: it goes on.
+    const rows = claimed.filter((row) => this.registry.find(row.sessionId, row.id) === undefined);
     if (rows.length === 0) return;
-    const { service, store, logger } = this.deps;
+    const { service, logger } = this.deps;
     let committed = 0;
+    let left = rows.length;
+    let answered!: () => void;
+    const done = new Promise<void>((resolve) => (answered = resolve));
+    const settle = () => {
+      if (--left > 0) return;
+      logger.info("assistant.recovered", { rows: rows.length, committed });
+      answered();
+    };
+    const forget = (row: StreamRow) => this.writes.run(row.sessionId, row.id, "delete", () => this.deps.store.delete(row.id));
     for (const row of rows) {
       if (row.text === "" && row.reasoning === "") {
-        store.delete(row.id);
+        forget(row);
+        settle();
         continue;
       }
       const status: StreamStatus = "interrupted";
@@ -210,13 +290,34 @@ export class AssistantSubscriber implements Subscriber, AssistantPort {
             service.recordAssistantMetrics(row.sessionId, { messages: 1 });
             this.deps.observer?.ended(status, (row.savedAt - row.startedAt) / 1000);
           }
-          if (!error || error.code !== "internal") store.delete(row.id);
+          // `internal`: nothing stored; the row stays for the next start (or, shared, the next node's sweep).
+          if (!error || error.code !== "internal") forget(row);
           else logger.warn("assistant.commit_failed", { session: row.sessionId, stream: row.id, code: error.code });
+          settle();
         },
       );
     }
-    service.flush();
-    logger.info("assistant.recovered", { rows: rows.length, committed });
+    this.flushAppends();
+    return left === 0 ? undefined : done;
+  }
+
+  /**
+   * Commits the appends queued now instead of at the next group commit. Each append's outcome comes through its
+   * own callback; activity the flush could not write stays pending in the service for its next write.
+   */
+  private flushAppends(): void {
+    const flushed = this.deps.service.flush();
+    if (isPending(flushed)) Promise.resolve(flushed).catch(() => {});
+  }
+
+  /** A row write that failed: logged (and reported unless the store is merely unreachable), at most once per interval. */
+  private writeFailed(op: StreamWriteOp, sessionId: string, streamId: string, e: unknown): void {
+    let throttle = this.writeFailureLogs.get(op);
+    if (!throttle) this.writeFailureLogs.set(op, (throttle = new LogThrottle(WRITE_FAILURE_LOG_MS)));
+    const take = throttle.take(this.now());
+    if (!take.log) return;
+    this.deps.logger.warn(`assistant.${op}_failed`, { session: sessionId, stream: streamId, error: e instanceof Error ? e.name : typeof e, ...(take.held > 0 && { held: take.held }) });
+    if (!(e instanceof SessiondError && e.code === "unavailable")) this.deps.reporter?.capture(e, { where: `assistant.${op}`, sessionId, code: "internal" });
   }
 }
 

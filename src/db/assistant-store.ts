@@ -1,5 +1,6 @@
 // AssistantStore over bun:sqlite: the `assistant_streams` rows that make a streamed reply survive a crash.
-// Statements are prepared once: a save runs every few hundred milliseconds per reply in progress.
+// Statements are prepared once: a save runs every few hundred milliseconds per reply in progress. One node owns the
+// file, so every row found at start was left by a crash of this node (no orphan window) and writes answer at once.
 import type { Database, Statement } from "bun:sqlite";
 import type { AssistantStore, StreamRow } from "../assistant/store.ts";
 import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
@@ -53,6 +54,12 @@ export class SqliteAssistantStore implements AssistantStore {
     this.stmt.remove.run(id);
   }
 
+  /** Every row: one node owns the file, so at start each is a reply a crash cut short. */
+  claimOrphans(_now: number): StreamRow[] {
+    return this.all();
+  }
+
+  /** Every reply still in progress, oldest first. */
   all(): StreamRow[] {
     return this.stmt.all.all().map((r) => ({
       id: r.id,

@@ -62,18 +62,18 @@ export function registerAlertRoutes(api: OpenAPIHono<ApiEnv>, { alerts, sse }: A
   api.use("/api/alerts", staffOnly);
   api.use("/api/alerts/*", staffOnly);
 
-  api.openapi(routes.list, (c) => {
+  api.openapi(routes.list, async (c) => {
     const q = c.req.valid("query");
-    return c.json(alerts.list({ status: q.status, session: q.session, after: q.after, limit: q.limit }) as z.infer<typeof S.AlertList>, 200);
+    return c.json((await alerts.list({ status: q.status, session: q.session, after: q.after, limit: q.limit })) as z.infer<typeof S.AlertList>, 200);
   });
 
   // A streamed Response, which the typed c.json() cannot express (hence `as never`).
   api.openapi(routes.events, async (c) => (await sse.openAlerts(c.req.raw, c.env?.server)) as never);
 
   for (const action of ["acknowledge", "resolve"] as const) {
-    api.openapi(routes[action], (c) => {
+    api.openapi(routes[action], async (c) => {
       const note = c.req.valid("json")?.note;
-      return c.json(alerts.act(c.req.valid("param").id, action, c.get("principal").userId, note) as z.infer<typeof S.Alert>, 200);
+      return c.json((await alerts.act(c.req.valid("param").id, action, c.get("principal").userId, note)) as z.infer<typeof S.Alert>, 200);
     });
   }
 }

@@ -33,6 +33,8 @@ export interface ApiDeps {
   alerts?: AlertService;
   /** Erasure, export and the audit trail (/api/admin/...), and the audit of admin actions. */
   privacy?: PrivacyRouteDeps;
+  /** Without `privacy`: the sentence its routes answer with (501), e.g. that this store does not offer them yet. */
+  privacyUnavailable?: string;
 }
 
 type Env = ApiEnv;
@@ -193,6 +195,16 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
 
   // Before the admin and alert routes: it records their actions in the audit trail once they succeeded.
   if (deps.privacy) registerPrivacyRoutes(api, deps.privacy);
+  else if (deps.privacyUnavailable) {
+    // Say why, rather than a bare 404 that reads as a wrong path.
+    const why = deps.privacyUnavailable;
+    for (const path of ["/api/admin/sessions/:id", "/api/admin/users/:userId", "/api/admin/users/:userId/export", "/api/admin/audit"]) {
+      api.on(path.endsWith("/export") || path.endsWith("/audit") ? "GET" : "DELETE", path, (c) => {
+        if (!c.get("principal").admin) throw new SessiondError("forbidden", 'Admin routes need a token with role "admin".');
+        throw new SessiondError("bad_request", why, undefined, 501);
+      });
+    }
+  }
   registerAdminRoutes(api, service, deps.admin);
   if (deps.console) registerConsoleRoutes(api, service, deps.console);
   if (deps.alerts) registerAlertRoutes(api, { alerts: deps.alerts, sse });
@@ -260,7 +272,7 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
     const ext = TRANSCRIPT_EXTENSIONS[format];
     const type = TRANSCRIPT_MEDIA_TYPES[format];
     // Readers who may see the analyses get the summary at the top; the alert count is for staff only.
-    const summary = canSeeAnalysis(who, session.analysis.share) ? { ...(who.staff && deps.alerts && { alerts: deps.alerts.count(id) }) } : undefined;
+    const summary = canSeeAnalysis(who, session.analysis.share) ? { ...(who.staff && deps.alerts && { alerts: await deps.alerts.count(id) }) } : undefined;
     return new Response(transcriptStream(format, session, pages, summary), {
       headers: {
         "Content-Type": `${type}; charset=utf-8`,

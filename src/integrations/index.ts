@@ -47,7 +47,7 @@ export interface Integrations {
     service: SessionService;
     events: SessionEvents;
     /** Alerts raised in a session, for the archive's summary (as a staff export shows it). */
-    alertCount?: (sessionId: string) => number;
+    alertCount?: (sessionId: string) => number | PromiseLike<number>;
     onError: (e: unknown, where: string) => void;
   }): AttachedIntegrations;
 }
@@ -126,7 +126,7 @@ export function createIntegrations({ config, sqlite, logger, metrics, version, c
           read: async (id) => {
             try {
               const { session, pages } = await service.run(() => service.transcript(ARCHIVE_READER, id));
-              return { session, pages, summary: alertCount ? { alerts: alertCount(id) } : {} };
+              return { session, pages, summary: alertCount ? { alerts: await alertCount(id) } : {} };
             } catch (e) {
               if ((e as { code?: unknown }).code === "not_found") return null;
               throw e;

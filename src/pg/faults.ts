@@ -29,8 +29,12 @@ export function sqlState(e: unknown): string | null {
   return typeof errno === "string" ? errno : null;
 }
 
+/**
+ * The database cannot be reached: `internal` (as the cluster's contract states: it is the deployment's fault, not
+ * the request's), with a sentence saying nothing was saved and when to try again.
+ */
 export const unavailable = (cause?: unknown): SessiondError =>
-  new SessiondError("unavailable", "The database cannot be reached right now; nothing was saved. Try again shortly.", PG_RETRY_AFTER_MS, undefined, cause === undefined ? undefined : { cause });
+  new SessiondError("internal", "The database cannot be reached right now; nothing was saved. Try again shortly.", PG_RETRY_AFTER_MS, undefined, cause === undefined ? undefined : { cause });
 
 export const notSaved = (cause?: unknown): SessiondError =>
   new SessiondError("internal", "The message could not be stored and was not saved; try again.", undefined, undefined, cause === undefined ? undefined : { cause });

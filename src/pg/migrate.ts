@@ -6,12 +6,14 @@ import journal from "../../drizzle/pg/meta/_journal.json";
 import m0000 from "../../drizzle/pg/0000_init.sql" with { type: "text" };
 import m0001 from "../../drizzle/pg/0001_meta.sql" with { type: "text" };
 import m0002 from "../../drizzle/pg/0002_analysis.sql" with { type: "text" };
+import m0003 from "../../drizzle/pg/0003_assistant.sql" with { type: "text" };
 
 /** Every migration file, in journal order. A new `npm run db:generate:pg` output must be added here. */
 const EMBEDDED_SQL: Record<string, string> = {
   "0000_init": m0000,
   "0001_meta": m0001,
   "0002_analysis": m0002,
+  "0003_assistant": m0003,
 };
 
 /** Any fixed 64-bit key, the same on every node: "sessiond migrate" as digits. */

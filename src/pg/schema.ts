@@ -140,6 +140,30 @@ export const alerts = pgTable(
   ],
 );
 
+/**
+ * Assistant replies in progress, with the text saved so far; committed as messages when they end. Every node's
+ * replies share the table: `saved_at` (refreshed by the live node at least every few seconds) tells a reply still
+ * streaming somewhere from one a crashed node left behind.
+ */
+export const assistantStreams = pgTable(
+  "assistant_streams",
+  {
+    id: text("id").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    replyTo: ms("reply_to").notNull(),
+    userId: text("user_id").notNull(),
+    model: text("model").notNull(),
+    startedAt: ms("started_at").notNull(),
+    // Sealed when encryption is on; text has no practical size limit.
+    text: text("text").notNull().default(""),
+    reasoning: text("reasoning").notNull().default(""),
+    savedAt: ms("saved_at").notNull(),
+  },
+  (t) => [index("assistant_streams_session_idx").on(t.sessionId)],
+);
+
 /** Facts about the database itself (its epoch, for example), as `sessiond_meta` is for SQLite. */
 export const meta = pgTable("sessiond_meta", {
   key: text("key").primaryKey(),

@@ -90,6 +90,10 @@ export class PgSessionStore implements SessionStorage {
   }
 
   append(input: AppendInput, done: AppendCallback): void {
+    // PostgreSQL text and jsonb cannot hold U+0000: refused alone here, it would fail the whole batch it joined.
+    if (input.content.includes("\u0000") || (input.metadata !== undefined && JSON.stringify(input.metadata).includes("\\u0000"))) {
+      return done(new SessiondError("bad_request", "Message content and metadata may not contain the NUL character (U+0000)."), null);
+    }
     this.commits.enqueue(input, done as (e: SessiondError | null, r: WorkResult | null) => void);
   }
 

@@ -22,6 +22,11 @@ export interface FanoutOptions {
   onSlowConsumer?: (conn: Connection) => void;
   /** Told of a session that ended and the connections subscribed to it, before they are unsubscribed. */
   onSessionEnded?: (session: SessionInfo, subscribers: readonly Connection[]) => void;
+  /**
+   * This node's id (the broker's `nodeId`): events of any other origin also bring this node's session service up to
+   * date (SessionService.applyRemote). @default "local", InProcessBroker's: one node, nothing else to hear
+   */
+  nodeId?: string;
 }
 
 /**
@@ -31,12 +36,14 @@ export interface FanoutOptions {
 export class Fanout implements BrokerHandler {
   private readonly scans = new Set<string>();
   private readonly gate: SeqGate;
+  private readonly nodeId: string;
 
   constructor(
     private readonly hub: Hub,
     private readonly service: SessionService,
     private readonly options: FanoutOptions,
   ) {
+    this.nodeId = options.nodeId ?? "local";
     this.gate = new SeqGate({
       fill: options.fill,
       onFillError: options.onFillError,
@@ -58,7 +65,9 @@ export class Fanout implements BrokerHandler {
     this.gate.watch(sessionId, lastSeq, this.hub.subscribers(sessionId).size <= 1);
   }
 
-  deliver(event: BrokerEvent): void {
+  deliver(event: BrokerEvent, origin: string = this.nodeId): void {
+    // Another node's event: the service's copy of the session follows first, then this node's subscribers hear it.
+    if (origin !== this.nodeId) this.service.applyRemote(event);
     switch (event.type) {
       case "message": {
         const id = event.message.session;
@@ -69,6 +78,7 @@ export class Fanout implements BrokerHandler {
       case "frame": {
         const { sessionId, frame } = event;
         const type = frame.type as string;
+        if (type === "presence") return this.presence(sessionId, frame);
         if (event.audience !== "staff") return this.broadcast(sessionId, JSON.stringify(frame), type);
         // Serialized only when a staff member is watching (usually nobody is).
         const staff = [...this.staffSubscribers(sessionId)];
@@ -84,6 +94,19 @@ export class Fanout implements BrokerHandler {
         if (event.change === "ended") return this.ended(event.session, event.status);
         return this.erased(event.sessionId);
     }
+  }
+
+  /**
+   * Presence goes to everyone but the user it is about: on one node the joiner subscribes after its own arrival
+   * was told, and with shared presence (told later, through the broker) it must not hear of itself either.
+   */
+  private presence(sessionId: string, frame: Record<string, unknown>): void {
+    const subscribers = this.hub.subscribers(sessionId);
+    let own = false;
+    for (const conn of subscribers) if (conn.principal.userId === frame.userId) own = true;
+    if (!own) return this.broadcast(sessionId, JSON.stringify(frame), "presence");
+    const others = [...subscribers].filter((conn) => conn.principal.userId !== frame.userId);
+    if (others.length > 0) this.sendEach(others, JSON.stringify(frame), "presence");
   }
 
   /** The broker's link was back after an outage: every followed session is checked against storage. */

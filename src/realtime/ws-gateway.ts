@@ -13,6 +13,7 @@ import type { Clock } from "../sessions/clock.ts";
 import type { JoinResult, SessionService } from "../sessions/session-service.ts";
 import type { Admission } from "./admission.ts";
 import { SmallSet } from "../sessions/small-set.ts";
+import { isPending, type Awaitable } from "../sessions/awaitable.ts";
 import { topicOf, type Fanout } from "./fanout.ts";
 import { errorFrame, toErrorFrame } from "./frames.ts";
 import { DeadlineHeap } from "./deadline-heap.ts";
@@ -299,13 +300,12 @@ export class WebSocketGateway {
       case "message":
         return this.onChatMessage(ws, frame);
       case "configure": {
-        const { conn } = ws.data;
-        const session = this.deps.service.configure(conn.principal, frame.session, frame);
-        return this.reply(ws, { type: "configured", ...ref(frame.id), session });
+        const { principal } = ws.data.conn;
+        return this.answer(ws, frame, () => this.deps.service.configure(principal, frame.session, frame), (session) => ({ type: "configured", ...ref(frame.id), session }));
       }
       case "end": {
-        const session = this.deps.service.end(ws.data.conn.principal, frame.session, frame.status);
-        return this.reply(ws, { type: "ended", ...ref(frame.id), session });
+        const { principal } = ws.data.conn;
+        return this.answer(ws, frame, () => this.deps.service.end(principal, frame.session, frame.status), (session) => ({ type: "ended", ...ref(frame.id), session }));
       }
       case "auth":
         return this.onAuth(ws, frame);
@@ -480,6 +480,19 @@ export class WebSocketGateway {
     const frame = toErrorFrame(e, frameRef, session);
     if (queued) this.queue(ws, frame);
     else this.send(ws, frame);
+  }
+
+  /**
+   * Runs a step of the service (reading ahead first on an asynchronous store) and replies with its result; a
+   * result that comes later is replied to then, and its failure becomes the error frame.
+   */
+  private answer<T>(ws: Ws, frame: ClientFrame & { session: string }, step: () => Awaitable<T>, replyOf: (result: T) => Record<string, unknown>): void {
+    const result = this.deps.service.run(step);
+    if (!isPending(result)) return this.reply(ws, replyOf(result as T));
+    result.then(
+      (value) => this.reply(ws, replyOf(value as T)),
+      (e: unknown) => this.replyError(ws, e, frame.id, frame.session),
+    );
   }
 
   private reply(ws: Ws, frame: Record<string, unknown>): void {

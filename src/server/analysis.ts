@@ -11,6 +11,7 @@ import { storageFaultCode, type StorageFaultListener } from "../db/storage-fault
 import { errorFields, type Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { ErrorReporter } from "../observability/sentry.ts";
+import { isUnavailable } from "../pg/faults.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
@@ -18,6 +19,7 @@ import { AlertService } from "../analysis/alerts.ts";
 import { TimeBudget } from "../analysis/budget.ts";
 import { LlmAnalyzer } from "../analysis/llm.ts";
 import { createPipeline } from "../analysis/pipeline.ts";
+import type { AnalysisStorage } from "../analysis/store.ts";
 import { AnalysisSubscriber } from "../analysis/subscriber.ts";
 import { loadTopicTaxonomy } from "../analysis/topics.ts";
 import { WorkerAnalyzer } from "../analysis/worker-analyzer.ts";
@@ -52,21 +54,34 @@ export type AnalysisConfig = Pick<
   | "AI_MAX_CONCURRENCY"
 >;
 
-export interface AnalysisDeps {
-  config: AnalysisConfig;
+/** SQLite: the analysis store is built here, over the server's database, with the outbox hooks and the cipher. */
+export interface SqliteAnalysisDeps {
   sqlite: Database;
+  /** Run inside the transactions that store or change an alert (the webhook outbox). */
+  hooks?: Pick<CommitHooks, "alertRaised" | "alertUpdated">;
+  /** Seals analyses and alert triggers at rest (ENCRYPTION_KEY); plaintext when absent. */
+  cipher?: FieldCipher;
+  store?: never;
+}
+
+/** Any other storage (PostgreSQL: a PgAnalysisStore), built by the caller with its own cipher. */
+export interface StorageAnalysisDeps {
+  store: AnalysisStorage;
+  sqlite?: never;
+  hooks?: never;
+  cipher?: never;
+}
+
+export type AnalysisDeps = (SqliteAnalysisDeps | StorageAnalysisDeps) & {
+  config: AnalysisConfig;
   events: SessionEvents;
   service: SessionService;
   metrics: Metrics;
   logger: Logger;
   reporter: ErrorReporter;
-  /** Run inside the transactions that store or change an alert (the webhook outbox). */
-  hooks?: Pick<CommitHooks, "alertRaised" | "alertUpdated">;
-  /** Seals analyses and alert triggers at rest (ENCRYPTION_KEY); plaintext when absent. */
-  cipher?: FieldCipher;
-  /** Told of storage faults (a busy or full database) instead of logging them as internal errors. */
+  /** Told of SQLite storage faults (a busy or full database) instead of logging them as internal errors. */
   faults?: StorageFaultListener;
-}
+};
 
 export interface AnalysisParts {
   subscriber: Subscriber;
@@ -101,11 +116,13 @@ export function checkTopicsFile(config: Pick<Config, "ANALYSIS_TOPICS_FILE">): v
 export function createAnalysis(deps: AnalysisDeps): AnalysisParts {
   const { config, metrics, logger, reporter, events, service } = deps;
   checkTopicsFile(config);
-  const store = new SqliteAnalysisStore(deps.sqlite, deps.hooks, deps.cipher);
+  const store: AnalysisStorage = deps.store ?? new SqliteAnalysisStore(deps.sqlite, deps.hooks, deps.cipher);
   const reportError = (e: unknown, where: string) => {
     // A busy or full database is no bug: the fault monitor logs it (once), and the catch-up stores these later.
     const fault = storageFaultCode(e);
     if (fault !== null && deps.faults) return deps.faults.failed(fault, where);
+    // Nor is an unreachable PostgreSQL server: no error report (the deployment's fault), the catch-up retries.
+    if (isUnavailable(e)) return logger.warn("analysis.storage_unavailable", { where });
     logger.error("internal.error", { where, ...errorFields(e) });
     reporter.capture(e, { where, code: "internal" });
   };

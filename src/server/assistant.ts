@@ -1,5 +1,6 @@
 // Builds the built-in assistant from the config: the model client, the stream store, the subscriber, its metrics
-// and its /health check. Called by server/node.ts only when AI_BASE_URL is set.
+// and its /health check. Called by server/node.ts only when AI_BASE_URL is set, with the node's stream store
+// (SqliteAssistantStore in DATA_DIR, or PgAssistantStore shared by every node on DATABASE_URL).
 import type { Database } from "bun:sqlite";
 import { ModelClient } from "../ai/model-client.ts";
 import type { Config } from "../config/index.ts";
@@ -10,6 +11,7 @@ import type { ErrorReporter } from "../observability/sentry.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import { AssistantSubscriber } from "../assistant/subscriber.ts";
+import type { AssistantStore } from "../assistant/store.ts";
 import type { FieldCipher } from "../privacy/field-cipher.ts";
 
 export { AssistantSubscriber, type AssistantDeps, type AssistantOptions } from "../assistant/subscriber.ts";
@@ -27,19 +29,30 @@ export interface AssistantParts {
   healthy: () => boolean;
 }
 
-export function createAssistant(deps: {
+/**
+ * Where replies in progress are saved: the store itself (its own cipher), or the SQLite database to build a
+ * SqliteAssistantStore over.
+ */
+export type AssistantStorage =
+  | { store: AssistantStore }
+  | {
+      sqlite: Database;
+      /** Seals the saved partial text of replies at rest (ENCRYPTION_KEY); plaintext when absent. */
+      cipher?: FieldCipher;
+    };
+
+export type AssistantSetup = AssistantStorage & {
   config: Config;
   /** AI_BASE_URL (the caller builds the assistant only when it is set). */
   baseURL: string;
-  sqlite: Database;
   service: SessionService;
   events: SessionEvents;
   metrics: Metrics;
   logger: Logger;
   reporter: ErrorReporter;
-  /** Seals the saved partial text of replies at rest (ENCRYPTION_KEY); plaintext when absent. */
-  cipher?: FieldCipher;
-}): AssistantParts {
+};
+
+export function createAssistant(deps: AssistantSetup): AssistantParts {
   const { config, metrics } = deps;
   // One retry, and only while nothing has streamed yet (the client never retries after the first piece).
   const model = new ModelClient({ baseURL: deps.baseURL, apiKey: config.AI_API_KEY, model: config.AI_MODEL ?? UNNAMED_MODEL, maxRetries: 1 });
@@ -52,7 +65,7 @@ export function createAssistant(deps: {
   const subscriber = new AssistantSubscriber({
     service: deps.service,
     events: deps.events,
-    store: new SqliteAssistantStore(deps.sqlite, deps.cipher),
+    store: "store" in deps ? deps.store : new SqliteAssistantStore(deps.sqlite, deps.cipher),
     model,
     logger: deps.logger,
     reporter: deps.reporter,

@@ -8,9 +8,17 @@ import { createAssistant } from "./assistant.ts";
 import { createIntegrations } from "../integrations/index.ts";
 import { Authenticator, TokenBucketLimiter, TokenVerifier, ensureStoredSecret } from "../auth/index.ts";
 import { describeConfig, isLoopbackHost, type Config } from "../config/index.ts";
-import { closeDatabase, databasePath, migrate, openDatabase, SqliteSessionStore } from "../db/index.ts";
+import type { Database } from "bun:sqlite";
+import { closeDatabase, SqliteSessionStore } from "../db/index.ts";
 import { startMaintenance } from "../db/maintenance.ts";
-import { startCheckpointer } from "../db/checkpointer.ts";
+import type { Checkpointer } from "../db/checkpointer.ts";
+import { PgAnalysisStore } from "../pg/analysis-store.ts";
+import { PgAssistantStore } from "../pg/assistant-store.ts";
+import { PgSessionStore } from "../pg/session-store.ts";
+import { PLAINTEXT } from "../privacy/field-cipher.ts";
+import { then } from "../sessions/awaitable.ts";
+import { EngineStartError, openEngines, type Engines } from "./engines.ts";
+import { openSqlite, refuseSqliteOnlyFeatures, startExpirySweep, StorageSetupError, watchDatabase, type SqliteStorage } from "./storage.ts";
 import { watchStorageFaults } from "../db/fault-watch.ts";
 import { mountApi } from "../http/api.ts";
 import { createApp } from "../http/app.ts";
@@ -21,7 +29,6 @@ import { loadExamples, mountExamples, type Examples } from "../http/examples.ts"
 import { createLogger, errorFields, type Logger } from "../observability/logger.ts";
 import { Metrics, mountMetrics } from "../observability/metrics.ts";
 import { startEventLoopMonitor } from "../observability/event-loop.ts";
-import { LogThrottle } from "../observability/log-throttle.ts";
 import { initSentry, noopReporter, type ErrorReporter } from "../observability/sentry.ts";
 import { CloseCode } from "../protocol/errors.ts";
 import { Admission } from "../realtime/admission.ts";
@@ -31,9 +38,9 @@ import { RoomFollowers } from "../realtime/room-followers.ts";
 import { SseGateway } from "../realtime/sse-gateway.ts";
 import { WebSocketGateway } from "../realtime/ws-gateway.ts";
 import { DEFAULT_ASSISTANT, SessionEvents, SessionService, systemClock } from "../sessions/index.ts";
-import { InProcessBroker, relayToBroker, type Broker } from "../sessions/broker.ts";
+import { relayToBroker } from "../sessions/broker.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
-import { createPrivacy, keyRingFromConfig, prepareStorage, PrivacySetupError, type StorageSetup } from "./privacy.ts";
+import { createPrivacy, keyRingFromConfig, PrivacySetupError, type StorageSetup } from "./privacy.ts";
 import { archiveCandidates } from "../integrations/archive-files.ts";
 
 /** A start-up problem a person can fix; printed as one line, never a stack trace. */
@@ -73,14 +80,11 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       `config: AUTH_MODE=none with HOST=${config.HOST} would let anyone who can reach this machine act as any user: listen on 127.0.0.1 (HOST=127.0.0.1), or set ALLOW_INSECURE_DEV=true if you really mean it`,
     );
   }
-  // The PostgreSQL store, the Redis broker and their migrations exist and are tested, but the node does not run on
-  // them yet (analyses, webhooks, archive files and erasure still need their PostgreSQL halves): say so, never
-  // fall back to SQLite quietly.
-  const engines = [config.DATABASE_URL !== undefined && "DATABASE_URL", config.REDIS_URL !== undefined && "REDIS_URL"].filter(Boolean);
-  if (engines.length > 0) {
-    throw new StartupError(
-      `config: ${engines.join(" and ")} ${engines.length > 1 ? "are" : "is"} set, but this version serves from SQLite only: \`sessiond migrate\` prepares a PostgreSQL database, and serving from PostgreSQL and Redis comes in a later version; unset ${engines.join(" and ")} to serve from DATA_DIR`,
-    );
+  try {
+    if (config.DATABASE_URL !== undefined) refuseSqliteOnlyFeatures(config);
+  } catch (e) {
+    if (e instanceof StorageSetupError) throw new StartupError(e.message);
+    throw e;
   }
   const logger = createLogger(config.LOG_LEVEL);
   const reporter: ErrorReporter = config.SENTRY_DSN ? initSentry(config.SENTRY_DSN, config.SENTRY_ENVIRONMENT, version) : noopReporter;
@@ -111,29 +115,40 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     throw e;
   }
 
-  // Storage.
-  // Checkpoints run on a worker thread (checkpointer.ts), never inside a commit on the event loop.
-  const sqlite = openDatabase(databasePath(config.DATA_DIR), { synchronous: config.DB_SYNCHRONOUS, walAutoCheckpoint: 0 });
-  const applied = migrate(sqlite);
-  if (applied > 0) logger.info("db.migrated", { applied });
-  // Encryption at rest and the epoch: a wrong or missing key stops here with one line.
-  let storage: StorageSetup;
+  // Engines: PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) when set, checked and migrated before anything else.
+  let engines: Engines;
   try {
-    storage = prepareStorage(config, sqlite, logger);
+    engines = await openEngines(config, {
+      onProblem: (engine, what, error) => logger.warn("engine.problem", { engine, what, ...errorFields(error) }),
+      // Read only once running (after `service` below exists): a dead node's users leave, lost entries come back.
+      onPresenceLeft: (sessionId, userId) => service.presenceLeft(sessionId, userId),
+      onPresenceRejoined: (sessionId, userId) => service.presenceRejoined(sessionId, userId),
+    });
   } catch (e) {
-    sqlite.close();
-    if (e instanceof PrivacySetupError) throw new StartupError(e.message);
+    if (e instanceof EngineStartError) throw new StartupError(e.message);
     throw e;
   }
-  const checkpointFailures = new LogThrottle(60_000);
-  const checkpointer = startCheckpointer(databasePath(config.DATA_DIR), {
-    onError: (e) => {
-      const t = checkpointFailures.take(Date.now());
-      if (t.log || !checkpointer.alive) logger.warn("db.checkpoint_failed", { ...e, alive: checkpointer.alive, failedSinceLastLine: t.log ? t.held : 0 });
-      // Without the worker the WAL would grow without bound: fall back to SQLite's own checkpoints in commits.
-      if (!checkpointer.alive) sqlite.run("PRAGMA wal_autocheckpoint = 1000");
-    },
-  });
+  const pg = engines.postgres;
+  if (pg) logger.info("db.postgres", { url: pg.shownUrl, serverVersion: pg.serverVersion, migrationsApplied: pg.migrationsApplied });
+  if (engines.redis) logger.info("broker.redis", { url: engines.redis.shownUrl, node: engines.nodeId });
+
+  // Storage: SQLite in DATA_DIR unless DATABASE_URL is set.
+  let sqlite: Database | null = null;
+  let checkpointer: Checkpointer | null = null;
+  let storage: StorageSetup;
+  if (pg) {
+    storage = { epoch: pg.epoch, mode: "off", keyId: null, cipher: PLAINTEXT };
+  } else {
+    let local: SqliteStorage;
+    try {
+      local = openSqlite(config, logger);
+    } catch (e) {
+      await engines.close();
+      if (e instanceof StorageSetupError) throw new StartupError(e.message);
+      throw e;
+    }
+    ({ sqlite, storage, checkpointer } = local);
+  }
 
   const authenticator = buildAuthenticator(config, logger, command);
   const metrics = new Metrics();
@@ -146,22 +161,20 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     reporter.capture(e, { where: `event:${name}`, code: "internal" });
   });
   // Webhooks and archive files: their rows are written inside the stores' transactions (see CommitHooks).
-  const integrations = createIntegrations({ config, sqlite, logger, metrics, version, cipher: storage.cipher });
-  const store = new SqliteSessionStore(sqlite, {
-    hooks: integrations.hooks,
-    cipher: storage.cipher,
-    maxBatch: config.GROUP_COMMIT_MAX_BATCH,
-    maxDelayMs: config.GROUP_COMMIT_MAX_DELAY_MS,
-    retryDeadlineMs: config.DB_RETRY_MS,
-    faults: storageFaults.monitor,
-    onCommit: counting ? (size, seconds) => metrics.observeCommit(size, seconds) : undefined,
-    onCallbackError: (e) => {
-      logger.error("internal.error", { where: "commit.callback", ...errorFields(e) });
-      reporter.capture(e, { where: "commit.callback", code: "internal" });
-    },
-  });
-
-  storageFaults.attach(() => store.probeWrite());
+  const integrations = sqlite ? createIntegrations({ config, sqlite, logger, metrics, version, cipher: storage.cipher }) : null;
+  const onCallbackError = (e: unknown) => {
+    logger.error("internal.error", { where: "commit.callback", ...errorFields(e) });
+    reporter.capture(e, { where: "commit.callback", code: "internal" });
+  };
+  const onCommit = counting ? (size: number, seconds: number) => metrics.observeCommit(size, seconds) : undefined;
+  const commitOptions = { maxBatch: config.GROUP_COMMIT_MAX_BATCH, maxDelayMs: config.GROUP_COMMIT_MAX_DELAY_MS, retryDeadlineMs: config.DB_RETRY_MS, onCommit, onCallbackError };
+  const sqliteStore = sqlite
+    ? new SqliteSessionStore(sqlite, { ...commitOptions, hooks: integrations!.hooks, cipher: storage.cipher, faults: storageFaults.monitor })
+    : null;
+  const store: SqliteSessionStore | PgSessionStore = sqliteStore ?? new PgSessionStore(pg!.sql, commitOptions);
+  if (sqliteStore) storageFaults.attach(() => sqliteStore.probeWrite());
+  // PostgreSQL is asked in the background (a probe per second): /health reads the last answer at once.
+  const pgHealth = pg ? watchDatabase(() => (store as PgSessionStore).probe(), 1000) : null;
 
   // The domain.
   const messageLimiter = new TokenBucketLimiter({
@@ -172,10 +185,12 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     store,
     events,
     clock: systemClock,
-    limiter: messageLimiter,
+    // With Redis, one budget per user across every node.
+    limiter: engines.redis?.limiter ?? messageLimiter,
+    presence: engines.redis?.presence,
     newMessageId: () => Bun.randomUUIDv7(),
     // Read at join time, once `privacy` below exists: an erased id is never opened again.
-    wasErased: (id) => privacy.privacy.wasErased(id),
+    wasErased: (id) => privacy?.privacy.wasErased(id) ?? false,
     rules: {
       expiryMs: config.SESSION_EXPIRY_SECONDS * 1000,
       windowSize: config.MAX_MESSAGES_PER_SESSION,
@@ -208,6 +223,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const rooms = new RoomFollowers({ maxRoomsPerConnection: config.MAX_SESSIONS_PER_CONNECTION });
   rooms.listen(events);
   const fanout = new Fanout(hub, service, {
+    nodeId: engines.broker.nodeId,
     slowConsumerBytes: config.SLOW_CONSUMER_BYTES,
     publish: (topic, frame) => server?.publish(topic, frame) ?? 0,
     fill: (id, after, limit) => store.messagesAfter(id, after, limit),
@@ -222,11 +238,14 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     },
   });
   // Every node, this one included, hears what is published through the same handler (one node: in-process).
-  const broker: Broker = new InProcessBroker();
+  const broker = engines.broker;
   relayToBroker(events, broker);
   await broker.start(fanout);
+  // After the broker: its first heartbeat may already report users who left or came back.
+  await engines.redis?.presence.start();
   metrics.listen(events, service, hub, messageLimiter, { perMessage: counting });
-  metrics.setActiveSessions(store.activeSessionIds().length);
+  const recountActive = () => then(store.activeSessionIds(), (ids) => metrics.setActiveSessions(ids.length));
+  await recountActive();
   events.on("session.ended", ({ session, status }) =>
     logger.info("session.ended", { session: session.id, status, messages: session.metrics.messageCount, participants: session.metrics.participantCount, durationMs: session.metrics.durationMs }),
   );
@@ -279,7 +298,9 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   // Subscribers: work off the hot path, started in this order and stopped in reverse.
   const subscribers: Subscriber[] = [];
   const healthChecks: Record<string, () => boolean> = {};
-  const attached = integrations.attach({
+  // The Redis link: without it messages still commit, and other nodes' subscribers get them by the gap fill later.
+  if (engines.redis) healthChecks.broker = () => broker.healthy();
+  const attached = integrations?.attach({
     service,
     events,
     // Read only once running (after `analysis` below exists): the archive's summary counts alerts as a staff export does.
@@ -289,26 +310,30 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       reporter.capture(e, { where, code: "internal" });
     },
   });
-  subscribers.push(...attached.subscribers);
-  Object.assign(healthChecks, attached.healthChecks);
-  const analysis = buildAnalysis({ config, sqlite, events, service, metrics, logger, reporter, hooks: integrations.hooks, cipher: storage.cipher, faults: storageFaults.monitor });
+  if (attached) {
+    subscribers.push(...attached.subscribers);
+    Object.assign(healthChecks, attached.healthChecks);
+  }
+  const analysisStorage = sqlite ? { sqlite, hooks: integrations?.hooks, cipher: storage.cipher } : { store: new PgAnalysisStore(pg!.sql) };
+  const analysis = buildAnalysis({ ...analysisStorage, config, events, service, metrics, logger, reporter, faults: storageFaults.monitor });
   subscribers.push(analysis.subscriber);
   healthChecks.analysis = analysis.healthy;
   if (config.AI_BASE_URL) {
-    const assistant = createAssistant({ config, baseURL: config.AI_BASE_URL, sqlite, service, events, metrics, logger, reporter, cipher: storage.cipher });
+    const streams = sqlite ? { sqlite, cipher: storage.cipher } : { store: new PgAssistantStore(pg!.sql) };
+    const assistant = createAssistant({ config, baseURL: config.AI_BASE_URL, ...streams, service, events, metrics, logger, reporter });
     subscribers.push(assistant.subscriber);
     healthChecks.ai = assistant.healthy;
   }
 
   // Erasure, export, retention and the audit trail.
-  const privacy = createPrivacy({
+  const privacy = sqlite ? createPrivacy({
     config,
     sqlite,
     storage,
     service,
     events,
     logger,
-    messagesAfter: (id, after, limit) => store.messagesAfter(id, after, limit),
+    messagesAfter: (id, after, limit) => sqliteStore!.messagesAfter(id, after, limit),
     archiveCandidates,
     disconnectUser: (userId) => {
       let n = 0;
@@ -320,24 +345,24 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       return n;
     },
     onAuditError: (e) => reporter.capture(e, { where: "audit", code: "internal" }),
-  });
-  subscribers.push(privacy.subscriber);
+  }) : null;
+  if (privacy) subscribers.push(privacy.subscriber);
   // An erased session never ends; the gauge is recounted instead (erasures are rare).
-  events.on("session.erased", () => metrics.setActiveSessions(store.activeSessionIds().length));
+  events.on("session.erased", () => void recountActive());
 
   const health: HealthProbe = {
     ready: () => ready,
     // Unhealthy from the first write refused for a storage fault until a write succeeds again: during a fault each
     // check tries one tiny write, so a node recovers as soon as the disk has room or the lock is gone.
-    database: () => store.probe() && (!storageFaults.monitor.faulted || store.probeWrite()),
+    database: pgHealth ? () => pgHealth.healthy : () => sqliteStore!.probe() && (!storageFaults.monitor.faulted || sqliteStore!.probeWrite()),
     checks: () => Object.fromEntries(Object.entries(healthChecks).map(([name, check]) => [name, check()])),
     connections: () => hub.size,
     activeSessions: () => metrics.activeSessions(),
     startedAt,
-    details: () => ({ encryption: privacy.details.encryption }),
+    details: () => ({ encryption: privacy?.details.encryption ?? "off", ...(pg && { database: pg.shownUrl }) }),
   };
   const operatorConsole = config.CONSOLE_ENABLED
-    ? createConsole({ events, service, metrics, hub, health, logger, authMode: config.AUTH_MODE, sampleIntervalMs: config.STATS_SAMPLE_SECONDS * 1000, webhooks: attached.webhooks })
+    ? createConsole({ events, service, metrics, hub, health, logger, authMode: config.AUTH_MODE, sampleIntervalMs: config.STATS_SAMPLE_SECONDS * 1000, webhooks: attached?.webhooks })
     : null;
   if (operatorConsole) subscribers.push(operatorConsole.subscriber);
 
@@ -361,10 +386,11 @@ export async function startNode(config: Config, { version, command = "sessiond" 
         onStreamRefused: (code) => connectionErrors.inc({ reason: code }),
         console: operatorConsole?.api,
         alerts: analysis.alerts,
-        privacy: privacy.routes,
+        privacy: privacy?.routes,
+        privacyUnavailable: "Erasure, export and the audit trail are not available with DATABASE_URL in this version (they store to SQLite); serve from SQLite for them.",
         admin: {
           hub,
-          webhooks: attached.webhooks,
+          webhooks: attached?.webhooks,
           reset: async () => {
             const ended = await service.endAll("cancelled");
             const closed = gateway.closeAll(CloseCode.adminReset, "reset by an administrator") + sse.closeAll();
@@ -413,16 +439,19 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   gateway.startHeartbeats();
   sse.start();
   for (const s of subscribers) await s.start();
-  const maintenance = startMaintenance({
-    service,
-    sqlite,
-    logger,
-    reporter,
-    sweepIntervalMs: config.SESSION_SWEEP_INTERVAL_SECONDS * 1000,
-    retention: () => privacy.privacy.applyRetention(),
-    isIdle: () => hub.size === 0,
-    checkpointer,
-  });
+  const sweepIntervalMs = config.SESSION_SWEEP_INTERVAL_SECONDS * 1000;
+  const maintenance = sqlite
+    ? startMaintenance({
+        service,
+        sqlite,
+        logger,
+        reporter,
+        sweepIntervalMs,
+        retention: () => privacy!.privacy.applyRetention(),
+        isIdle: () => hub.size === 0,
+        checkpointer: checkpointer ?? undefined,
+      })
+    : startExpirySweep({ service, logger, reporter, sweepIntervalMs });
   ready = true;
   started.resolve();
   logger.info("server.started", { version, ...describeConfig(config), encryption: storage.mode, port: server.port });
@@ -457,7 +486,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
           // Activity times not written (a storage fault): they are only a hint for expiry.
           logger.warn("server.flush_failed", errorFields(e));
         }
-        await store.idle();
+        await (sqliteStore ? sqliteStore.idle() : store.flush());
         await Bun.sleep(0);
       };
       await settle();
@@ -477,11 +506,13 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       await gateway.flushed(1000);
       await Bun.sleep(50);
       await server!.stop(true);
-      await broker.stop();
+      // Presence (its leaves go out), the broker, Redis, the PostgreSQL pool; the in-process broker for SQLite.
+      await engines.close();
+      pgHealth?.stop();
       storageFaults.stop();
       eventLoop.stop();
-      await checkpointer.stop();
-      const closeFailure = closeDatabase(sqlite);
+      await checkpointer?.stop();
+      const closeFailure = sqlite ? closeDatabase(sqlite) : null;
       if (closeFailure) {
         // Nothing is lost: the WAL keeps every commit and is replayed on the next start.
         logger.warn("db.close_checkpoint_failed", { ...errorFields(closeFailure), hint: "the WAL is intact and is replayed on the next start" });

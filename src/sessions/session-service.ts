@@ -22,7 +22,8 @@ import type { AssistantPort, AssistantRequest } from "./assistant-port.ts";
 import { DEFAULT_CONTEXT_MESSAGES, type StreamSnapshot } from "../protocol/types.ts";
 import { MessageWindow } from "./message-window.ts";
 import { isOutsideRead, type ReadVia } from "./outside-read.ts";
-import { Presence } from "./presence.ts";
+import { Presence, SharedPresence, type PresenceManager } from "./presence.ts";
+import type { BrokerEvent } from "./broker.ts";
 import { DEFAULT_MAX_RECOVERY_BYTES, newestWithin, ReplyBudget } from "./reply-size.ts";
 import { conflictingFields, forbiddenMessage } from "./rooms.ts";
 import { SessionCache } from "./session-cache.ts";
@@ -73,12 +74,15 @@ export interface SettingsInput {
 
 export const DEFAULT_ASSISTANT: AssistantSetting = { enabled: false, name: "assistant", trigger: "every", contextMessages: DEFAULT_CONTEXT_MESSAGES };
 
-/** Per-user message budget; implemented by auth/TokenBucketLimiter. */
+/**
+ * Per-user message budget: in-process (auth/TokenBucketLimiter, answers at once) or shared by the nodes
+ * (redis/RedisTokenBucket, answers later).
+ */
 export interface MessageRateLimiter {
   /** Takes one token: 0 when allowed, otherwise the milliseconds until one is available. */
-  take(key: string, now: number): number;
-  /** Gives back a token taken for a message that was refused or was a replay. */
-  refund(key: string): void;
+  take(key: string, now: number): Awaitable<number>;
+  /** Gives back a token taken for a message that was refused or was a replay (nobody waits for it). */
+  refund(key: string): void | PromiseLike<void>;
 }
 
 export const DEFAULT_HISTORY_LIMIT = 100;
@@ -187,6 +191,11 @@ export interface SessionServiceDeps {
    * background write to an asynchronous store.
    */
   onTimerError?: (error: unknown, sessionId: string) => void;
+  /**
+   * Presence shared by the nodes (redis/presence.ts). Joins and leaves are then told once across the nodes, and
+   * `presence.users` reads a mirror of who is present on any node. @default in-process presence
+   */
+  presence?: PresenceManager;
 }
 
 const NOT_FOUND = () => new SessiondError("not_found", "No such session.");
@@ -197,7 +206,9 @@ const MODERATOR_READ_ONLY = () =>
   new SessiondError("forbidden", "A moderator token may read sessions and handle alerts, but not post, open or change sessions.");
 
 export class SessionService {
-  readonly presence = new Presence();
+  /** Who is present: this node's connections, or with a shared manager the cluster's as last heard (see deps). */
+  readonly presence: Presence | SharedPresence;
+  private readonly shared: SharedPresence | null;
   private readonly cache: SessionCache<string, CachedSession>;
   private readonly store: SessionStorage;
   /** Whether the store answers at once (SQLite, memory): then every read is in place, as it always was. */
@@ -222,6 +233,13 @@ export class SessionService {
    * `joined` reply means its session is stored).
    */
   private readonly creating = new Map<string, Array<(error: SessiondError | null) => void>>();
+  /**
+   * Appends waiting for a limiter that answers later, by session: the tail of each session's line. An append runs
+   * once the one before it in its session was queued or refused, so appends commit in the order they were made.
+   */
+  private readonly lines = new Map<string, Promise<void>>();
+  /** Asynchronous store: sessions another node changed while their row was being read here (read again). */
+  private readonly stale = new Set<string>();
 
   constructor(deps: SessionServiceDeps) {
     this.store = deps.store;
@@ -238,6 +256,17 @@ export class SessionService {
     this.newMessageId = deps.newMessageId;
     this.wasErased = deps.wasErased ?? (() => false);
     this.grace = new DisconnectGrace(deps.timers ?? systemTimers, (id) => this.endIfLeft(id), deps.onTimerError);
+    this.shared = deps.presence
+      ? new SharedPresence(deps.presence, {
+          joined: (sessionId, userId) => this.events.emit("presence.changed", { sessionId, userId, event: "join" }),
+          left: (sessionId, userId, detached) => {
+            if (detached) this.left(sessionId, userId);
+            else this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
+          },
+          error: (e) => this.onBackgroundError(e, ""),
+        })
+      : null;
+    this.presence = this.shared ?? new Presence();
     // Evicting loses nothing (every message is in SQLite); only a pending activity time must be written first.
     this.cache = new SessionCache(deps.rules.cacheMaxSessions, (_, entry) => {
       if (entry.activityDirty) this.background(entry.record.id, this.store.saveActivity([{ id: entry.record.id, lastActivityAt: entry.record.lastActivityAt }]));
@@ -389,7 +418,12 @@ export class SessionService {
    * (nothing was stored). With nothing to write, `done` runs before this returns. Refusals (not_found, forbidden,
    * `unavailable` while a storage fault lasts) throw instead.
    */
-  joinStored(who: Principal, target: JoinTarget, options: JoinOptions, done: (error: SessiondError | null, result: JoinResult | null) => void): void {
+  joinStored(who: Principal, target: JoinTarget, options: JoinOptions, done: (error: SessiondError | null, result: JoinResult | null) => void, again = false): void {
+    if (!this.sync && !again) {
+      const answer = done;
+      // Another node opened the same session at the same moment (its insert won): join the one it opened.
+      done = (error, result) => (error?.code === "conflict" ? this.joinStored(who, target, options, answer, true) : answer(error, result));
+    }
     let entry: CachedSession;
     try {
       entry = this.admit(who, target, options);
@@ -465,6 +499,13 @@ export class SessionService {
       if (entry.record.status === "active" && who.role !== "moderator") this.knownParticipants(entry);
       this.prepareHistory(entry, options);
     }
+    // Shared presence: who is present on the other nodes is read before the first join here, for its reply (not
+    // for a session this join opens: nobody can be in it yet).
+    const shared = this.shared;
+    if (shared && entry.record.status === "active" && !shared.known(entry.record.id) && !this.creating.has(entry.record.id)) {
+      const id = entry.record.id;
+      throw this.need(`pr:${id}`, () => shared.follow(id));
+    }
     if (probe) return entry;
     this.noteRead(who, entry.record, "join");
     if (entry.record.status === "active") this.markActive(entry);
@@ -500,7 +541,11 @@ export class SessionService {
    * session's last connection and endOnDisconnect is on, the grace period starts.
    */
   detach(sessionId: string, userId: string): void {
-    if (!this.presence.detach(sessionId, userId)) return;
+    if (this.presence.detach(sessionId, userId)) this.left(sessionId, userId);
+  }
+
+  /** The user's last connection left (with shared presence: their last on any node, told to this node). */
+  private left(sessionId: string, userId: string): void {
     this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
     if (this.presence.users(sessionId).length > 0) return;
     // An asynchronous store: a session someone was present in is in memory.
@@ -577,8 +622,18 @@ export class SessionService {
     }
   }
 
-  private appendNow(who: Principal, sessionId: string, input: NewMessage, done: (error: SessiondError | null, result: AppendResult | null) => void): void {
-    const received = this.clock.now();
+  /**
+   * One try at an append. `taken`: the limiter already answered (the append waited in its session's line), so the
+   * token is not taken again, and a refusal from here on is the line's to give back (see appendInLine).
+   */
+  private appendNow(
+    who: Principal,
+    sessionId: string,
+    input: NewMessage,
+    done: (error: SessiondError | null, result: AppendResult | null) => void,
+    taken?: { retryAfterMs: number; received: number },
+  ): void {
+    const received = taken ? taken.received : this.clock.now();
     if (utf8Bytes(input.content) > this.rules.maxMessageBytes) {
       throw new SessiondError("payload_too_large", `Message content is over the limit of ${this.rules.maxMessageBytes} bytes.`);
     }
@@ -599,7 +654,14 @@ export class SessionService {
       }
       if (role !== "user") throw new SessiondError("bad_request", `Only user messages can ask the assistant for a reply, not "${role}" ones.`);
     }
-    const retryAfterMs = this.limiter.take(who.userId, received);
+    let retryAfterMs: number;
+    if (taken) retryAfterMs = taken.retryAfterMs;
+    else {
+      const wait = this.limiter.take(who.userId, received);
+      // A shared limiter answers later; and appends of this session already waiting for theirs go first.
+      if (typeof wait !== "number" || (this.lines.size > 0 && this.lines.has(sessionId))) return this.inLine(who, sessionId, input, done, wait, received);
+      retryAfterMs = wait;
+    }
     if (retryAfterMs > 0) {
       throw new SessiondError("rate_limited", `Too many messages; try again in ${Math.ceil(retryAfterMs / 1000)} s.`, retryAfterMs);
     }
@@ -608,7 +670,7 @@ export class SessionService {
     try {
       reply = this.assistant?.admit({ id: sessionId, assistant }, { role, userId: who.userId, content: input.content }, input.assistant) ?? null;
     } catch (e) {
-      this.limiter.refund(who.userId);
+      if (!taken) this.refund(who.userId, sessionId);
       throw e;
     }
     this.markActive(entry);
@@ -616,7 +678,7 @@ export class SessionService {
       this.addParticipant(entry, who.userId);
     } catch (e) {
       // Refused before it was queued (the database is busy or full): nothing was written, the budget is given back.
-      this.limiter.refund(who.userId);
+      if (!taken) this.refund(who.userId, sessionId);
       if (reply) this.assistant?.release(sessionId);
       throw e;
     }
@@ -634,18 +696,70 @@ export class SessionService {
       },
       (error, result) => {
         if (error || !result) {
-          this.limiter.refund(who.userId);
+          this.refund(who.userId, sessionId);
           if (reply) this.assistant?.release(sessionId);
           done(error ?? new SessiondError("internal", "The message was not stored."), null);
           return;
         }
         if (result.duplicate) {
-          this.limiter.refund(who.userId);
+          this.refund(who.userId, sessionId);
           if (reply) this.assistant?.release(sessionId);
         } else this.committed(result.message, this.clock.now() - received, reply ?? undefined);
         done(null, result);
       },
     );
+  }
+
+  /**
+   * An append whose token comes later, or that follows one still waiting in its session: it waits for its answer
+   * and for the appends before it, then runs again from the checks (the session may have changed meanwhile) with
+   * the answer in hand. Refusals go to `done`.
+   */
+  private inLine(
+    who: Principal,
+    sessionId: string,
+    input: NewMessage,
+    done: (error: SessiondError | null, result: AppendResult | null) => void,
+    wait: Awaitable<number>,
+    received: number,
+  ): void {
+    const before = this.lines.get(sessionId);
+    const answer = before ? before.then(() => wait) : Promise.resolve(wait);
+    const turn: Promise<void> = answer.then(
+      (retryAfterMs) => this.appendInLine(who, sessionId, input, done, { retryAfterMs, received }),
+      (error: unknown) => done(asSessiondError(error, "The message was not stored."), null),
+    );
+    this.lines.set(sessionId, turn);
+    void turn.then(() => {
+      if (this.lines.get(sessionId) === turn) this.lines.delete(sessionId);
+    });
+  }
+
+  /** The append's turn: settled once it was queued or refused (after any reads it needed), never rejected. */
+  private appendInLine(
+    who: Principal,
+    sessionId: string,
+    input: NewMessage,
+    done: (error: SessiondError | null, result: AppendResult | null) => void,
+    taken: { retryAfterMs: number; received: number },
+  ): Promise<void> | void {
+    const refused = (error: unknown) => {
+      // The token taken for it counts only for a message that was queued.
+      if (taken.retryAfterMs === 0) this.refund(who.userId, sessionId);
+      done(asSessiondError(error, "The message was not stored."), null);
+    };
+    try {
+      this.appendNow(who, sessionId, input, done, taken);
+    } catch (e) {
+      if (e instanceof NeedsLoad) return e.loaded.then(() => this.appendInLine(who, sessionId, input, done, taken), refused);
+      refused(e);
+    }
+  }
+
+  /** Gives a token back; a shared limiter's answer is not waited for (and a failure of it is only reported). */
+  private refund(userId: string, sessionId: string): void {
+    const given = this.limiter.refund(userId);
+    if (isPending(given)) given.then(undefined, (e: unknown) => this.onBackgroundError(e, sessionId));
   }
 
   /**
@@ -671,15 +785,18 @@ export class SessionService {
   private configured(who: Principal, entry: CachedSession, changes: SessionPatch): SessionInfo {
     const id = entry.record.id;
     Object.assign(entry.record, changes);
-    // A grace period already running follows the new setting: stopped when turned off, restarted with a new length.
-    if (changes.endOnDisconnect && this.grace.isArmed(id)) {
-      if (changes.endOnDisconnect.enabled) this.grace.arm(id, changes.endOnDisconnect.graceSeconds * 1000);
-      else this.grace.cancel(id);
-    }
+    if (changes.endOnDisconnect) this.followGrace(id, changes.endOnDisconnect);
     this.markActive(entry);
     const session = this.info(entry.record);
     this.events.emit("session.updated", { session });
     return sessionView(who, session);
+  }
+
+  /** A grace period already running follows a new setting: stopped when turned off, restarted with a new length. */
+  private followGrace(id: string, setting: EndOnDisconnectSetting): void {
+    if (!this.grace.isArmed(id)) return;
+    if (setting.enabled) this.grace.arm(id, setting.graceSeconds * 1000);
+    else this.grace.cancel(id);
   }
 
   /** Ends a session by request (owner or admin). */
@@ -783,6 +900,162 @@ export class SessionService {
       if (this.presence.remove(sessionId, userId)) this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
     }
     if (reads.length > 0) return Promise.all(reads).then(() => {});
+  }
+
+  /**
+   * What another node published (Fanout.deliver hands over every event whose origin is not this node): the copy of
+   * the session held here follows it, so joins, reads and refusals here answer as on that node. Emits nothing (the
+   * other node did). A session not held here needs nothing: it is read from storage when it is needed.
+   */
+  applyRemote(event: BrokerEvent): void {
+    switch (event.type) {
+      case "message":
+        return this.heardMessage(event.message);
+      case "session":
+        if (event.change === "updated") return this.heardUpdate(event.session);
+        if (event.change === "ended") return this.heardEnd(event.session, event.status);
+        return this.heardErasure(event.sessionId);
+      case "frame": {
+        const { frame, sessionId } = event;
+        if (frame.type === "presence") return this.heardPresence(sessionId, frame.userId as string, frame.event as "join" | "leave");
+        if (frame.type === "analysis") return this.heardAnalysis(sessionId, frame.seq as number, frame.analysis as Analysis);
+        return;
+      }
+      case "alert":
+        return;
+    }
+  }
+
+  /** RedisPresence's onLeft: a user left with their node (it stopped heartbeating); told from here to every node. */
+  presenceLeft(sessionId: string, userId: string): void {
+    this.shared?.leftWithNode(sessionId, userId);
+  }
+
+  /** RedisPresence's onRejoined: this node put its users back after the manager had lost them. */
+  presenceRejoined(sessionId: string, userId: string): void {
+    this.shared?.rejoined(sessionId, userId);
+  }
+
+  /**
+   * The cached copy of a session another node changed (its settings or status); null when none, and then a read of
+   * its row in flight (which may predate the change) is read again. Messages need no such care: a row read before
+   * one is brought up to date by the next one heard or by its window's read.
+   */
+  private heldForRemote(id: string): CachedSession | null {
+    const entry = this.cache.peek(id);
+    if (entry) return entry;
+    if (!this.sync && this.loads.has(`s:${id}`)) this.stale.add(id);
+    return null;
+  }
+
+  private heardMessage(message: Message): void {
+    const entry = this.cache.peek(message.session);
+    // Heard twice, or counted already (a row read after it, or a later seq heard first).
+    if (!entry || message.seq <= entry.record.lastSeq) return;
+    const r = entry.record;
+    // One message per seq: past a gap (a third node's messages still on their way) those are counted too.
+    r.messageCount += message.seq - r.lastSeq;
+    r.lastSeq = message.seq;
+    const at = Date.parse(message.createdAt);
+    if (at > r.lastActivityAt) r.lastActivityAt = at;
+    let window = entry.window;
+    if (window === EMPTY_WINDOW) window = entry.window = new MessageWindow(this.rules.windowSize);
+    if (window) {
+      // Contiguous or not at all: past a gap the window is read again on its next use.
+      if (window.lastSeq === null ? message.seq === 1 : window.lastSeq === message.seq - 1) window.push(message);
+      else entry.window = null;
+    }
+    // A user's message made its sender a participant there; the server's own (an assistant's reply) did not.
+    if (message.role === "user") this.heardParticipant(entry, message.userId);
+  }
+
+  private heardParticipant(entry: CachedSession, userId: string): void {
+    const known = entry.participants;
+    // Not read yet here: the read has them, and the count with them (see knownParticipants).
+    if (known === null || known === userId || (typeof known === "object" && known.has(userId))) return;
+    if (typeof known === "string") entry.participants = new Set([known, userId]);
+    else known.add(userId);
+    entry.record.participantCount++;
+  }
+
+  private heardUpdate(session: SessionInfo): void {
+    const entry = this.heldForRemote(session.id);
+    if (!entry) return;
+    const r = entry.record;
+    const current = this.settings(r);
+    r.config = session.config;
+    r.access = session.access;
+    r.members = session.members;
+    r.retentionDays = session.retentionDays;
+    // SessionInfo carries settings with the defaults filled in: one equal to what applies here stays as it is (a
+    // default stays the shared object).
+    if (!sameSetting(current.analysis, session.analysis)) r.analysis = session.analysis;
+    if (!sameSetting(current.assistant, session.assistant)) r.assistant = session.assistant;
+    if (!sameSetting(current.endOnDisconnect, session.endOnDisconnect)) {
+      r.endOnDisconnect = session.endOnDisconnect;
+      this.followGrace(r.id, session.endOnDisconnect);
+    }
+    r.participantCount = Math.max(r.participantCount, session.metrics.participantCount);
+    r.assistantMessages = Math.max(r.assistantMessages, session.metrics.assistantMessages);
+    const at = Date.parse(session.lastActivityAt);
+    if (at > r.lastActivityAt) r.lastActivityAt = at;
+  }
+
+  private heardEnd(session: SessionInfo, status: Exclude<SessionRecord["status"], "active">): void {
+    const id = session.id;
+    this.grace.cancel(id);
+    this.forgetPresence(id);
+    const entry = this.heldForRemote(id);
+    if (!entry) return;
+    this.cache.delete(id);
+    const r = entry.record;
+    r.status = status;
+    r.endedAt = session.endedAt === undefined ? this.clock.now() : Date.parse(session.endedAt);
+    r.durationMs = session.metrics.durationMs;
+    const at = Date.parse(session.lastActivityAt);
+    if (at > r.lastActivityAt) r.lastActivityAt = at;
+    const missed = session.metrics.messageCount - r.messageCount;
+    if (missed > 0) {
+      // Messages not heard here yet: the history is read from storage on its next use.
+      r.messageCount += missed;
+      r.lastSeq += missed;
+      entry.window = null;
+    }
+    r.participantCount = Math.max(r.participantCount, session.metrics.participantCount);
+    entry.activityDirty = false;
+    entry.recovered = undefined;
+    // Read-only from now on (joins read its history, writes are refused as session_ended without a read).
+    if (!this.sync) this.ended.set(id, entry);
+  }
+
+  /** Forgotten as the local erase path forgets it (see evict), without telling the manager again. */
+  private heardErasure(id: string): void {
+    this.heldForRemote(id);
+    this.grace.cancel(id);
+    this.cache.delete(id);
+    this.ended.delete(id);
+    this.forgetPresence(id);
+  }
+
+  private heardPresence(sessionId: string, userId: string, event: "join" | "leave"): void {
+    // Someone is back, through another node: a grace period running here stops.
+    if (event === "join") this.grace.cancel(sessionId);
+    this.shared?.heard(sessionId, userId, event);
+  }
+
+  private heardAnalysis(id: string, seq: number, analysis: Analysis): void {
+    const entry = this.cache.peek(id);
+    if (!entry) return;
+    // Held with its analysis already (read from storage after it was stored): the row read counts it too.
+    const held = entry.window?.after(seq - 1, 1)?.[0];
+    if (held?.seq === seq && held.analysis) return;
+    this.recordAnalysis(id, seq, analysis);
+  }
+
+  /** Another node ended or erased the session: nobody is present in it here any more. */
+  private forgetPresence(id: string): void {
+    if (this.shared) this.shared.forget(id);
+    else this.presence.clear(id);
   }
 
   /** The session's last `limit` messages in seq order, from its window (the assistant's context); no access check. */
@@ -1016,6 +1289,18 @@ export class SessionService {
   /** A grace period ran out: ends the session as completed if it is still active, still wanted, and still empty. */
   private endIfLeft(id: string): void {
     if (this.presence.users(id).length > 0) return;
+    // The mirror may lag behind another node's join: the manager has the last word before a session ends.
+    if (this.shared) {
+      const users = then(this.shared.usersAnywhere(id), (present) => {
+        if (present.length === 0) this.endIfStillLeft(id);
+      });
+      if (isPending(users)) users.then(undefined, (e: unknown) => this.onBackgroundError(e, id));
+      return;
+    }
+    this.endIfStillLeft(id);
+  }
+
+  private endIfStillLeft(id: string): void {
     const entry = this.sync ? this.entry(id) : (this.cache.peek(id) ?? null);
     if (!entry || entry.record.status !== "active" || !this.settings(entry.record).endOnDisconnect.enabled) return;
     const ended = this.archive(id, "completed");
@@ -1024,10 +1309,12 @@ export class SessionService {
 
   private committed(message: Message, ackLatencyMs?: number, assistant?: AssistantRequest): void {
     const entry = this.cache.peek(message.session);
-    if (entry) {
+    // Already counted: another node's later message was heard first (see heardMessage), the window reloads.
+    if (entry && message.seq > entry.record.lastSeq) {
       const r = entry.record;
+      // One message per seq: more than one when another node's were committed in between and not heard yet.
+      r.messageCount += message.seq - r.lastSeq;
       r.lastSeq = message.seq;
-      r.messageCount++;
       let window = entry.window;
       // A new session's first message: its own window replaces the shared empty one.
       if (window === EMPTY_WINDOW) window = entry.window = new MessageWindow(this.rules.windowSize);
@@ -1120,6 +1407,8 @@ export class SessionService {
         // Kept only when nothing committed here since the read began (else read again): the window stays whole.
         const last = messages.at(-1)?.seq ?? 0;
         if (last < entry.record.lastSeq) return;
+        // Storage is ahead of the row read earlier (another node committed since): one message per seq.
+        entry.record.messageCount += last - entry.record.lastSeq;
         entry.record.lastSeq = last;
         entry.window ??= MessageWindow.from(this.rules.windowSize, messages);
       }),
@@ -1131,7 +1420,15 @@ export class SessionService {
     const ended = this.ended.get(id);
     if (ended) return ended;
     if (this.absent.has(id)) return null;
-    throw this.need(`s:${id}`, () => then(this.store.getSession(id), (record) => this.keep(id, record)));
+    throw this.need(`s:${id}`, async () => {
+      try {
+        const record = await this.store.getSession(id);
+        // Another node changed the session while it was read (see applyRemote): the step reads it again.
+        if (!this.stale.has(id)) this.keep(id, record);
+      } finally {
+        this.stale.delete(id);
+      }
+    });
   }
 
   private keep(id: string, record: SessionRecord | null): void {
@@ -1166,6 +1463,8 @@ export class SessionService {
     const id = entry.record.id;
     throw this.need(`p:${id}`, () =>
       then(this.store.participants(id), (stored) => {
+        // Joins on other nodes are not heard of (only their messages are): the stored rows are the count.
+        if (entry.participants === null) entry.record.participantCount = Math.max(entry.record.participantCount, stored.length);
         entry.participants ??= stored.length === 1 ? stored[0]! : stored.length === 0 ? null : new Set(stored);
         // None stored: known to be none (a set, so the next read is not needed).
         if (entry.participants === null) entry.participants = new Set();
@@ -1291,6 +1590,16 @@ export class SessionService {
 const EMPTY_WINDOW = new MessageWindow<Message>(1);
 const NO_MEMBERS: string[] = Object.freeze([]) as unknown as string[];
 const NO_CONFIG: Record<string, unknown> = Object.freeze({});
+
+/** Whether two settings objects hold the same fields (flat: booleans, numbers and strings). */
+function sameSetting(a: object, b: object): boolean {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  for (const key of keys) if (x[key] !== y[key]) return false;
+  return true;
+}
 
 /** 128 random bits as hex: unguessable and inside the id pattern. */
 export function randomSessionId(): string {

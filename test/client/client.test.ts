@@ -1,7 +1,7 @@
 // The SDK against a real server process: joins, events, sends and their typed errors, tokens, closes.
 import { afterAll, describe, expect, test } from "bun:test";
 import { SessiondClientError, type Message, type SessiondClient } from "../../src/client/index.ts";
-import { api, eventually, freePort, sdk, startServer, token, type ServerProcess } from "../helpers.ts";
+import { api, eventually, freePort, sdk, startServer, token, type ServerProcess, ON_CLUSTER } from "../helpers.ts";
 
 const server = await startServer({ env: { RATE_LIMIT_MESSAGES_PER_MINUTE: "100000", MAX_MESSAGE_BYTES: "1024", MAX_RECOVERY_MESSAGES: "10" } });
 const opened: SessiondClient[] = [];
@@ -182,7 +182,8 @@ describe("sending", () => {
     expect(reconnects).toEqual([1009]);
   });
 
-  test("sends beyond maxQueuedSends reject with queue_full; a send not acked in time rejects with timeout and is never sent later", async () => {
+  // Single node only: restarts one server process on a fixed port.
+  test.skipIf(ON_CLUSTER)("sends beyond maxQueuedSends reject with queue_full; a send not acked in time rejects with timeout and is never sent later", async () => {
     const port = freePort();
     const offline = client("alice", { maxQueuedSends: 2 }, { http: `http://127.0.0.1:${port}` });
     const joined = offline.join("queued-1", { timeoutMs: 20_000 });
@@ -211,7 +212,8 @@ describe("rate limits", () => {
   let limited: ServerProcess;
   afterAll(() => limited?.stop());
 
-  test("rate_limited is waited out for retryAfterMs: every send resolves, in order, without hammering the server", async () => {
+  // Single node only: per-node: /metrics counts this node's refusals only.
+  test.skipIf(ON_CLUSTER)("rate_limited is waited out for retryAfterMs: every send resolves, in order, without hammering the server", async () => {
     limited = await startServer({ env: { RATE_LIMIT_MESSAGES_PER_MINUTE: "5", RATE_LIMIT_WINDOW_SECONDS: "1" } });
     const handle = await client("alice", {}, limited).join("limited-1");
     const started = Date.now();
@@ -319,7 +321,8 @@ describe("closes", () => {
     }
   });
 
-  test("the attempt count starts over once a connection has stayed open for stableAfterMs", async () => {
+  // Single node only: restarts one server process on a fixed port.
+  test.skipIf(ON_CLUSTER)("the attempt count starts over once a connection has stayed open for stableAfterMs", async () => {
     const own = await startServer();
     try {
       const c = client("alice", { reconnect: { baseMs: 20, capMs: 100, stableAfterMs: 300 } }, own);
@@ -341,7 +344,8 @@ describe("closes", () => {
     }
   });
 
-  test("reconnecting gives up after maxAttempts with growing, capped delays", async () => {
+  // Single node only: restarts one server process on a fixed port.
+  test.skipIf(ON_CLUSTER)("reconnecting gives up after maxAttempts with growing, capped delays", async () => {
     const c = client("alice", { reconnect: { baseMs: 10, capMs: 40, maxAttempts: 4 } }, { http: `http://127.0.0.1:${freePort()}` });
     const delays: number[] = [];
     c.on("reconnecting", ({ delayMs }) => delays.push(delayMs));
@@ -353,7 +357,8 @@ describe("closes", () => {
     expect(error?.message).toContain("4 reconnect attempts");
   });
 
-  test("a session that ended while the client was away delivers the missed messages, then its status", async () => {
+  // Single node only: restarts one server process on a fixed port.
+  test.skipIf(ON_CLUSTER)("a session that ended while the client was away delivers the missed messages, then its status", async () => {
     const port = freePort();
     const own = await startServer({ env: { PORT: String(port) } });
     const alice = client("alice", {}, own);

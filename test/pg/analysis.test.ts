@@ -194,15 +194,15 @@ describe("sealing", () => {
 });
 
 describe("migrations", () => {
-  test("the analysis tables and sessiond_meta exist after migrating", async () => {
+  test("the analysis and assistant tables and sessiond_meta exist after migrating", async () => {
     const sql = pool(await freshDatabase(), 1);
     const rows = await sql.unsafe("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
-    expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual(["alerts", "message_analyses", "messages", "session_participants", "sessiond_meta", "sessions"]);
+    expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual(["alerts", "assistant_streams", "message_analyses", "messages", "session_participants", "sessiond_meta", "sessions"]);
   });
 });
 
 describe("an unreachable server", () => {
-  test("save and reads fail as `unavailable` while it is down, and work again once it is back", async () => {
+  test("save and reads fail as `internal` with a sentence while it is down, and work again once it is back", async () => {
     const pg = await startPostgres();
     try {
       const setup = new SQL({ url: pg.url, max: 1 });
@@ -216,9 +216,9 @@ describe("an unreachable server", () => {
       pg.kill();
       const failure = await analyses.save([item("s", m, analysis(-0.5, "high"))]).catch((e: unknown) => e);
       expect(failure).toBeInstanceOf(SessiondError);
-      expect((failure as SessiondError).code).toBe("unavailable");
+      expect((failure as SessiondError).code).toBe("internal");
       const read = await analyses.listAlerts({ limit: 10 }).catch((e: unknown) => e);
-      expect((read as SessiondError).code).toBe("unavailable");
+      expect((read as SessiondError).code).toBe("internal");
       await pg.restart();
       // A stale pooled connection may fail one query after the restart (see the store's notes): retry once.
       const save = () => analyses.save([item("s", m, analysis(-0.5, "high"))]);

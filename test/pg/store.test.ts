@@ -85,14 +85,33 @@ describe("group commit", () => {
     const store = node(url);
     await open(store, "s1");
     expect((await append(store, input("s1"))).result?.message.seq).toBe(1);
-    // PostgreSQL text cannot hold U+0000: this statement fails and takes its whole batch with it.
-    const batch = await Promise.all([append(store, input("s1")), append(store, input("s1", { content: "bad\u0000byte" })), append(store, input("s1"))]);
+    // A trigger that refuses one content: its statement fails and takes its whole batch with it.
+    const admin = pool(url, 1);
+    await admin.unsafe(`CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN IF NEW.content = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
+    await admin.unsafe("CREATE TRIGGER refuse_boom BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_boom()");
+    const batch = await Promise.all([append(store, input("s1")), append(store, input("s1", { content: "boom" })), append(store, input("s1"))]);
     for (const b of batch) {
       expect(b.result).toBeNull();
       expect(b.error?.code).toBe("internal");
       expect(b.error?.message).toMatch(/not saved/);
     }
     expect((await append(store, input("s1"))).result?.message.seq).toBe(2);
+    expect(await seqsOf(url, "s1")).toEqual([1, 2]);
+    await admin.close();
+  });
+
+  test("a message with U+0000 (which PostgreSQL text cannot hold) is refused alone; the rest of its batch commits", async () => {
+    const url = await freshDatabase();
+    const store = node(url);
+    await open(store, "s1");
+    const batch = await Promise.all([
+      append(store, input("s1")),
+      append(store, input("s1", { content: "bad\u0000byte" })),
+      append(store, input("s1", { metadata: { note: "also\u0000bad" } })),
+      append(store, input("s1")),
+    ]);
+    expect(batch.map((b) => b.result?.message.seq ?? b.error?.code)).toEqual([1, "bad_request", "bad_request", 2]);
+    expect(batch[1]!.error!.message).toContain("U+0000");
     expect(await seqsOf(url, "s1")).toEqual([1, 2]);
   });
 });
@@ -164,7 +183,7 @@ describe("several nodes on one database", () => {
 });
 
 describe("PostgreSQL unreachable", () => {
-  test("appends fail with unavailable and a sentence, nothing is stored, probe is false; all works again when it is back", async () => {
+  test("appends fail with internal and a sentence, nothing is stored, probe is false; all works again when it is back", async () => {
     // Its own server: this test stops it.
     const pg = await startPostgres();
     try {
@@ -178,11 +197,11 @@ describe("PostgreSQL unreachable", () => {
       const down = await Promise.all([append(store, input("s1")), append(store, input("s1", { clientMsgId: "retry-me" }))]);
       for (const d of down) {
         expect(d.result).toBeNull();
-        expect(["unavailable", "internal"]).toContain(d.error!.code);
+        expect(d.error!.code).toBe("internal");
         expect(d.error!.message.length).toBeGreaterThan(20);
       }
       expect(await store.probe()).toBe(false);
-      await expect(store.getSession("s1")).rejects.toMatchObject({ code: "unavailable" });
+      await expect(store.getSession("s1")).rejects.toMatchObject({ code: "internal", message: expect.stringContaining("cannot be reached") });
       await pg.restart();
       // Stale pooled connections fail once each; a batch refused before its COMMIT is retried, so this one lands.
       const back = await append(store, input("s1", { clientMsgId: "retry-me" }));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { api, startServer, token, WsClient, type ServerProcess } from "../helpers.ts";
+import { api, startServer, token, WsClient, type ServerProcess, ON_CLUSTER } from "../helpers.ts";
 
 let server: ServerProcess;
 beforeAll(async () => {
@@ -47,8 +47,11 @@ describe("recovery", () => {
     expect(all.messages[0].content).toBe("m0");
     const tail = await c.request({ type: "join", session: "big", since: 3 });
     expect(tail.messages).toHaveLength(1002);
-    const stats = await api(server.http, "GET", "/api/admin/stats", { token: await token("root", { admin: true }) });
-    expect(stats.body.cache.windowMessages).toBeGreaterThanOrEqual(1000);
+    // The admin stats count one node's cache: on a cluster, not necessarily the node that served these joins.
+    if (!ON_CLUSTER) {
+      const stats = await api(server.http, "GET", "/api/admin/stats", { token: await token("root", { admin: true }) });
+      expect(stats.body.cache.windowMessages).toBeGreaterThanOrEqual(1000);
+    }
     await c.close();
   });
 
@@ -62,7 +65,8 @@ describe("recovery", () => {
 });
 
 describe("presence", () => {
-  test("a user with two connections joins once and leaves when the last connection goes", async () => {
+  // Single node only: its ping-as-barrier assumes presence is told in the same turn; across nodes it comes through the broker (tested in test/cluster/).
+  test.skipIf(ON_CLUSTER)("a user with two connections joins once and leaves when the last connection goes", async () => {
     const watcher = await WsClient.connect(server.ws, { token: await token("olive") });
     await watcher.request({ type: "join", session: "pres" });
     await watcher.request({ type: "configure", session: "pres", access: "open" });

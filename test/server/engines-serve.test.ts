@@ -1,24 +1,101 @@
-// `serve` with an engine setting it cannot run on yet refuses in one line; it never falls back to SQLite quietly.
-import { expect, test } from "bun:test";
+// `serve` on the engines the settings select: one node on PostgreSQL alone keeps every message across a restart and
+// reports the database on /health; an engine it cannot reach, or a setting of a feature that stores to SQLite only,
+// stops the start with one line (never a password, never a fallback to SQLite).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SQL } from "bun";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { MAIN, ROOT, tempDir } from "../helpers.ts";
+import { startPostgres, type PostgresEngine } from "../engines/postgres.ts";
+import { api, MAIN, ROOT, startServer, tempDir, token, WsClient } from "../helpers.ts";
 
-test("serve with DATABASE_URL or REDIS_URL set stops with one line and writes nothing to DATA_DIR", async () => {
-  for (const [env, named] of [
-    [{ DATABASE_URL: "postgres://app:hunter2@127.0.0.1:1/sessiond" }, "DATABASE_URL is set"],
-    [{ REDIS_URL: "redis://:hunter2@127.0.0.1:1" }, "REDIS_URL is set"],
-    [{ DATABASE_URL: "postgres://app:hunter2@127.0.0.1:1/sessiond", REDIS_URL: "redis://127.0.0.1:1", CLUSTER: "true" }, "DATABASE_URL and REDIS_URL are set"],
-  ] as const) {
-    const dataDir = tempDir();
-    const proc = Bun.spawn([process.execPath, MAIN, "serve"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", DATA_DIR: dataDir, PORT: "0", ...env }, stdout: "pipe", stderr: "pipe" });
-    const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+let pg: PostgresEngine;
+beforeAll(async () => {
+  pg = await startPostgres();
+});
+afterAll(async () => {
+  await pg?.stop();
+});
+
+/** A new, empty database on the file's server. */
+async function freshDatabase(): Promise<string> {
+  const name = `s_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  const admin = new SQL({ url: pg.url, max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.close();
+  return pg.url.replace(/\/[^/]+$/, `/${name}`);
+}
+
+async function refusal(env: Record<string, string>): Promise<{ code: number; lines: string[]; err: string; dataDir: string }> {
+  const dataDir = tempDir();
+  const proc = Bun.spawn([process.execPath, MAIN, "serve"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", DATA_DIR: dataDir, PORT: "0", ...env }, stdout: "pipe", stderr: "pipe" });
+  const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+  return { code, lines: err.trim().split("\n"), err, dataDir };
+}
+
+describe("serve on PostgreSQL alone (one node)", () => {
+  test("messages are stored in PostgreSQL, survive a restart, and /health names the database without its password", async () => {
+    // The test server trusts local connections; the password is there to be hidden.
+    const url = (await freshDatabase()).replace("postgres://postgres@", "postgres://postgres:hunter2@");
+    const env = { DATABASE_URL: url };
+    let server = await startServer({ env });
+    try {
+      const t = await token("alice");
+      const alice = await WsClient.connect(server.ws, { token: t });
+      await alice.request({ type: "join", session: "pg-one" });
+      const acks = [];
+      for (let i = 0; i < 5; i++) acks.push(await alice.request({ type: "message", session: "pg-one", content: `m${i}`, clientMsgId: `c${i}` }));
+      expect(acks.map((a) => a.seq)).toEqual([1, 2, 3, 4, 5]);
+      // A retry of the same clientMsgId is the same message.
+      const again = await alice.request({ type: "message", session: "pg-one", content: "m0", clientMsgId: "c0" });
+      expect(again.seq).toBe(1);
+      const health = await (await fetch(`${server.http}/health`)).json();
+      expect(health.status).toBe("healthy");
+      expect(health.checks.database).toBe(true);
+      expect(health.database).toContain("***");
+      expect(JSON.stringify(health)).not.toContain("hunter2");
+      await alice.close();
+      // Nothing of the sessions went to DATA_DIR.
+      expect(existsSync(join(server.dataDir, "sessiond.db"))).toBe(false);
+      await server.stop();
+
+      server = await startServer({ env });
+      const listed = await api(server.http, "GET", "/api/sessions/pg-one/messages", { token: t });
+      expect(listed.status).toBe(200);
+      expect(listed.body.messages.map((m: { content: string }) => m.content)).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+      const back = await WsClient.connect(server.ws, { token: t });
+      const joined = await back.request({ type: "join", session: "pg-one", since: 3 });
+      expect(joined).toMatchObject({ type: "joined" });
+      expect(joined.messages.map((m: { seq: number }) => m.seq)).toEqual([4, 5]);
+      await back.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("a start that cannot use its engines stops with one line and writes nothing", () => {
+  test("an unreachable PostgreSQL or Redis is named by host and port, never with the password", async () => {
+    for (const [env, named] of [
+      [{ DATABASE_URL: "postgres://app:hunter2@127.0.0.1:1/sessiond" }, "PostgreSQL at 127.0.0.1:1"],
+      [{ REDIS_URL: "redis://:hunter2@127.0.0.1:1" }, "Redis at 127.0.0.1:1"],
+    ] as const) {
+      const { code, lines, err, dataDir } = await refusal({ ...env });
+      expect(code).toBe(1);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(named);
+      expect(err).not.toContain("hunter2");
+      expect(err).not.toContain("    at ");
+      expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
+    }
+  }, 60_000);
+
+  test("settings of features that store to SQLite only are refused with DATABASE_URL, naming each", async () => {
+    const { code, lines, dataDir } = await refusal({ DATABASE_URL: pg.url, ARCHIVE_DIR: tempDir(), RETENTION_DAYS: "30" });
     expect(code).toBe(1);
-    const lines = err.trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(named);
-    expect(lines[0]).toContain("sessiond migrate");
-    expect(err).not.toContain("hunter2");
+    expect(lines[0]).toContain("ARCHIVE_DIR");
+    expect(lines[0]).toContain("RETENTION_DAYS");
+    expect(lines[0]).toContain("DATABASE_URL");
     expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
-  }
+  });
 });
