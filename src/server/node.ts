@@ -115,13 +115,18 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     throw e;
   }
 
+  let recheckAfterNodeLoss = () => {};
   // Engines: PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) when set, checked and migrated before anything else.
   let engines: Engines;
   try {
     engines = await openEngines(config, {
       onProblem: (engine, what, error) => logger.warn("engine.problem", { engine, what, ...errorFields(error) }),
       // Read only once running (after `service` below exists): a dead node's users leave, lost entries come back.
-      onPresenceLeft: (sessionId, userId) => service.presenceLeft(sessionId, userId),
+      onPresenceLeft: (sessionId, userId) => {
+        service.presenceLeft(sessionId, userId);
+        // A node died: a message it committed but had not yet published would otherwise wait for the session's next.
+        recheckAfterNodeLoss();
+      },
       onPresenceRejoined: (sessionId, userId) => service.presenceRejoined(sessionId, userId),
     });
   } catch (e) {
@@ -237,6 +242,13 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       if (session.room !== undefined) for (const conn of subscribers) rooms.follow(conn, session.room, session.id);
     },
   });
+  let recheckTimer: ReturnType<typeof setTimeout> | null = null;
+  recheckAfterNodeLoss = () => {
+    recheckTimer ??= setTimeout(() => {
+      recheckTimer = null;
+      fanout.resubscribed();
+    }, 100);
+  };
   // Every node, this one included, hears what is published through the same handler (one node: in-process).
   const broker = engines.broker;
   relayToBroker(events, broker);
@@ -508,6 +520,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
       await server!.stop(true);
       // Presence (its leaves go out), the broker, Redis, the PostgreSQL pool; the in-process broker for SQLite.
       await engines.close();
+      if (recheckTimer) clearTimeout(recheckTimer);
       pgHealth?.stop();
       storageFaults.stop();
       eventLoop.stop();

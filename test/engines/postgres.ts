@@ -107,7 +107,7 @@ export async function startPostgres(): Promise<PostgresEngine> {
   live.add(entry);
   let port = 0;
   const start = () => {
-    run(bin, "pg_ctl", ["-D", dataDir, "-l", join(dir, "server.log"), "-o", `-p ${port} -k ${sockDir} -c listen_addresses=127.0.0.1 -c max_connections=200`, "-w", "-t", "30", "start"]);
+    run(bin, "pg_ctl", ["-D", dataDir, "-l", join(dir, "server.log"), "-o", `-p ${port} -k ${sockDir} -c listen_addresses=127.0.0.1 -c max_connections=400`, "-w", "-t", "30", "start"]);
   };
   // A port free a moment ago may be taken by the time the server binds: try a few.
   for (let attempt = 0; ; attempt++) {
