@@ -33,8 +33,6 @@ export interface ApiDeps {
   alerts?: AlertService;
   /** Erasure, export and the audit trail (/api/admin/...), and the audit of admin actions. */
   privacy?: PrivacyRouteDeps;
-  /** Without `privacy`: the sentence its routes answer with (501), e.g. that this store does not offer them yet. */
-  privacyUnavailable?: string;
 }
 
 type Env = ApiEnv;
@@ -195,16 +193,6 @@ export function mountApi(app: Hono, deps: ApiDeps): void {
 
   // Before the admin and alert routes: it records their actions in the audit trail once they succeeded.
   if (deps.privacy) registerPrivacyRoutes(api, deps.privacy);
-  else if (deps.privacyUnavailable) {
-    // Say why, rather than a bare 404 that reads as a wrong path.
-    const why = deps.privacyUnavailable;
-    for (const path of ["/api/admin/sessions/:id", "/api/admin/users/:userId", "/api/admin/users/:userId/export", "/api/admin/audit"]) {
-      api.on(path.endsWith("/export") || path.endsWith("/audit") ? "GET" : "DELETE", path, (c) => {
-        if (!c.get("principal").admin) throw new SessiondError("forbidden", 'Admin routes need a token with role "admin".');
-        throw new SessiondError("bad_request", why, undefined, 501);
-      });
-    }
-  }
   registerAdminRoutes(api, service, deps.admin);
   if (deps.console) registerConsoleRoutes(api, service, deps.console);
   if (deps.alerts) registerAlertRoutes(api, { alerts: deps.alerts, sse });

@@ -4,18 +4,25 @@ import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { AUDIT_ACTIONS, type AuditAction, type AuditEntry } from "../privacy/audit-chain.ts";
 import type { AuditRecorder } from "../privacy/audit-recorder.ts";
-import type { Actor, PrivacyService } from "../privacy/privacy-service.ts";
+import type { Actor, SessionErased as SessionErasedResult, UserErased as UserErasedResult } from "../privacy/privacy-service.ts";
 import { userId as userIdSchema } from "../protocol/frames.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import type { AuditQuery } from "../db/audit-store.ts";
 import type { ApiEnv } from "./admin.ts";
 import { ErrorBody, SessionIdParam } from "./schemas.ts";
 
+/** What the routes need of erasure and export: PrivacyService (SQLite) or SharedPrivacyService (PostgreSQL). */
+export interface PrivacyOperations {
+  eraseSession(actor: Actor, id: string): SessionErasedResult | Promise<SessionErasedResult>;
+  eraseUser(actor: Actor, userId: string): UserErasedResult | Promise<UserErasedResult>;
+  exportUser(actor: Actor, userId: string): Generator<string> | AsyncGenerator<string>;
+}
+
 export interface PrivacyRouteDeps {
-  privacy: PrivacyService;
+  privacy: PrivacyOperations;
   audit: AuditRecorder;
-  /** A page of the trail (db/AuditStore.list). */
-  listAudit: (q: AuditQuery) => AuditEntry[];
+  /** A page of the trail (db/AuditStore.list, or pg/PgAuditStore.list). */
+  listAudit: (q: AuditQuery) => AuditEntry[] | Promise<AuditEntry[]>;
 }
 
 const ok = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
@@ -111,7 +118,7 @@ export function registerPrivacyRoutes(api: OpenAPIHono<ApiEnv>, { privacy, audit
       request: { params: SessionIdParam },
       responses: { 200: ok(SessionErased, "What was erased"), 404: ok(ErrorBody, "not_found"), ...refused },
     }),
-    (c) => c.json(privacy.eraseSession(actorOf(c), c.req.valid("param").id), 200),
+    async (c) => c.json(await privacy.eraseSession(actorOf(c), c.req.valid("param").id), 200),
   );
 
   api.openapi(
@@ -122,7 +129,7 @@ export function registerPrivacyRoutes(api: OpenAPIHono<ApiEnv>, { privacy, audit
       request: { params: UserIdParam },
       responses: { 200: ok(UserErased, "Counts of what changed (zeros when already erased)"), ...refused },
     }),
-    (c) => c.json(privacy.eraseUser(actorOf(c), c.req.valid("param").userId), 200),
+    async (c) => c.json(await privacy.eraseUser(actorOf(c), c.req.valid("param").userId), 200),
   );
 
   api.openapi(
@@ -141,13 +148,13 @@ export function registerPrivacyRoutes(api: OpenAPIHono<ApiEnv>, { privacy, audit
       const lines = privacy.exportUser(actorOf(c), userId);
       const encoder = new TextEncoder();
       const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          const next = lines.next();
+        async pull(controller) {
+          const next = await lines.next();
           if (next.done) controller.close();
           else controller.enqueue(encoder.encode(next.value));
         },
-        cancel() {
-          lines.return(undefined);
+        async cancel() {
+          await lines.return(undefined);
         },
       });
       return new Response(body, {
@@ -168,13 +175,14 @@ export function registerPrivacyRoutes(api: OpenAPIHono<ApiEnv>, { privacy, audit
       request: { query: AuditQuerySchema },
       responses: { 200: ok(z.object({ entries: z.array(AuditEntryView), nextAfter: z.number().int().nullable() }).openapi("AuditPage"), "A page of entries"), ...refused },
     }),
-    (c) => {
+    async (c) => {
       const q = c.req.valid("query");
       if (q.session !== undefined && q.user !== undefined) throw new SessiondError("bad_request", 'Give at most one of "session" or "user".');
       // Entries still queued in memory are written first, so a read sees everything recorded before it.
       audit.flush();
+      await audit.settled();
       const object = q.session !== undefined ? { objectType: "session" as const, objectId: q.session } : q.user !== undefined ? { objectType: "user" as const, objectId: q.user } : {};
-      const page = listAudit({ after: q.after, limit: q.limit + 1, actor: q.actor, action: q.action, ...object });
+      const page = await listAudit({ after: q.after, limit: q.limit + 1, actor: q.actor, action: q.action, ...object });
       const more = page.length > q.limit;
       const entries = (more ? page.slice(0, q.limit) : page).map(auditView);
       return c.json({ entries, nextAfter: more ? entries[entries.length - 1]!.id : null }, 200);

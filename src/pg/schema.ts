@@ -169,3 +169,36 @@ export const meta = pgTable("sessiond_meta", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+/**
+ * The audit trail, as `audit_log` is for SQLite: append-only (triggers refuse UPDATE and DELETE), one hash chain for
+ * every node (appends are serialized by an advisory transaction lock, src/pg/audit-store.ts).
+ */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: ms("id").primaryKey(),
+    at: ms("at").notNull(),
+    actorId: text("actor_id").notNull(),
+    actorRole: text("actor_role").notNull(),
+    action: text("action").notNull(),
+    objectType: text("object_type").notNull(),
+    objectId: text("object_id").notNull(),
+    address: text("address").notNull(),
+    // JSON text exactly as hashed: never content (the recorder refuses it).
+    detail: text("detail"),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [
+    index("audit_log_object_idx").on(t.objectType, t.objectId, t.id),
+    index("audit_log_actor_idx").on(t.actorId, t.id),
+    index("audit_log_action_idx").on(t.action, t.id),
+  ],
+);
+
+/** Ids of erased sessions, written in the erasure's transaction: no node may open one again. Holds no content. */
+export const erasedSessions = pgTable("erased_sessions", {
+  id: text("id").primaryKey(),
+  erasedAt: ms("erased_at").notNull(),
+});

@@ -24,6 +24,8 @@ const MAX_PENDING = 100_000;
 export class AuditRecorder {
   private pending: AuditRecord[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** A write to an asynchronous sink (PostgreSQL) still under way. */
+  private inFlight: Promise<void> | null = null;
   private readonly flushMs: number;
   private readonly maxBatch: number;
   private readonly now: () => number;
@@ -66,15 +68,35 @@ export class AuditRecorder {
     if (this.pending.length === 0) return true;
     const batch = this.pending;
     this.pending = [];
-    try {
-      this.sink.append(batch);
-      return true;
-    } catch (e) {
+    const failed = (e: unknown) => {
       this.pending = batch.concat(this.pending);
       this.onError(e, this.pending.length);
-      this.timer = setTimeout(() => this.flush(), Math.max(this.flushMs, 1000));
+      this.timer ??= setTimeout(() => this.flush(), Math.max(this.flushMs, 1000));
+    };
+    try {
+      const written = this.sink.append(batch);
+      if (written instanceof Promise) {
+        // Writes to an asynchronous sink follow each other, so entries reach the chain in the order recorded.
+        const previous = this.inFlight ?? Promise.resolve();
+        const current: Promise<void> = previous.then(() => written).then(
+          () => undefined,
+          (e: unknown) => failed(e),
+        );
+        this.inFlight = current;
+        void current.finally(() => {
+          if (this.inFlight === current) this.inFlight = null;
+        });
+      }
+      return true;
+    } catch (e) {
+      failed(e);
       return false;
     }
+  }
+
+  /** Resolves when writes already started have ended (immediately with a synchronous sink). */
+  async settled(): Promise<void> {
+    while (this.inFlight) await this.inFlight;
   }
 
   /** Stops the timer after a last write (shutdown). */

@@ -40,3 +40,19 @@ export interface PrivacyStorage {
   /** Truncating WAL checkpoint, so erased pages survive in neither file. `busy`: a reader prevented it. */
   checkpoint(): { busy: boolean };
 }
+
+/**
+ * The same contract for a database shared by several nodes (PostgreSQL), asynchronous: each erasure also records
+ * the id as erased and appends its audit entries in its own transaction, so that a crash cannot separate them.
+ */
+export interface SharedPrivacyStorage {
+  eraseSession(id: string, at: number, audit?: (e: SessionErasure) => import("./audit-chain.ts").AuditRecord): Promise<SessionErasure | null>;
+  eraseUserTraces(userId: string, sessionIds: readonly string[], at: number, audit?: (t: UserTraces) => import("./audit-chain.ts").AuditRecord[]): Promise<UserTraces>;
+  sessionsOf(userId: string): Promise<{ owned: string[]; tookPartIn: string[] }>;
+  userMessages(sessionId: string, userId: string, afterSeq: number, limit: number): Promise<Message[]>;
+  retentionDue(now: number, serverDays: number | undefined, limit: number): Promise<string[]>;
+  /** Whether any node erased a session of this id. */
+  wasErased(id: string): Promise<boolean>;
+  /** Sessions erased by any node after a time (epoch ms). */
+  erasedSince(afterMs: number): Promise<Array<{ id: string; erasedAt: number }>>;
+}

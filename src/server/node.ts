@@ -40,7 +40,10 @@ import { WebSocketGateway } from "../realtime/ws-gateway.ts";
 import { DEFAULT_ASSISTANT, SessionEvents, SessionService, systemClock } from "../sessions/index.ts";
 import { relayToBroker } from "../sessions/broker.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
-import { createPrivacy, keyRingFromConfig, PrivacySetupError, type StorageSetup } from "./privacy.ts";
+import { createPrivacy, createSharedPrivacy, keyRingFromConfig, PrivacySetupError, type StorageSetup } from "./privacy.ts";
+import type { PrivacyService } from "../privacy/privacy-service.ts";
+import type { SharedPrivacyService } from "../privacy/shared-privacy-service.ts";
+import { principal } from "../sessions/access.ts";
 import { archiveCandidates } from "../integrations/archive-files.ts";
 
 /** A start-up problem a person can fix; printed as one line, never a stack trace. */
@@ -48,6 +51,9 @@ import { archiveCandidates } from "../integrations/archive-files.ts";
 const CEILING_HEADROOM_BYTES = 64 * 1024 * 1024;
 
 export class StartupError extends Error {}
+
+/** Reads a session's description for exports on PostgreSQL (an admin's view). */
+const PRIVACY_READER = principal("sessiond:privacy", { role: "admin" });
 
 export interface RunningNode {
   port: number;
@@ -116,6 +122,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   }
 
   let recheckAfterNodeLoss = () => {};
+  let sharedPrivacy: SharedPrivacyService | null = null;
   // Engines: PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) when set, checked and migrated before anything else.
   let engines: Engines;
   try {
@@ -195,7 +202,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     presence: engines.redis?.presence,
     newMessageId: () => Bun.randomUUIDv7(),
     // Read at join time, once `privacy` below exists: an erased id is never opened again.
-    wasErased: (id) => privacy?.privacy.wasErased(id) ?? false,
+    wasErased: (id) => privacy.privacy.wasErased(id),
     rules: {
       expiryMs: config.SESSION_EXPIRY_SECONDS * 1000,
       windowSize: config.MAX_MESSAGES_PER_SESSION,
@@ -252,7 +259,17 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   // Every node, this one included, hears what is published through the same handler (one node: in-process).
   const broker = engines.broker;
   relayToBroker(events, broker);
-  await broker.start(fanout);
+  if (sqlite) await broker.start(fanout);
+  else {
+    // Another node's erasure: this node never opens that id again either (those before `load` below are read there).
+    await broker.start({
+      deliver: (event, origin) => {
+        if (event.type === "session" && event.change === "erased" && origin !== broker.nodeId) sharedPrivacy?.noteErased(event.sessionId);
+        fanout.deliver(event, origin);
+      },
+      resubscribed: () => fanout.resubscribed(),
+    });
+  }
   // After the broker: its first heartbeat may already report users who left or came back.
   await engines.redis?.presence.start();
   metrics.listen(events, service, hub, messageLimiter, { perMessage: counting });
@@ -338,27 +355,42 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   }
 
   // Erasure, export, retention and the audit trail.
-  const privacy = sqlite ? createPrivacy({
-    config,
-    sqlite,
-    storage,
-    service,
-    events,
-    logger,
-    messagesAfter: (id, after, limit) => sqliteStore!.messagesAfter(id, after, limit),
-    archiveCandidates,
-    disconnectUser: (userId) => {
-      let n = 0;
-      for (const conn of [...hub.all()]) {
-        if (conn.principal.userId !== userId) continue;
-        conn.link.close(CloseCode.forbidden, "user erased");
-        n++;
-      }
-      return n;
-    },
-    onAuditError: (e) => reporter.capture(e, { where: "audit", code: "internal" }),
-  }) : null;
-  if (privacy) subscribers.push(privacy.subscriber);
+  const disconnectUser = (userId: string) => {
+    let n = 0;
+    for (const conn of [...hub.all()]) {
+      if (conn.principal.userId !== userId) continue;
+      conn.link.close(CloseCode.forbidden, "user erased");
+      n++;
+    }
+    return n;
+  };
+  const onAuditError = (e: unknown) => reporter.capture(e, { where: "audit", code: "internal" });
+  const privacy = sqlite
+    ? createPrivacy({ config, sqlite, storage, service, events, logger, messagesAfter: (id, after, limit) => sqliteStore!.messagesAfter(id, after, limit), archiveCandidates, disconnectUser, onAuditError })
+    : createSharedPrivacy({
+        config,
+        sql: pg!.sql,
+        epoch: storage.epoch,
+        service,
+        events,
+        logger,
+        messagesAfter: (id, after, limit) => store.messagesAfter(id, after, limit),
+        sessionInfo: async (id) => {
+          try {
+            return await service.run(() => service.get(PRIVACY_READER, id));
+          } catch {
+            return null;
+          }
+        },
+        disconnectUser,
+        onAuditError,
+      });
+  // Ids erased earlier, by any node, are never opened again.
+  if (!sqlite) {
+    sharedPrivacy = privacy.privacy as SharedPrivacyService;
+    await sharedPrivacy.load();
+  }
+  subscribers.push(privacy.subscriber);
   // An erased session never ends; the gauge is recounted instead (erasures are rare).
   events.on("session.erased", () => void recountActive());
 
@@ -371,7 +403,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     connections: () => hub.size,
     activeSessions: () => metrics.activeSessions(),
     startedAt,
-    details: () => ({ encryption: privacy?.details.encryption ?? "off", ...(pg && { database: pg.shownUrl }) }),
+    details: () => ({ encryption: privacy.details.encryption, ...(pg && { database: pg.shownUrl }) }),
   };
   const operatorConsole = config.CONSOLE_ENABLED
     ? createConsole({ events, service, metrics, hub, health, logger, authMode: config.AUTH_MODE, sampleIntervalMs: config.STATS_SAMPLE_SECONDS * 1000, webhooks: attached?.webhooks })
@@ -398,8 +430,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
         onStreamRefused: (code) => connectionErrors.inc({ reason: code }),
         console: operatorConsole?.api,
         alerts: analysis.alerts,
-        privacy: privacy?.routes,
-        privacyUnavailable: "Erasure, export and the audit trail are not available with DATABASE_URL in this version (they store to SQLite); serve from SQLite for them.",
+        privacy: privacy.routes,
         admin: {
           hub,
           webhooks: attached?.webhooks,
@@ -459,11 +490,11 @@ export async function startNode(config: Config, { version, command = "sessiond" 
         logger,
         reporter,
         sweepIntervalMs,
-        retention: () => privacy!.privacy.applyRetention(),
+        retention: () => (privacy.privacy as PrivacyService).applyRetention(),
         isIdle: () => hub.size === 0,
         checkpointer: checkpointer ?? undefined,
       })
-    : startExpirySweep({ service, logger, reporter, sweepIntervalMs });
+    : startExpirySweep({ service, logger, reporter, sweepIntervalMs, retention: () => (privacy.privacy as SharedPrivacyService).applyRetention() });
   ready = true;
   started.resolve();
   logger.info("server.started", { version, ...describeConfig(config), encryption: storage.mode, port: server.port });

@@ -1,6 +1,7 @@
 // Builds the privacy features from the config: the encryption mode and field cipher for the stores (decided at
 // start-up against what the database records), the epoch, the audit trail, erasure/export/retention, their routes.
 import type { Database } from "bun:sqlite";
+import type { SQL } from "bun";
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/index.ts";
 import { AuditStore } from "../db/audit-store.ts";
@@ -17,6 +18,10 @@ import { decideEncryption } from "../privacy/encryption-state.ts";
 import { KeyRingCipher, PLAINTEXT, type EncryptionMode, type FieldCipher } from "../privacy/field-cipher.ts";
 import { loadKeyRing, type KeyRing } from "../privacy/keys.ts";
 import { PrivacyService } from "../privacy/privacy-service.ts";
+import { SharedPrivacyService } from "../privacy/shared-privacy-service.ts";
+import { PgAuditStore } from "../pg/audit-store.ts";
+import { PgPrivacyStore } from "../pg/privacy-store.ts";
+import type { SessionInfo } from "../protocol/types.ts";
 
 /** A start-up problem with keys or the database's encryption, as one sentence. */
 export class PrivacySetupError extends Error {}
@@ -156,5 +161,83 @@ export function createPrivacy(deps: PrivacyDeps): PrivacyParts {
       ...(storage.keyId !== null && { keyId: storage.keyId }),
       epoch: storage.epoch,
     },
+  };
+}
+
+export interface SharedPrivacyDeps {
+  config: Config;
+  /** The pool of the PostgreSQL database every node shares. */
+  sql: SQL;
+  epoch: string;
+  service: SessionService;
+  events: SessionEvents;
+  logger: Logger;
+  messagesAfter: (sessionId: string, afterSeq: number, limit: number) => Message[] | Promise<Message[]>;
+  /** A session's description read from the database (for exports of sessions this node does not hold). */
+  sessionInfo: (id: string) => SessionInfo | null | Promise<SessionInfo | null>;
+  disconnectUser: (userId: string) => number;
+  onAuditError?: (error: unknown) => void;
+}
+
+export interface SharedPrivacyParts {
+  privacy: SharedPrivacyService;
+  audit: AuditRecorder;
+  routes: PrivacyRouteDeps;
+  subscriber: Subscriber;
+  details: { encryption: EncryptionMode; epoch: string };
+}
+
+/**
+ * The privacy features on PostgreSQL (DATABASE_URL): erasure, export, retention and the audit trail in the shared
+ * database. Await `privacy.load()` before serving, so that ids erased earlier (by any node) are known to `wasErased`.
+ */
+export function createSharedPrivacy(deps: SharedPrivacyDeps): SharedPrivacyParts {
+  const { config, sql, events, logger } = deps;
+  const auditStore = new PgAuditStore(sql);
+  const audit = new AuditRecorder(auditStore, {
+    onError: (e, pending) => {
+      logger.error("audit.write_failed", { pending });
+      deps.onAuditError?.(e);
+    },
+  });
+  const privacy = new SharedPrivacyService({
+    service: deps.service,
+    store: new PgPrivacyStore(sql),
+    events,
+    audit,
+    logger,
+    messagesAfter: deps.messagesAfter,
+    sessionInfo: deps.sessionInfo,
+    disconnectUser: deps.disconnectUser,
+    retentionDays: config.RETENTION_DAYS,
+  });
+  let off: (() => void) | null = null;
+  const subscriber: Subscriber = {
+    name: "audit",
+    start() {
+      off = events.on("session.read", ({ sessionId, reader, via }) =>
+        audit.record({
+          actorId: reader.userId,
+          actorRole: reader.role,
+          address: reader.address ?? "unknown",
+          action: via === "export" ? "session.export" : "session.read",
+          objectType: "session",
+          objectId: sessionId,
+          detail: { via },
+        }),
+      );
+    },
+    async stop() {
+      off?.();
+      audit.close();
+      await audit.settled();
+    },
+  };
+  return {
+    privacy,
+    audit,
+    routes: { privacy, audit, listAudit: (q) => auditStore.list(q) },
+    subscriber,
+    details: { encryption: "off", epoch: deps.epoch },
   };
 }

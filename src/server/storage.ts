@@ -24,7 +24,6 @@ export function sqliteOnlySettings(config: Config): string[] {
     [config.ENCRYPTION_KEY !== undefined || config.ENCRYPTION_KEY_FILE !== undefined, "ENCRYPTION_KEY (encryption at rest)"],
     [(config.WEBHOOK_URLS ?? []).length > 0, "WEBHOOK_URLS (webhooks)"],
     [config.ARCHIVE_DIR !== undefined, "ARCHIVE_DIR (archive files)"],
-    [config.RETENTION_DAYS !== undefined, "RETENTION_DAYS (retention)"],
   ];
   return set.filter(([on]) => on).map(([, name]) => name);
 }
@@ -105,13 +104,15 @@ export interface ExpirySweepDeps {
   logger: Logger;
   reporter: ErrorReporter;
   sweepIntervalMs: number;
+  /** Erases the ended sessions whose retention ran out (through the erasure path); after each sweep. */
+  retention?: () => Promise<{ sessions: number; messages: number }>;
 }
 
 /**
  * The expiry sweep on a shared database: every interval, idle sessions are ended through the store, which lets
  * exactly one node end each (the others find it ended). One sweep at a time; an unreachable database skips runs.
  */
-export function startExpirySweep({ service, logger, reporter, sweepIntervalMs }: ExpirySweepDeps): { stop(): void } {
+export function startExpirySweep({ service, logger, reporter, sweepIntervalMs, retention }: ExpirySweepDeps): { stop(): void } {
   let running = false;
   const skipped = new LogThrottle(60_000);
   const run = async () => {
@@ -121,6 +122,8 @@ export function startExpirySweep({ service, logger, reporter, sweepIntervalMs }:
     try {
       const expired = await service.sweepIdle();
       if (expired.length > 0) logger.info("maintenance.sweep_done", { expired: expired.length, durationMs: Math.round(performance.now() - started) });
+      const retained = await retention?.();
+      if (retained && retained.sessions > 0) logger.info("maintenance.retention", { erasedSessions: retained.sessions, deletedMessages: retained.messages });
     } catch (e) {
       if (isSessiondError(e) && (e.code === "unavailable" || e.code === "internal")) {
         const t = skipped.take(Date.now());

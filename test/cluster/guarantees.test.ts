@@ -159,6 +159,30 @@ describe("session changes reach every node", () => {
   });
 });
 
+describe("erasure across nodes", () => {
+  test("a session erased through node A is gone for node B's subscriber, is never opened again on any node, and is in the audit trail", async () => {
+    const session = "c-erase";
+    await open(session);
+    const watcher = await on(1, "witness", session);
+    await watcher.client.request({ type: "message", session, content: "to be forgotten" });
+    const admin = await token("dpo", { admin: true });
+    const erased = await api(cluster.nodes[0]!.http, "DELETE", `/api/admin/sessions/${session}`, { token: admin });
+    expect(erased.status).toBe(200);
+    await watcher.client.waitFor((f) => f.type === "session.status" && f.session === session && f.status === "erased");
+    for (const i of [1, 2]) {
+      const again = await WsClient.connect(wsOf(i), { token: await token("witness") });
+      const refused = await again.request({ type: "join", session });
+      expect(refused.type).toBe("error");
+      expect(["not_found", "conflict"]).toContain(refused.code);
+      await again.close();
+    }
+    const audit = await api(cluster.nodes[2]!.http, "GET", "/api/admin/audit", { token: admin });
+    expect(audit.status).toBe(200);
+    expect(JSON.stringify(audit.body)).toContain(session);
+    await watcher.client.close();
+  });
+});
+
 describe("presence across nodes", () => {
   test("a user joins once and leaves once, when their last connection on any node goes", async () => {
     const session = "c-presence";

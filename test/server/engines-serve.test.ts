@@ -90,11 +90,11 @@ describe("a start that cannot use its engines stops with one line and writes not
   }, 60_000);
 
   test("settings of features that store to SQLite only are refused with DATABASE_URL, naming each", async () => {
-    const { code, lines, dataDir } = await refusal({ DATABASE_URL: pg.url, ARCHIVE_DIR: tempDir(), RETENTION_DAYS: "30" });
+    const { code, lines, dataDir } = await refusal({ DATABASE_URL: pg.url, ARCHIVE_DIR: tempDir(), ARCHIVE_PLAINTEXT: "true", ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") });
     expect(code).toBe(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain("ARCHIVE_DIR");
-    expect(lines[0]).toContain("RETENTION_DAYS");
+    expect(lines[0]).toContain("ENCRYPTION_KEY");
     expect(lines[0]).toContain("DATABASE_URL");
     expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
   });
