@@ -40,31 +40,3 @@ export function combineHooks(list: ReadonlyArray<CommitHooks>): CommitHooks {
   }
   return combined as CommitHooks;
 }
-
-/**
- * Writes asked for by hooks on a store whose transactions are async (PostgreSQL): a hook cannot await, so it
- * `add`s a write and the store runs what its hook calls captured with its own `tx` just before COMMIT. Capturing
- * is scoped to one synchronous call, so transactions that overlap on other connections never see each other's
- * writes. An `add` outside a capture throws: the write would otherwise commit with nothing, or be lost.
- */
-export class WriteCapture<W> {
-  private current: W[] | null = null;
-
-  /** Called from a hook: queues `write` for the transaction whose hook call is running. */
-  add(write: W): void {
-    if (this.current === null) throw new Error("commit hook write outside a transaction");
-    this.current.push(write);
-  }
-
-  /** Runs `fn` (the store's synchronous hook calls) and returns the writes they queued, appended to `into`. */
-  capture(fn: () => void, into: W[] = []): W[] {
-    const outer = this.current;
-    this.current = into;
-    try {
-      fn();
-    } finally {
-      this.current = outer;
-    }
-    return into;
-  }
-}
