@@ -2,8 +2,8 @@
 // says "ready", runs on "go" and sends its result back over IPC.
 import { part } from "./load.ts";
 
-const { name, url, args, shard } = JSON.parse(process.env.BENCH_PART!);
-const mine = await part(name, url, args, shard);
+const { name, urls, args, shard } = JSON.parse(process.env.BENCH_PART!);
+const mine = await part(name, urls, args, shard);
 process.send!({ type: "ready" });
 process.on("message", async (message: any) => {
   if (message.type !== "go") return;

@@ -48,6 +48,23 @@ export interface Shard {
 }
 const ALL: Shard = { index: 0, count: 1 };
 const mine = (i: number, shard: Shard) => i % shard.count === shard.index;
+/** The URL of a scenario's i-th connection of a kind: round robin over the target's URLs (one node: always the same). */
+const urlFor = (urls: string[], i: number): string => urls[i % urls.length]!;
+
+/**
+ * Once the load has stopped: waits until `done()` or until nothing more arrives for `quietMs` (a node whose
+ * commits take a second pauses that long between deliveries), at most `maxMs`. Only where a scenario counts
+ * deliveries (`verify`).
+ */
+async function drained(count: () => number, done: () => boolean = () => false, quietMs = 3000, maxMs = 30_000): Promise<void> {
+  const until = performance.now() + maxMs;
+  let last = count();
+  let since = performance.now();
+  while (!done() && performance.now() < until && performance.now() - since < quietMs) {
+    await Bun.sleep(100);
+    if (count() !== last) [last, since] = [count(), performance.now()];
+  }
+}
 
 /** One scenario's part in one generator process: connect (ready), then `run` once every part is ready. */
 interface Part {
@@ -78,20 +95,27 @@ export interface FanoutArgs {
    */
   paced?: number;
   users?: boolean;
+  /** Waits for delivery to finish after the load stops, so that `received` can be checked against `published`. */
+  verify?: boolean;
 }
 
-async function fanoutPart(url: string, a: FanoutArgs, shard: Shard): Promise<Part> {
+async function fanoutPart(urls: string[], a: FanoutArgs, shard: Shard): Promise<Part> {
   const subs: WebSocket[] = [];
   let delivered = 0;
+  // Over the whole run (warm-up and drain included): acks to this part's publishers, messages to its subscribers.
+  let published = 0;
+  let received = 0;
+  let ackedInWindow = 0;
   const latencies: number[] = [];
   const gate = { open: false };
   const sampleEvery = Math.max(1, Math.floor(a.subscribers / 10));
   const onMessage = (f: any, at: number, sample: boolean) => {
+    received++;
     if (!gate.open) return;
     delivered++;
     if (sample) latencies.push(at - Number(f.message.content.slice(0, f.message.content.indexOf("|"))));
   };
-  const joinOne = async (userId: string, handler: Handler): Promise<WebSocket> => {
+  const joinOne = async (url: string, userId: string, handler: Handler): Promise<WebSocket> => {
     const waiters = new Map<number, (f: any) => void>();
     const ws = await connect(url, await tokenFor(userId, a.session, a.users), (f, at) => {
       if (f.type === "message") handler(f, at);
@@ -104,7 +128,7 @@ async function fanoutPart(url: string, a: FanoutArgs, shard: Shard): Promise<Par
   for (let i = 0; i < a.subscribers; i++) {
     if (!mine(i, shard)) continue;
     const sample = i % sampleEvery === 0;
-    batch.push(joinOne(`sub${i}`, (f, at) => onMessage(f, at, sample)).then((ws) => void subs.push(ws)));
+    batch.push(joinOne(urlFor(urls, i), `sub${i}`, (f, at) => onMessage(f, at, sample)).then((ws) => void subs.push(ws)));
     if (batch.length >= 50) await Promise.all(batch.splice(0));
   }
   await Promise.all(batch);
@@ -117,12 +141,15 @@ async function fanoutPart(url: string, a: FanoutArgs, shard: Shard): Promise<Par
         let next = 0;
         let seen = 0;
         const send = () => ws.send(JSON.stringify({ type: "message", session: a.session, content: `${clock()}|payload-${p}-${next}`, id: next++ }));
-        const ws = await connect(url, await tokenFor(`pub${p}`, a.session, a.users), (f) => {
-          if (f.type === "ack" && a.inFlight && running) send();
+        const ws = await connect(urlFor(urls, p), await tokenFor(`pub${p}`, a.session, a.users), (f) => {
+          if (f.type !== "ack") return;
+          published++;
+          if (gate.open) ackedInWindow++;
+          if (a.inFlight && running) send();
         });
         // The probe: a subscriber in this process that tells the paced publisher how far delivery has got.
         const probe = a.paced
-          ? await joinOne(`probe${p}`, (f) => {
+          ? await joinOne(urlFor(urls, p), `probe${p}`, (f) => {
               if (!f.message.content.includes(`|payload-${p}-`)) return;
               seen++;
               if (running && next - seen < a.paced!) send();
@@ -141,9 +168,10 @@ async function fanoutPart(url: string, a: FanoutArgs, shard: Shard): Promise<Par
       running = false;
       for (const x of timers) clearInterval(x);
       await Bun.sleep(500);
+      if (a.verify) await drained(() => received);
       for (const ws of [...subs, ...pubs.flatMap((p) => (p.probe ? [p.ws, p.probe] : [p.ws]))]) ws.close();
       await Bun.sleep(300);
-      return { delivered: delivered / elapsed, latencies };
+      return { delivered: delivered / elapsed, acked: ackedInWindow / elapsed, published, received, latencies };
     },
   };
 }
@@ -152,10 +180,17 @@ export interface PairsArgs {
   sessions: number;
   inFlight: number;
   users?: boolean;
+  /** Waits for delivery to finish after the load stops and checks every session's two members heard every message. */
+  verify?: boolean;
 }
 
-async function pairsPart(url: string, a: PairsArgs, shard: Shard): Promise<Part> {
+async function pairsPart(urls: string[], a: PairsArgs, shard: Shard): Promise<Part> {
   let acked = 0;
+  let delivered = 0;
+  // Per session of this part, over the whole run: acks to each member, and messages each member received.
+  const tally = new Map<number, { acked: [number, number]; received: [number, number] }>();
+  /** Each socket's messages sent and not yet acknowledged. */
+  const waiting: Array<Map<number, number>> = [];
   const latencies: number[] = [];
   const gate = { open: false };
   let running = true;
@@ -163,12 +198,24 @@ async function pairsPart(url: string, a: PairsArgs, shard: Shard): Promise<Part>
   const starters: Array<() => void> = [];
   for (let s = 0; s < a.sessions; s++) {
     if (!mine(s, shard)) continue;
-    for (const side of [0, 1]) {
+    const counts = { acked: [0, 0] as [number, number], received: [0, 0] as [number, number] };
+    tally.set(s, counts);
+    for (const side of [0, 1] as const) {
       const sent = new Map<number, number>();
+      waiting.push(sent);
       let next = 0;
       const session = `pair-${s}`;
-      const ws: WebSocket = await connect(url, await tokenFor(`pair${s}-${side}`, session, a.users), (f, at) => {
+      // Connection 2s + side: with two nodes, a session's two members are on different nodes.
+      const ws: WebSocket = await connect(urlFor(urls, 2 * s + side), await tokenFor(`pair${s}-${side}`, session, a.users), (f, at) => {
+        if (f.type === "message") {
+          counts.received[side]++;
+          if (gate.open) delivered++;
+          return;
+        }
+        // A message the other member sent before this join was answered arrives in the history instead.
+        if (f.type === "joined") counts.received[side] += f.messages.length;
         if (f.type !== "ack") return;
+        counts.acked[side]++;
         if (gate.open) {
           acked++;
           latencies.push(at - sent.get(f.ref)!);
@@ -195,9 +242,18 @@ async function pairsPart(url: string, a: PairsArgs, shard: Shard): Promise<Part>
       const elapsed = await measure(gate);
       running = false;
       await Bun.sleep(500);
+      const sum = (k: "acked" | "received") => [...tally.values()].reduce((n, c) => n + c[k][0] + c[k][1], 0);
+      // Every member hears every message of its session (its own too): received = both members' acks, each side.
+      const missing = () => {
+        let short = 0;
+        for (const c of tally.values()) for (const side of [0, 1]) short += Math.max(0, c.acked[0] + c.acked[1] - c.received[side]!);
+        return short;
+      };
+      if (a.verify) await drained(() => sum("received"), () => missing() === 0 && waiting.every((w) => w.size === 0));
+      const short = missing();
       for (const ws of sockets) ws.close();
       await Bun.sleep(500);
-      return { acked: acked / elapsed, latencies };
+      return { acked: acked / elapsed, delivered: delivered / elapsed, published: sum("acked"), received: sum("received"), missing: short, latencies };
     },
   };
 }
@@ -211,7 +267,7 @@ export interface StormArgs {
 }
 
 /** Connect + join a fresh session, `clients` times, as fast as the server takes them; every socket stays open. */
-async function stormPart(url: string, a: StormArgs, shard: Shard): Promise<Part> {
+async function stormPart(urls: string[], a: StormArgs, shard: Shard): Promise<Part> {
   const mineIdx = Array.from({ length: a.clients }, (_, i) => i).filter((i) => mine(i, shard));
   const tokens = await Promise.all(mineIdx.map((i) => mintToken(SECRET, { userId: `storm${i}`, ttlSeconds: 3600 })));
   return {
@@ -225,7 +281,7 @@ async function stormPart(url: string, a: StormArgs, shard: Shard): Promise<Part>
         let sentAt = 0;
         let joined!: () => void;
         const done = new Promise<void>((r) => (joined = r));
-        const ws = await connect(url, tokens[k]!, (f, at) => {
+        const ws = await connect(urlFor(urls, i), tokens[k]!, (f, at) => {
           if (f.type === "joined") {
             joinMs.push(at - sentAt);
             joined();
@@ -253,9 +309,9 @@ const PARTS = { fanout: fanoutPart, pairs: pairsPart, storm: stormPart } as cons
 export type ScenarioName = keyof typeof PARTS;
 type ArgsOf<N extends ScenarioName> = Parameters<(typeof PARTS)[N]>[1];
 
-/** Builds one part of a scenario (the worker's entry point). */
-export function part<N extends ScenarioName>(name: N, url: string, args: ArgsOf<N>, shard: Shard): Promise<Part> {
-  return (PARTS[name] as (u: string, a: ArgsOf<N>, s: Shard) => Promise<Part>)(url, args, shard);
+/** Builds one part of a scenario (the worker's entry point); its connections go round robin over `urls`. */
+export function part<N extends ScenarioName>(name: N, urls: string[], args: ArgsOf<N>, shard: Shard): Promise<Part> {
+  return (PARTS[name] as (u: string[], a: ArgsOf<N>, s: Shard) => Promise<Part>)(urls, args, shard);
 }
 
 /** How many generator processes to spread clients over (BENCH_GENERATORS). @default 1: this process */
@@ -266,7 +322,8 @@ export const GENERATORS = Math.max(1, Number(process.env.BENCH_GENERATORS ?? 1))
  * server's core, and returns each part's result; they are started together once every part has connected.
  */
 export async function runScenario<N extends ScenarioName>(name: N, t: Target, args: ArgsOf<N>, generators = GENERATORS): Promise<Array<Record<string, any>>> {
-  if (generators <= 1) return [await (await part(name, t.url, args, ALL)).run()];
+  const urls = t.urls ?? [t.url];
+  if (generators <= 1) return [await (await part(name, urls, args, ALL)).run()];
   const workerPath = join(import.meta.dir, "load-worker.ts");
   const readies: Array<Promise<void>> = [];
   const results: Array<Promise<Record<string, any>>> = [];
@@ -283,7 +340,7 @@ export async function runScenario<N extends ScenarioName>(name: N, t: Target, ar
         if (message.type === "ready") ready();
         else if (message.type === "result") result(message.result);
       },
-      env: { ...process.env, BENCH_PART: JSON.stringify({ name, url: t.url, args, shard: { index, count: generators } }) },
+      env: { ...process.env, BENCH_PART: JSON.stringify({ name, urls, args, shard: { index, count: generators } }) },
     });
   });
   await Promise.all(readies);
@@ -298,14 +355,26 @@ export function merged(parts: Array<Record<string, any>>, rate: string): { rate:
   return { rate: parts.reduce((n, p) => n + p[rate], 0), latencies: parts.flatMap((p) => p.latencies) };
 }
 
+const total = (parts: Array<Record<string, any>>, key: string): number => parts.reduce((n, p) => n + p[key], 0);
+
+/**
+ * Also, over the whole run: `published` (messages acked to the publishers), `received` (messages delivered to the
+ * subscribers) and `expected` (published × subscribers: every subscriber hears every message); with `verify` the
+ * run waits for delivery to finish, so received = expected when nothing was lost.
+ */
 export async function fanout(t: Target, args: FanoutArgs, generators = GENERATORS) {
-  const { rate, latencies } = merged(await runScenario("fanout", t, args, generators), "delivered");
-  return { deliveredPerSec: rate, p50: pct(latencies, 50), p99: pct(latencies, 99) };
+  const parts = await runScenario("fanout", t, args, generators);
+  const { rate, latencies } = merged(parts, "delivered");
+  const published = total(parts, "published");
+  return { deliveredPerSec: rate, ackedPerSec: total(parts, "acked"), p50: pct(latencies, 50), p99: pct(latencies, 99), published, received: total(parts, "received"), expected: published * args.subscribers };
 }
 
+/** Also `deliveredPerSec` (message frames to both members) and, over the whole run, what `fanout` returns. */
 export async function pairs(t: Target, args: PairsArgs, generators = GENERATORS) {
-  const { rate, latencies } = merged(await runScenario("pairs", t, args, generators), "acked");
-  return { ackedPerSec: rate, p50: pct(latencies, 50), p99: pct(latencies, 99) };
+  const parts = await runScenario("pairs", t, args, generators);
+  const { rate, latencies } = merged(parts, "acked");
+  const published = total(parts, "published");
+  return { ackedPerSec: rate, deliveredPerSec: total(parts, "delivered"), p50: pct(latencies, 50), p99: pct(latencies, 99), published, received: total(parts, "received"), expected: 2 * published, missing: total(parts, "missing") };
 }
 
 /** Joins per second over the whole storm (first connect to last `joined`, across every generator). */

@@ -1,8 +1,9 @@
 // WebSocket benchmarks against sessiond and, in the same run, against a bare Bun.serve pub/sub server (the ceiling
 // of this stack). Servers are pinned to core 0 and the load generators to core 1 where taskset exists. The main
 // table and the fan-out width table are in table.ts; the encryption and analysis on/off rows follow here.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { f0, f2, fanout as fanoutLoad, pairs as pairsLoad } from "./load.ts";
+import { runPostgres } from "./postgres.ts";
 import { startSessiond, type Target } from "./servers.ts";
 import { runTables } from "./table.ts";
 
@@ -12,9 +13,20 @@ const fanout = (t: Target, session: string, opts: { inFlight?: number; ratePerPu
 /** The 500 × 2 pairs, 2 in flight each, of the on/off rows below, from this process. */
 const pairs = (t: Target, users = false) => pairsLoad(t, { sessions: 500, inFlight: 2, users }, 1);
 
-// BENCH_ONLY=analysis or encryption runs just those rows; any other value picks scenarios of the tables.
-if (process.env.BENCH_ONLY !== "analysis" && process.env.BENCH_ONLY !== "encryption") await runTables();
-if (process.env.BENCH_ONLY && process.env.BENCH_ONLY !== "analysis" && process.env.BENCH_ONLY !== "encryption") process.exit(0);
+// BENCH_ONLY=analysis, encryption or postgres runs just those rows; any other value picks scenarios of the tables.
+const VARIANTS = ["analysis", "encryption", "postgres"];
+const only = process.env.BENCH_ONLY;
+if (!only || !VARIANTS.includes(only)) await runTables();
+if (only && !VARIANTS.includes(only)) process.exit(0);
+
+// sessiond on PostgreSQL + Redis, one node and two, against the SQLite node and bare (bench/postgres.ts). The full
+// run skips it, saying so, where PostgreSQL or Redis is not installed.
+if (!only || only === "postgres") {
+  const installed = Bun.which("redis-server") !== null && existsSync("/usr/lib/postgresql");
+  if (installed || only === "postgres") await runPostgres();
+  else console.log("\nPostgreSQL + Redis rows skipped: PostgreSQL or redis-server is not installed");
+  if (only === "postgres") process.exit(0);
+}
 
 // Encryption at rest on vs off (ENCRYPTION_KEY set or not), same run, rounds alternating the order as below; the
 // medians are printed with each round's ratio. BENCH_ONLY=encryption runs just these rows.

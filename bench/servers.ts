@@ -15,6 +15,8 @@ if (hasTaskset) Bun.spawnSync(["taskset", "-cp", "1", String(process.pid)]);
 export interface Target {
   name: string;
   url: string;
+  /** Every node's URL where there are several: the load generator spreads connections over them, round robin. */
+  urls?: string[];
   pid: number;
   /** The data directory (removed by stop()). */
   dir: string;
