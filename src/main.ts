@@ -5,7 +5,8 @@ import { loadConfig, parseFlags, configSchema, type Config } from "./config/inde
 import { closeDatabase, databasePath, migrate, openDatabase } from "./db/index.ts";
 import { backupDatabase } from "./db/backup.ts";
 import { auditVerifyCommand, recordCliAudit, resealCommand, restoreCommand, type CommandResult } from "./cli/privacy.ts";
-import { signingSecret, startNode, StartupError, type RunningNode } from "./server/node.ts";
+import { signingSecret } from "./server/auth.ts";
+import { startNode, StartupError, type RunningNode } from "./server/node.ts";
 import { EngineStartError, migrateSelectedPostgres } from "./server/engines.ts";
 import pkg from "../package.json";
 

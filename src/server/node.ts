@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { AnalysisSetupError, checkTopicsFile, createAnalysis, type AnalysisDeps, type AnalysisParts } from "./analysis.ts";
 import { createAssistant } from "./assistant.ts";
 import { createIntegrations } from "../integrations/index.ts";
-import { Authenticator, TokenBucketLimiter, TokenVerifier, ensureStoredSecret } from "../auth/index.ts";
+import { TokenBucketLimiter } from "../auth/index.ts";
+import { buildAuthenticator } from "./auth.ts";
 import { describeConfig, isLoopbackHost, type Config } from "../config/index.ts";
 import type { Database } from "bun:sqlite";
 import { closeDatabase, SqliteSessionStore } from "../db/index.ts";
@@ -26,7 +27,7 @@ import { createConsole } from "../http/console-setup.ts";
 import type { HealthProbe } from "../http/health.ts";
 import { corsFor } from "../http/cors.ts";
 import { loadExamples, mountExamples, type Examples } from "../http/examples.ts";
-import { createLogger, errorFields, type Logger } from "../observability/logger.ts";
+import { createLogger, errorFields } from "../observability/logger.ts";
 import { Metrics, mountMetrics } from "../observability/metrics.ts";
 import { startEventLoopMonitor } from "../observability/event-loop.ts";
 import { initSentry, noopReporter, type ErrorReporter } from "../observability/sentry.ts";
@@ -46,10 +47,10 @@ import type { SharedPrivacyService } from "../privacy/shared-privacy-service.ts"
 import { principal } from "../sessions/access.ts";
 import { archiveCandidates } from "../integrations/archive-files.ts";
 
-/** A start-up problem a person can fix; printed as one line, never a stack trace. */
 /** Headroom of the hard ceilings behind the server's own limits (request bodies, queued frames), in bytes. */
 const CEILING_HEADROOM_BYTES = 64 * 1024 * 1024;
 
+/** A start-up problem a person can fix; printed as one line, never a stack trace. */
 export class StartupError extends Error {}
 
 /** Reads a session's description for exports on PostgreSQL (an admin's view). */
@@ -59,19 +60,6 @@ export interface RunningNode {
   port: number;
   /** Stops in order: intake, pending commits and their acks, subscribers, sockets, storage. */
   shutdown(signal: string): Promise<void>;
-}
-
-/** The HS256 secret: configured, or the zero-config one stored in DATA_DIR/secret. */
-export function signingSecret(config: Config, logger?: Logger, tokenCommand = "sessiond token --user alice"): string {
-  if (config.JWT_SECRET) return config.JWT_SECRET;
-  const stored = ensureStoredSecret(config.DATA_DIR);
-  if (stored.created) {
-    logger?.warn("auth.secret_created", {
-      path: stored.path,
-      hint: `No JWT_SECRET was set, so a random secret was generated and stored (mode 0600). Mint a token with: ${tokenCommand}`,
-    });
-  }
-  return stored.secret;
 }
 
 export interface NodeOptions {
@@ -578,29 +566,6 @@ function buildAnalysis(deps: AnalysisDeps): AnalysisParts {
     if (e instanceof AnalysisSetupError) throw new StartupError(e.message);
     throw e;
   }
-}
-
-/** The token command that works for how this server was started: the same DATA_DIR, where the secret is. */
-function tokenHint(config: Config, command: string): string {
-  const dir = config.DATA_DIR === "./data" ? "" : `DATA_DIR=${/^[\w./:@-]+$/.test(config.DATA_DIR) ? config.DATA_DIR : `'${config.DATA_DIR.replaceAll("'", "'\\''")}'`} `;
-  return `${dir}${command} token --user alice`;
-}
-
-function buildAuthenticator(config: Config, logger: Logger, command: string): Authenticator {
-  if (config.AUTH_MODE === "none") {
-    logger.warn("auth.disabled", {
-      warning: "AUTH_MODE=none: anyone can act as any user by passing ?user=<id>. Use this only on a development machine.",
-    });
-    return new Authenticator("none", null);
-  }
-  const verifier = new TokenVerifier({
-    algorithm: config.JWT_ALGORITHM,
-    secret: config.JWT_ALGORITHM === "HS256" ? signingSecret(config, logger, tokenHint(config, command)) : undefined,
-    publicKey: config.JWT_PUBLIC_KEY,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-  });
-  return new Authenticator("jwt", verifier);
 }
 
 /** Counts a received frame by type (and a message as received over WebSocket), label keys rendered once. */

@@ -81,6 +81,21 @@ export interface PrivacyParts {
   details: { encryption: EncryptionMode; keyId?: string; epoch: string };
 }
 
+/** Reads by staff from outside a session, into the audit trail; returns the unsubscribe. */
+function recordSessionReads(events: SessionEvents, audit: AuditRecorder): () => void {
+  return events.on("session.read", ({ sessionId, reader, via }) =>
+    audit.record({
+      actorId: reader.userId,
+      actorRole: reader.role,
+      address: reader.address ?? "unknown",
+      action: via === "export" ? "session.export" : "session.read",
+      objectType: "session",
+      objectId: sessionId,
+      detail: { via },
+    }),
+  );
+}
+
 /** How often a server still migrating looks whether `sessiond encrypt` has finished, in ms. */
 const ENCRYPTION_WATCH_MS = 1000;
 
@@ -130,17 +145,7 @@ export function createPrivacy(deps: PrivacyDeps): PrivacyParts {
         }, ENCRYPTION_WATCH_MS);
       }
       // Reads by staff from outside a session; the entry is queued, written with others a moment later.
-      off = events.on("session.read", ({ sessionId, reader, via }) =>
-        audit.record({
-          actorId: reader.userId,
-          actorRole: reader.role,
-          address: reader.address ?? "unknown",
-          action: via === "export" ? "session.export" : "session.read",
-          objectType: "session",
-          objectId: sessionId,
-          detail: { via },
-        }),
-      );
+      off = recordSessionReads(events, audit);
     },
     async stop() {
       off?.();
@@ -215,17 +220,7 @@ export function createSharedPrivacy(deps: SharedPrivacyDeps): SharedPrivacyParts
   const subscriber: Subscriber = {
     name: "audit",
     start() {
-      off = events.on("session.read", ({ sessionId, reader, via }) =>
-        audit.record({
-          actorId: reader.userId,
-          actorRole: reader.role,
-          address: reader.address ?? "unknown",
-          action: via === "export" ? "session.export" : "session.read",
-          objectType: "session",
-          objectId: sessionId,
-          detail: { via },
-        }),
-      );
+      off = recordSessionReads(events, audit);
     },
     async stop() {
       off?.();

@@ -3,10 +3,11 @@
 // read), a refusal after the token was taken gives it back, and rate_limited still refuses.
 import { describe, expect, test } from "bun:test";
 import { TokenBucketLimiter } from "../../src/auth/token-bucket.ts";
-import { ManualClock, principal, SessionEvents, SessionService, type MessageRateLimiter } from "../../src/sessions/index.ts";
+import { principal, type MessageRateLimiter, type SessionService } from "../../src/sessions/index.ts";
 import { MemorySessionStore } from "../../src/sessions/memory-store.ts";
 import type { AppendResult, SessionStorage, SessionStore } from "../../src/sessions/store.ts";
 import { join, later } from "./cluster-setup.ts";
+import { serviceOn } from "./service-setup.ts";
 
 /**
  * The in-process bucket behind a delay that shrinks from one take to the next: a later take is answered before an
@@ -31,26 +32,7 @@ class LaterLimiter implements MessageRateLimiter {
 }
 
 function serviceWith(store: SessionStore | SessionStorage, limiter: MessageRateLimiter, cacheMaxSessions = 1000) {
-  const clock = new ManualClock();
-  const events = new SessionEvents();
-  let ids = 0;
-  const service = new SessionService({
-    store,
-    events,
-    clock,
-    limiter,
-    newMessageId: () => `m${++ids}`,
-    rules: {
-      expiryMs: 60_000,
-      windowSize: 100,
-      cacheMaxSessions,
-      maxRecoveryMessages: 1000,
-      maxMessageBytes: 65_536,
-      createOnJoin: true,
-      assistantAvailable: false,
-      defaults: { analysis: { enabled: false, share: "staff" }, assistant: { enabled: false, name: "assistant", trigger: "every" }, endOnDisconnect: { enabled: false, graceSeconds: 30 } },
-    },
-  });
+  const { service, events } = serviceOn(store, { cacheMaxSessions }, { limiter });
   const committed: string[] = [];
   events.on("message.committed", ({ message }) => committed.push(message.content));
   return { service, committed };

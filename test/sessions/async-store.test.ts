@@ -4,30 +4,8 @@ import { describe, expect, test } from "bun:test";
 import type { Message } from "../../src/protocol/types.ts";
 import { MemorySessionStore } from "../../src/sessions/memory-store.ts";
 import { principal, SessionService, type JoinResult } from "../../src/sessions/index.ts";
-import { joinStored, serviceOn } from "./service-setup.ts";
+import { joinStored, later, serviceOn } from "./service-setup.ts";
 import type { SessionStorage } from "../../src/sessions/store.ts";
-
-/** The memory store with every read and direct write answered a turn later (queued writes keep their callbacks). */
-function later(store: MemorySessionStore): SessionStorage & { reads: number } {
-  const delay = <T>(v: T) => new Promise<T>((resolve) => setTimeout(() => resolve(v), 1));
-  const wrapped = { reads: 0 } as SessionStorage & { reads: number };
-  for (const name of ["flush", "getSession", "findActiveSessionByRoom", "insertSession", "updateSession", "endSession", "saveActivity", "addParticipant", "participants", "lastMessages", "messagesAfter", "idleSessionIds", "activeSessionIds", "listSessions", "probe", "addAssistantMetrics"] as const) {
-    (wrapped as any)[name] = (...args: unknown[]) => {
-      wrapped.reads++;
-      try {
-        return delay((store as any)[name](...args));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    };
-  }
-  for (const name of ["append", "queueSession", "queueParticipant", "afterQueued"] as const) (wrapped as any)[name] = (store as any)[name].bind(store);
-  wrapped.iterateMessages = (id: string, size?: number) =>
-    (async function* () {
-      for (const page of store.iterateMessages(id, size)) yield await delay(page);
-    })();
-  return wrapped;
-}
 
 function setup(opts: { cacheMaxSessions?: number; expiryMs?: number } = {}) {
   const memory = new MemorySessionStore();

@@ -5,32 +5,10 @@ import type { Message } from "../../src/protocol/types.ts";
 import { Fanout } from "../../src/realtime/fanout.ts";
 import { Hub } from "../../src/realtime/hub.ts";
 import { relayToBroker, type Broker, type BrokerEvent, type BrokerHandler } from "../../src/sessions/broker.ts";
-import { ManualClock, principal, SessionEvents, SessionService, type JoinResult, type MessageRateLimiter, type SessionRules } from "../../src/sessions/index.ts";
-import type { MemorySessionStore } from "../../src/sessions/memory-store.ts";
+import { principal, type JoinResult, type ManualClock, type MessageRateLimiter, type SessionEvents, type SessionRules, type SessionService } from "../../src/sessions/index.ts";
 import type { PresenceManager } from "../../src/sessions/presence.ts";
 import type { AppendResult, SessionStorage, SessionStore } from "../../src/sessions/store.ts";
-
-/** The memory store with every read and direct write answered a turn later (queued writes keep their callbacks). */
-export function later(store: MemorySessionStore): SessionStorage & { reads: number } {
-  const delay = <T>(v: T) => new Promise<T>((resolve) => setTimeout(() => resolve(v), 1));
-  const wrapped = { reads: 0 } as SessionStorage & { reads: number };
-  for (const name of ["flush", "getSession", "findActiveSessionByRoom", "insertSession", "updateSession", "endSession", "saveActivity", "addParticipant", "participants", "lastMessages", "messagesAfter", "idleSessionIds", "activeSessionIds", "listSessions", "probe", "addAssistantMetrics"] as const) {
-    (wrapped as any)[name] = (...args: unknown[]) => {
-      wrapped.reads++;
-      try {
-        return delay((store as any)[name](...args));
-      } catch (e) {
-        return Promise.reject(e);
-      }
-    };
-  }
-  for (const name of ["append", "queueSession", "queueParticipant", "afterQueued"] as const) (wrapped as any)[name] = (store as any)[name].bind(store);
-  wrapped.iterateMessages = (id: string, size?: number) =>
-    (async function* () {
-      for (const page of store.iterateMessages(id, size)) yield await delay(page);
-    })();
-  return wrapped;
-}
+import { later, serviceOn } from "./service-setup.ts";
 
 /** Brokers of several nodes linked in memory: `broker(nodeId)` is one node's. */
 export class LinkedBrokers {
@@ -102,28 +80,7 @@ export interface NodeOptions {
 
 /** One node over `store`, its events published through `links` and its Fanout hearing every node's. */
 export async function clusterNode(nodeId: string, store: SessionStore | SessionStorage, links: LinkedBrokers, options: NodeOptions = {}): Promise<ClusterNode> {
-  const clock = new ManualClock();
-  const events = new SessionEvents();
-  let ids = 0;
-  const service = new SessionService({
-    store,
-    events,
-    clock,
-    limiter: options.limiter ?? { take: () => 0, refund: () => {} },
-    presence: options.presence,
-    newMessageId: () => `${nodeId}-m${++ids}`,
-    rules: {
-      expiryMs: 60_000,
-      windowSize: 100,
-      cacheMaxSessions: 1000,
-      maxRecoveryMessages: 1000,
-      maxMessageBytes: 65_536,
-      createOnJoin: true,
-      assistantAvailable: false,
-      defaults: { analysis: { enabled: false, share: "staff" }, assistant: { enabled: false, name: "assistant", trigger: "every" }, endOnDisconnect: { enabled: false, graceSeconds: 30 } },
-      ...options.rules,
-    },
-  });
+  const { service, clock, events } = serviceOn(store, options.rules, { limiter: options.limiter, presence: options.presence, idPrefix: `${nodeId}-` });
   // No transport here: frames for local subscribers go nowhere (the service's copy is what is under test).
   const fanout = new Fanout(new Hub(), service, {
     slowConsumerBytes: 1 << 20,
@@ -148,3 +105,5 @@ export const join = (service: SessionService, userId: string, session: string, o
 /** An append as a promise: refusals thrown at once and those told later alike reject. */
 export const post = (service: SessionService, userId: string, session: string, content: string, clientMsgId?: string) =>
   new Promise<AppendResult>((resolve, reject) => service.append(principal(userId), session, { content, clientMsgId }, (e, r) => (e ? reject(e) : resolve(r!))));
+
+export { later };
