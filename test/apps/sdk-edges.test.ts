@@ -23,11 +23,11 @@ async function rejection(p: Promise<unknown>): Promise<{ error: SessiondClientEr
 
 describe("after a terminal state, join and send reject at once with closed", () => {
   test("a fixed token that expired (the server closed with 4001)", async () => {
-    const client = connect({ url: server.http, token: await token("ann", { ttlSeconds: 1 }), reconnect: { baseMs: 50, capMs: 100 }, timeoutMs: 20_000 });
+    const client = connect({ url: server.http, token: await token("ann", { ttlSeconds: 3 }), reconnect: { baseMs: 50, capMs: 100 }, timeoutMs: 20_000 });
     await client.join("edge-expired");
     let closedWith: number | undefined;
     client.on("closed", ({ code }) => (closedWith = code));
-    await eventually(() => client.state === "closed", 8000, "the client to stop");
+    await eventually(() => client.state === "closed", 10_000, "the client to stop");
     expect(closedWith).toBe(4001);
     const join = await rejection(client.join("edge-other"));
     const send = await rejection(client.send("edge-expired", "hello?"));

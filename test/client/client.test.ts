@@ -249,7 +249,7 @@ describe("tokens", () => {
   });
 
   test("a fixed token that expires closes the client with 4001 and an unauthorized error, without reconnecting", async () => {
-    const fixed = await token("alice", { ttlSeconds: 2 });
+    const fixed = await token("alice", { ttlSeconds: 3 });
     const alice = client("alice", { getToken: undefined, token: fixed });
     const reconnects: number[] = [];
     alice.on("reconnecting", ({ code }) => reconnects.push(code));
