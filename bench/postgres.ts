@@ -54,7 +54,7 @@ interface Figures {
 }
 
 /** utime + stime of a process (all its threads), plus its reaped children's when `reaped`, in seconds. */
-function cpuOf(pid: number, reaped = false): number {
+export function cpuOf(pid: number, reaped = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
