@@ -93,6 +93,11 @@ export class Fanout implements BrokerHandler {
         if (event.change === "updated") return this.updated(event.session);
         if (event.change === "ended") return this.ended(event.session, event.status);
         return this.erased(event.sessionId);
+      case "user":
+        // The erasing node closed the user's connections there; these are the ones here.
+        if (origin === this.nodeId) return;
+        for (const conn of [...this.hub.all()]) if (conn.principal.userId === event.userId) conn.link.close(CloseCode.forbidden, "user erased");
+        return;
     }
   }
 

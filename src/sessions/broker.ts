@@ -10,13 +10,15 @@ import type { SessionEvents } from "./events.ts";
  * receiving side checks (a gap is filled from storage before anything after it is delivered). `frame` events are
  * session-scoped and best-effort like the WebSocket frames they become (stream pieces, presence, analyses); a
  * client that misses one recovers from storage or the next snapshot. `session` changes also refresh every node's
- * cache. `alert` goes to every staff connection on every node.
+ * cache. `alert` goes to every staff connection on every node. `user` erased: every node drops its cached copies of
+ * the user's messages and closes the user's connections.
  */
 export type BrokerEvent =
   | { type: "message"; message: Message }
   | { type: "session"; change: "updated"; session: SessionInfo }
   | { type: "session"; change: "ended"; session: SessionInfo; status: Exclude<SessionStatus, "active"> }
   | { type: "session"; change: "erased"; sessionId: string }
+  | { type: "user"; change: "erased"; userId: string; sessions: string[] }
   | { type: "frame"; sessionId: string; frame: Record<string, unknown>; audience?: "all" | "staff" }
   | { type: "alert"; change: "raised" | "updated"; alert: Alert };
 
@@ -98,4 +100,5 @@ export function relayToBroker(events: SessionEvents, broker: Broker): void {
   events.on("session.updated", ({ session }) => broker.publish({ type: "session", change: "updated", session }));
   events.on("session.ended", ({ session, status }) => broker.publish({ type: "session", change: "ended", session, status }));
   events.on("session.erased", ({ sessionId }) => broker.publish({ type: "session", change: "erased", sessionId }));
+  events.on("user.erased", ({ userId, sessions }) => broker.publish({ type: "user", change: "erased", userId, sessions }));
 }

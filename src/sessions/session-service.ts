@@ -881,6 +881,15 @@ export class SessionService {
    * anywhere (`presence.changed` "leave" for each session they were in).
    */
   forgetUser(userId: string, sessionIds: readonly string[]): Awaitable<void> {
+    const reads = this.dropCachedUser(userId, sessionIds);
+    for (const sessionId of this.presence.sessionsOf(userId)) {
+      if (this.presence.remove(sessionId, userId)) this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
+    }
+    if (reads.length > 0) return Promise.all(reads).then(() => {});
+  }
+
+  /** The cache part of forgetUser: windows reload from storage (tombstones), rows take the stored counts. */
+  private dropCachedUser(userId: string, sessionIds: readonly string[], onError?: (error: unknown, sessionId: string) => void): PromiseLike<void>[] {
     const reads: PromiseLike<void>[] = [];
     for (const id of sessionIds) {
       this.ended.delete(id);
@@ -894,12 +903,11 @@ export class SessionService {
         const { members, participantCount, analyzedCount, sentimentSum, riskLevel } = stored;
         Object.assign(entry.record, { members, participantCount, analyzedCount, sentimentSum, riskLevel });
       });
-      if (isPending(refreshed)) reads.push(refreshed);
+      if (!isPending(refreshed)) continue;
+      if (onError) refreshed.then(undefined, (e: unknown) => onError(e, id));
+      else reads.push(refreshed);
     }
-    for (const sessionId of this.presence.sessionsOf(userId)) {
-      if (this.presence.remove(sessionId, userId)) this.events.emit("presence.changed", { sessionId, userId, event: "leave" });
-    }
-    if (reads.length > 0) return Promise.all(reads).then(() => {});
+    return reads;
   }
 
   /**
@@ -922,6 +930,11 @@ export class SessionService {
         return;
       }
       case "alert":
+        return;
+      case "user":
+        // Another node erased the user: no copy of their messages is served from here. Their presence here ends
+        // as their connections here are closed (Fanout); the erasing node told everyone about the rest.
+        this.dropCachedUser(event.userId, event.sessions, this.onBackgroundError);
         return;
     }
   }

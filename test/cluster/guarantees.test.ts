@@ -181,6 +181,32 @@ describe("erasure across nodes", () => {
     expect(JSON.stringify(audit.body)).toContain(session);
     await watcher.client.close();
   });
+  test("a user erased through node A: node B serves only tombstones of their messages and closes their connections there", async () => {
+    const session = "c-erase-user";
+    await open(session);
+    const reader = await on(1, "reader", session);
+    const leaver = await on(1, "leaver", session);
+    await leaver.client.request({ type: "message", session, content: "my private words" });
+    await reader.client.request({ type: "message", session, content: "a reply" });
+    // Node 1 holds the session's recent messages in memory: a join there is answered from that copy.
+    const before = await on(1, "reader", session);
+    expect(JSON.stringify(before.joined.messages)).toContain("my private words");
+    await before.client.close();
+    const admin = await token("dpo", { admin: true });
+    const erased = await api(cluster.nodes[0]!.http, "DELETE", "/api/admin/users/leaver", { token: admin });
+    expect(erased.status).toBe(200);
+    expect(erased.body).toMatchObject({ userId: "leaver", messagesTombstoned: 1 });
+    expect((await leaver.client.closed).code).toBe(4501);
+    for (const i of [1, 2]) {
+      const after = await on(i, "reader", session);
+      const [first, second] = after.joined.messages;
+      expect(first).toMatchObject({ seq: 1, content: "", metadata: { erased: true } });
+      expect(second).toMatchObject({ seq: 2, content: "a reply" });
+      expect(JSON.stringify(after.joined)).not.toContain("my private words");
+      await after.client.close();
+    }
+    await reader.client.close();
+  });
 });
 
 describe("presence across nodes", () => {
