@@ -1,4 +1,5 @@
 // The only reader of the environment: one zod schema, documented defaults, one readable line per bad value.
+import { parseRange, type AddressRange } from "./address-ranges.ts";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import { loadKeyRing } from "../privacy/keys.ts";
@@ -31,6 +32,22 @@ const originList = z
       }
     }
     return origins;
+  });
+
+const proxyList = z
+  .string()
+  .optional()
+  .transform((v, ctx): AddressRange[] => {
+    const ranges: AddressRange[] = [];
+    for (const item of (v ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
+      const range = parseRange(item);
+      if (!range) {
+        ctx.addIssue({ code: "custom", message: `IP addresses or CIDR ranges, comma-separated ("${item}" is neither; e.g. 10.0.0.0/8,192.168.1.5,fd00::/8)` });
+        return z.NEVER;
+      }
+      ranges.push(range);
+    }
+    return ranges;
   });
 
 /** Lifecycle webhook event types; `message.created` is sent only when WEBHOOK_EVENTS names it. */
@@ -190,6 +207,7 @@ export const configSchema = z.object({
   MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(20),
   MAX_SESSIONS_PER_CONNECTION: int(1, 100_000).default(100),
   ALLOWED_ORIGINS: originList,
+  TRUSTED_PROXIES: proxyList,
 
   SSE_HEARTBEAT_SECONDS: int(1, 3600).default(15),
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, "at least 16 characters").optional()),

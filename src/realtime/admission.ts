@@ -1,6 +1,7 @@
 // Who may open a long-lived connection (WebSocket or SSE): origin, per-address attempt rate, server-wide and
 // per-user connection limits. Checked before an upgrade so a refusal costs no socket.
 import type { TokenBucketLimiter } from "../auth/token-bucket.ts";
+import { clientAddress, type AddressRange } from "../config/address-ranges.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import type { Hub } from "./hub.ts";
 
@@ -9,6 +10,13 @@ export interface AdmissionOptions {
   allowedOrigins?: readonly string[] | "*";
   maxConnections: number;
   maxConnectionsPerUser: number;
+  /** Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES); none: the TCP peer is the client. */
+  trustedProxies?: readonly AddressRange[];
+}
+
+/** What Bun's server tells of a request's TCP peer. */
+export interface PeerSource {
+  requestIP(req: Request): { address: string } | null;
 }
 
 export class Admission {
@@ -17,6 +25,15 @@ export class Admission {
     private readonly attempts: TokenBucketLimiter,
     private readonly options: AdmissionOptions,
   ) {}
+
+  /**
+   * The address a request's connection attempts and audit entries are counted under: the peer, or behind a
+   * trusted proxy the client it forwarded for.
+   */
+  clientAddress(req: Request, server: PeerSource | undefined): string {
+    const peer = server?.requestIP(req)?.address ?? "unknown";
+    return clientAddress(peer, req.headers.get("x-forwarded-for"), this.options.trustedProxies ?? []);
+  }
 
   /** Checks done before the token is even read: origin and attempt rate. */
   checkRequest(req: Request, remoteAddress: string, now: number): void {

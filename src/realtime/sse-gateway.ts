@@ -78,7 +78,7 @@ export class SseGateway {
   async openAlerts(req: Request, server: Server<unknown> | undefined): Promise<Response> {
     const { hub, admission, authenticator, clock, logger } = this.deps;
     try {
-      const remoteAddress = server?.requestIP(req)?.address ?? "unknown";
+      const remoteAddress = admission.clientAddress(req, server);
       admission.checkRequest(req, remoteAddress, clock.now());
       const verified = await authenticator.fromRequest(req, new URL(req.url), { allowQueryToken: true });
       if (!verified.principal.staff) throw new SessiondError("forbidden", 'Alerts are for staff: a token with role "admin" or "moderator".');
@@ -149,7 +149,7 @@ export class SseGateway {
   private async openStream(req: Request, sessionId: string, server: Server<unknown> | undefined): Promise<Response> {
     const { service, hub, admission, authenticator, clock, logger } = this.deps;
     const url = new URL(req.url);
-    const remoteAddress = server?.requestIP(req)?.address ?? "unknown";
+    const remoteAddress = admission.clientAddress(req, server);
     admission.checkRequest(req, remoteAddress, clock.now());
     const resumeText = req.headers.get("last-event-id") ?? url.searchParams.get("lastEventId") ?? url.searchParams.get("since");
     let since: number | undefined;

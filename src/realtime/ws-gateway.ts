@@ -102,7 +102,7 @@ export class WebSocketGateway {
   async upgrade(req: Request, server: Server<WsData>): Promise<Response | undefined> {
     const { admission, authenticator, hub, clock, logger } = this.deps;
     const url = new URL(req.url);
-    const remoteAddress = server.requestIP(req)?.address ?? "unknown";
+    const remoteAddress = admission.clientAddress(req, server);
     let reserved: Connection | null = null;
     try {
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {

@@ -275,7 +275,12 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const admission = new Admission(
     hub,
     new TokenBucketLimiter({ capacity: config.RATE_LIMIT_CONNECTIONS_PER_MINUTE, refillMs: 60_000 }),
-    { allowedOrigins: config.ALLOWED_ORIGINS, maxConnections: config.MAX_CONNECTIONS, maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER },
+    {
+      allowedOrigins: config.ALLOWED_ORIGINS,
+      maxConnections: config.MAX_CONNECTIONS,
+      maxConnectionsPerUser: config.MAX_CONNECTIONS_PER_USER,
+      trustedProxies: config.TRUSTED_PROXIES,
+    },
   );
   const gateway = new WebSocketGateway({
     service,
@@ -436,7 +441,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const handle = (req: Request, srv: Server<unknown>) => {
     const path = pathOf(req.url);
     if (path === "/ws") return gateway.upgrade(req, srv as never);
-    return app.fetch(req, { server: srv, requestIP: srv.requestIP(req) });
+    return app.fetch(req, { server: srv, requestIP: { address: admission.clientAddress(req, srv) } });
   };
   server = Bun.serve({
     port: config.PORT,

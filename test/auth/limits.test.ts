@@ -48,6 +48,33 @@ describe("connection limits", () => {
     }
   });
 
+  test("behind a trusted proxy each forwarded client has its own attempt budget; X-Forwarded-For from anyone else is ignored", async () => {
+    const behind = await startServer({ env: { RATE_LIMIT_CONNECTIONS_PER_MINUTE: "2", TRUSTED_PROXIES: "127.0.0.0/8, ::1" } });
+    const direct = await startServer({ env: { RATE_LIMIT_CONNECTIONS_PER_MINUTE: "2" } });
+    try {
+      const t = await token("ann");
+      const from = (chain: string) => ({ token: t, headers: { "X-Forwarded-For": chain } });
+      const open = [await WsClient.connect(behind.ws, from("203.0.113.7")), await WsClient.connect(behind.ws, from("203.0.113.7"))];
+      // The client's own claim (left of what the proxy appended) proves nothing: still 203.0.113.7.
+      expect((await attemptUpgrade(behind, from("198.51.100.1, 203.0.113.7"))).status).toBe(429);
+      open.push(await WsClient.connect(behind.ws, from("198.51.100.9")));
+      expect((await open[2]!.request({ type: "join", session: "via-proxy" })).type).toBe("joined");
+      // The audit trail names the forwarded client too.
+      const admin = await token("dpo", { admin: true });
+      expect((await api(behind.http, "DELETE", "/api/admin/sessions/via-proxy", { token: admin, headers: { "X-Forwarded-For": "198.51.100.20" } })).status).toBe(200);
+      const { entries } = (await api(behind.http, "GET", "/api/admin/audit?action=session.erase", { token: admin })).body;
+      expect(entries.map((e: { address: string }) => e.address)).toEqual(["198.51.100.20"]);
+      // Not a trusted proxy: every header names another client, and all of them share the peer's budget.
+      open.push(await WsClient.connect(direct.ws, from("192.0.2.1")), await WsClient.connect(direct.ws, from("192.0.2.2")));
+      const refused = await attemptUpgrade(direct, from("192.0.2.3"));
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.message).toBe("Too many connection attempts from this address.");
+      await Promise.all(open.map((c) => c.close()));
+    } finally {
+      await Promise.all([behind.stop(), direct.stop()]);
+    }
+  });
+
   test("per-user (429) and server-wide (503) connection limits answer limit_exceeded before upgrade", async () => {
     const server = await startServer({ env: { MAX_CONNECTIONS_PER_USER: "2", MAX_CONNECTIONS: "3" } });
     try {
