@@ -10,11 +10,11 @@
 // every row spends one core on the server side, so server CPU per acknowledged message (sessiond, PostgreSQL and
 // Redis together, from /proc) compares what a message costs. Two nodes on that one core cannot show more
 // throughput than one; BENCH_ENGINE_CORES (e.g. "0,1") places the engines elsewhere.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { SQL } from "bun";
 import Redis from "ioredis";
-import { startPostgres, type PostgresEngine } from "../test/engines/postgres.ts";
+import { childrenOf, startPostgres, type PostgresEngine } from "../test/engines/postgres.ts";
 import { startRedis, type RedisEngine } from "../test/engines/redis.ts";
 import { f0, f2, fanout, median, pairs } from "./load.ts";
 import { hasTaskset, SECONDS, startBare, startSessiond, type Target } from "./servers.ts";
@@ -63,20 +63,6 @@ export function cpuOf(pid: number, reaped = false): number {
   } catch {
     return 0; // exited meanwhile
   }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
 }
 
 interface Engines {

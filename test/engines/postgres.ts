@@ -30,7 +30,7 @@ function binDir(): string {
 }
 
 /** The direct children of a process (the server's backends and workers), from /proc. */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
