@@ -19,12 +19,13 @@ import type { Clock } from "./clock.ts";
 import { DisconnectGrace, systemTimers, type Timers } from "./end-on-disconnect.ts";
 import type { SessionEvents } from "./events.ts";
 import type { AssistantPort, AssistantRequest } from "./assistant-port.ts";
-import { DEFAULT_CONTEXT_MESSAGES, type StreamSnapshot } from "../protocol/types.ts";
+import { DEFAULT_CONTEXT_MESSAGES, type StreamInfo, type StreamSnapshot } from "../protocol/types.ts";
 import { MessageWindow } from "./message-window.ts";
 import { isOutsideRead, type ReadVia } from "./outside-read.ts";
 import { Presence, SharedPresence, type PresenceManager } from "./presence.ts";
 import type { BrokerEvent } from "./broker.ts";
 import { DEFAULT_MAX_RECOVERY_BYTES, newestWithin, ReplyBudget } from "./reply-size.ts";
+import { RemoteStreams } from "./remote-streams.ts";
 import { conflictingFields, forbiddenMessage } from "./rooms.ts";
 import { SessionCache } from "./session-cache.ts";
 import { newSessionRecord, sessionMetrics, type AppendResult, type SessionListQuery, type SessionPatch, type SessionRecord, type SessionStorage, type SessionStore } from "./store.ts";
@@ -95,6 +96,8 @@ const ACTIVITY_CHUNK = 1000;
 const MAX_LOAD_ROUNDS = 8;
 /** Ended sessions kept in memory with an asynchronous store (they are read-only: history joins, exports). */
 const ENDED_CACHE_SIZE = 256;
+/** A reply on another node not heard of for this long is taken for gone (past the model's first-token wait). */
+const REMOTE_STREAM_QUIET_MS = 90_000;
 
 interface CachedSession {
   record: SessionRecord;
@@ -219,6 +222,8 @@ export class SessionService {
   private readonly roomsRead = new Map<string, string | null>();
   private readonly absent = new Set<string>();
   private readonly onBackgroundError: (error: unknown, sessionId: string) => void;
+  /** Replies streaming on other nodes (joins here show them as the streaming node does). */
+  private readonly remoteStreams = new RemoteStreams(REMOTE_STREAM_QUIET_MS);
   private readonly events: SessionEvents;
   private readonly clock: Clock;
   private readonly limiter: MessageRateLimiter;
@@ -525,7 +530,7 @@ export class SessionService {
       const n = Math.min(limit ?? DEFAULT_HISTORY_LIMIT, this.rules.windowSize);
       messages = newestWithin(this.readable(who, entry.record, this.window(entry).last(n)), this.rules.maxRecoveryBytes ?? DEFAULT_MAX_RECOVERY_BYTES);
     }
-    const streams = entry.record.status === "active" ? (this.assistant?.snapshots(entry.record.id) ?? []) : [];
+    const streams = this.streamsOf(entry.record);
     return { session: this.infoFor(who, entry.record), messages, truncated, streams, lastSeq: entry.record.lastSeq, ...(reset && { reset: true as const }) };
   }
 
@@ -842,8 +847,15 @@ export class SessionService {
 
   /** Assistant replies in progress in the session (none once it has ended). */
   streams(who: Principal, id: string): StreamSnapshot[] {
-    const entry = this.accessible(who, id);
-    return entry.record.status === "active" ? (this.assistant?.snapshots(id) ?? []) : [];
+    return this.streamsOf(this.accessible(who, id).record);
+  }
+
+  /** This node's replies in progress and those heard from other nodes (none once the session has ended). */
+  private streamsOf(record: SessionRecord): StreamSnapshot[] {
+    if (record.status !== "active") return [];
+    const local = this.assistant?.snapshots(record.id) ?? [];
+    const remote = this.remoteStreams.snapshots(record.id, this.clock.now());
+    return remote.length === 0 ? local : [...local, ...remote];
   }
 
   /** Stops a reply in progress: allowed for the author of the message it answers, the session's owner and staff. */
@@ -927,7 +939,7 @@ export class SessionService {
         const { frame, sessionId } = event;
         if (frame.type === "presence") return this.heardPresence(sessionId, frame.userId as string, frame.event as "join" | "leave");
         if (frame.type === "analysis") return this.heardAnalysis(sessionId, frame.seq as number, frame.analysis as Analysis);
-        return;
+        return this.heardStream(sessionId, frame);
       }
       case "alert":
         return;
@@ -961,7 +973,19 @@ export class SessionService {
     return null;
   }
 
+  private heardStream(sessionId: string, frame: Record<string, unknown>): void {
+    const now = this.clock.now();
+    if (frame.type === "stream.start") this.remoteStreams.started(sessionId, frame.stream as StreamInfo, now);
+    else if (frame.type === "stream.delta") {
+      const part = frame.part === "reasoning" ? "reasoning" : "text";
+      this.remoteStreams.delta(sessionId, frame.stream as string, frame.offset as number, frame.text as string, part, now);
+    } else if (frame.type === "stream.end") this.remoteStreams.ended(sessionId, frame.stream as string);
+  }
+
   private heardMessage(message: Message): void {
+    // A reply committed by its node (also one a node that took over an orphan committed, with no stream.end).
+    const stream = message.metadata?.stream;
+    if (typeof stream === "string") this.remoteStreams.ended(message.session, stream);
     const entry = this.cache.peek(message.session);
     // Heard twice, or counted already (a row read after it, or a later seq heard first).
     if (!entry || message.seq <= entry.record.lastSeq) return;
@@ -1018,6 +1042,7 @@ export class SessionService {
     const id = session.id;
     this.grace.cancel(id);
     this.forgetPresence(id);
+    this.remoteStreams.forget(id);
     const entry = this.heldForRemote(id);
     if (!entry) return;
     this.cache.delete(id);
@@ -1043,6 +1068,7 @@ export class SessionService {
 
   /** Forgotten as the local erase path forgets it (see evict), without telling the manager again. */
   private heardErasure(id: string): void {
+    this.remoteStreams.forget(id);
     this.heldForRemote(id);
     this.grace.cancel(id);
     this.cache.delete(id);

@@ -3,15 +3,22 @@
 // message once and in order, recovery on another node, session changes and lost access everywhere at once,
 // presence counted across nodes, and one message rate limit per user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startFakeOpenAI, type FakeOpenAI } from "../fixtures/fake-openai.ts";
 import { api, eventually, SseClient, token, WsClient, type Frame } from "../helpers.ts";
 import { startCluster, type Cluster } from "./setup.ts";
 
 let cluster: Cluster;
+let model: FakeOpenAI;
 beforeAll(async () => {
-  cluster = await startCluster({ nodes: 3, env: { RATE_LIMIT_MESSAGES_PER_MINUTE: "200", ROOM_ACCESS_DEFAULT: "open" } });
+  model = startFakeOpenAI();
+  cluster = await startCluster({
+    nodes: 3,
+    env: { RATE_LIMIT_MESSAGES_PER_MINUTE: "200", ROOM_ACCESS_DEFAULT: "open", AI_BASE_URL: model.url, AI_MODEL: "fake-model" },
+  });
 }, 120_000);
 afterAll(async () => {
   await cluster?.stop();
+  await model?.stop();
 });
 
 const wsOf = (i: number) => cluster.nodes[i]!.http.replace(/^http/, "ws") + "/ws";
@@ -206,6 +213,33 @@ describe("erasure across nodes", () => {
       await after.client.close();
     }
     await reader.client.close();
+  });
+});
+
+describe("assistant replies across nodes", () => {
+  test("a client joining on node B mid-reply gets the text streamed so far on node A, then the rest, then the committed reply", async () => {
+    const session = "c-stream";
+    let open!: () => void;
+    model.next({ pieces: ["Hello", " from", " node", " A."], gate: { after: 2, open: new Promise<void>((r) => (open = r)) } });
+    const { client: asker } = await on(0, "asker", session);
+    expect((await asker.request({ type: "configure", session, access: "open", assistant: { enabled: true } })).type).toBe("configured");
+    await asker.request({ type: "message", session, content: "say hello", assistant: {} });
+    const start = await asker.waitFor((f) => f.type === "stream.start");
+    await eventually(() => asker.frames.filter((f) => f.type === "stream.delta").length >= 2, 10_000, "two pieces on node A");
+    const late = await on(1, "late", session);
+    expect(late.joined.streams).toEqual([expect.objectContaining({ id: start.stream.id, text: "Hello from" })]);
+    open();
+    const end = await late.client.waitFor((f) => f.type === "stream.end" && f.stream === start.stream.id);
+    expect(end.status).toBe("complete");
+    await eventually(() => late.client.messages(session).some((m) => m.role === "assistant"), 10_000, "the reply on node B");
+    expect(late.client.messages(session).find((m) => m.role === "assistant")!.content).toBe("Hello from node A.");
+    // Once committed, no node shows it as in progress.
+    for (const i of [1, 2]) {
+      const again = await on(i, "late", session);
+      expect(again.joined.streams).toEqual([]);
+      await again.client.close();
+    }
+    await Promise.all([asker.close(), late.client.close()]);
   });
 });
 
