@@ -160,6 +160,21 @@ async function tokenCommand(args: string[]): Promise<void> {
   process.stdout.write(`${token}\n`);
 }
 
+/** What each SQLite file command does instead on PostgreSQL (DATABASE_URL), for the one line it stops with. */
+const ON_POSTGRES: Record<string, string> = {
+  backup: "back the database up with pg_dump (see docs/deployment.md)",
+  restore: "restore it with pg_restore (see docs/deployment.md)",
+  "rotate-key": "re-sealing values with a new key is available on SQLite only in this version; values sealed with the previous key stay readable while it is in ENCRYPTION_KEYS_OLD",
+  encrypt: "sealing a plaintext database is available on SQLite only in this version: give ENCRYPTION_KEY to a new PostgreSQL database",
+  "audit verify": "the audit trail is listed, in order and with its hashes, by GET /api/admin/audit",
+};
+
+/** The file commands work on DATA_DIR's SQLite file: with DATABASE_URL that file is not where the data is. */
+function refuseOnPostgres(config: Config, command: string): void {
+  const instead = ON_POSTGRES[command];
+  if (config.DATABASE_URL && instead) fail([`${command}: DATABASE_URL is set, so the data is in PostgreSQL, not in DATA_DIR's SQLite file: ${instead}.`]);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith("--") ? "serve" : first;
@@ -206,6 +221,7 @@ async function main(argv: string[]): Promise<void> {
         process.stdout.write(`migrations applied: ${applied}\n`);
         return;
       }
+      refuseOnPostgres(config, command);
       const target = positional[0];
       if (!target) fail(["backup: a target file is required: sessiond backup <file>"]);
       const result = backupDatabase(databasePath(config.DATA_DIR), target);
@@ -222,6 +238,7 @@ async function main(argv: string[]): Promise<void> {
       const { overrides, positional, unknown } = parseFlags(args);
       if (unknown.length > 0) fail(unknown.map((u) => `sessiond: unknown option ${u} (see sessiond --help)`));
       const config = readConfig(overrides);
+      refuseOnPostgres(config, command === "audit" ? "audit verify" : command);
       let result: CommandResult;
       if (command === "restore") {
         if (!positional[0]) fail(["restore: a backup file is required: sessiond restore <file>"]);
