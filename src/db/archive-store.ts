@@ -1,6 +1,7 @@
 // Archive jobs over bun:sqlite: one row per ended session owed a transcript file, inserted inside the end's own
 // transaction (so a crash can neither lose the job nor create one for an end that rolled back), then retried.
 import type { Database, Statement } from "bun:sqlite";
+import type { Awaitable } from "../sessions/awaitable.ts";
 
 export interface ArchiveJobRow {
   session_id: string;
@@ -13,7 +14,23 @@ export interface ArchiveJobRow {
   written_at: number | null;
 }
 
-export class SqliteArchiveStore {
+export interface ArchiveJobStore {
+  /** Pending jobs due by `now`, oldest first (on a shared store: claimed by this node). */
+  due(now: number, limit: number): Awaitable<ArchiveJobRow[]>;
+  /** When the next pending job is due (epoch ms), or null when none is pending. */
+  nextDueAt(): Awaitable<number | null>;
+  pendingCount(): Awaitable<number>;
+  /** False when the job is gone (its session was erased); "taken" when another node took it over meanwhile. */
+  markWritten(sessionId: string, path: string, now: number): Awaitable<boolean | "taken">;
+  markFailed(sessionId: string, error: string, nextAt: number): Awaitable<void>;
+  postpone(sessionId: string, nextAt: number): Awaitable<void>;
+  /** Gives back the jobs this node still holds (a shared store), at stop. */
+  release?(): Awaitable<void>;
+  /** Which of these jobs are still pending (a shared store: another node may have written one this node failed). */
+  stillPending?(sessionIds: string[]): Awaitable<string[]>;
+}
+
+export class SqliteArchiveStore implements ArchiveJobStore {
   private readonly insert: Statement<unknown, [string, number, number]>;
 
   constructor(private readonly sqlite: Database) {

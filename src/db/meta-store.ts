@@ -40,29 +40,39 @@ export function renewEpoch(sqlite: Database): string {
 }
 
 export function readEncryptionMeta(sqlite: Database): EncryptionMeta {
-  const state = readMeta(sqlite, KEYS.encryptionState);
-  if (state !== "on" && state !== "migrating") return NO_ENCRYPTION_META;
-  let pendingKeys: string[] = [];
-  try {
-    const parsed = JSON.parse(readMeta(sqlite, KEYS.encryptionPendingKeys) ?? "[]");
-    if (Array.isArray(parsed)) pendingKeys = parsed.filter((k): k is string => typeof k === "string");
-  } catch {
-    // An unreadable list is treated as empty: start-up then checks the key against the check value alone.
-  }
-  return { state, keyId: readMeta(sqlite, KEYS.encryptionKeyId), keyCheck: readMeta(sqlite, KEYS.encryptionKeyCheck), pendingKeys };
+  return encryptionMetaOf((key) => readMeta(sqlite, key));
 }
 
 export function writeEncryptionMeta(sqlite: Database, meta: EncryptionMeta): void {
   sqlite.transaction(() => {
-    if (meta.state === null) {
-      sqlite.run("DELETE FROM sessiond_meta WHERE key LIKE 'encryption.%'");
-      return;
-    }
-    writeMeta(sqlite, KEYS.encryptionState, meta.state);
-    writeMeta(sqlite, KEYS.encryptionKeyId, meta.keyId ?? "");
-    writeMeta(sqlite, KEYS.encryptionKeyCheck, meta.keyCheck ?? "");
-    writeMeta(sqlite, KEYS.encryptionPendingKeys, JSON.stringify(meta.pendingKeys));
+    sqlite.run("DELETE FROM sessiond_meta WHERE key LIKE 'encryption.%'");
+    for (const [key, value] of encryptionMetaValues(meta)) writeMeta(sqlite, key, value);
   }).immediate();
+}
+
+/** What the `encryption.*` values say, however they were read (SQLite here, PostgreSQL in pg/encryption-meta.ts). */
+export function encryptionMetaOf(get: (key: string) => string | null): EncryptionMeta {
+  const state = get(KEYS.encryptionState);
+  if (state !== "on" && state !== "migrating") return NO_ENCRYPTION_META;
+  let pendingKeys: string[] = [];
+  try {
+    const parsed = JSON.parse(get(KEYS.encryptionPendingKeys) ?? "[]");
+    if (Array.isArray(parsed)) pendingKeys = parsed.filter((k): k is string => typeof k === "string");
+  } catch {
+    // An unreadable list is treated as empty: start-up then checks the key against the check value alone.
+  }
+  return { state, keyId: get(KEYS.encryptionKeyId), keyCheck: get(KEYS.encryptionKeyCheck), pendingKeys };
+}
+
+/** The `encryption.*` values that record `meta` (none for a database that is not encrypted). */
+export function encryptionMetaValues(meta: EncryptionMeta): Array<[string, string]> {
+  if (meta.state === null) return [];
+  return [
+    [KEYS.encryptionState, meta.state],
+    [KEYS.encryptionKeyId, meta.keyId ?? ""],
+    [KEYS.encryptionKeyCheck, meta.keyCheck ?? ""],
+    [KEYS.encryptionPendingKeys, JSON.stringify(meta.pendingKeys)],
+  ];
 }
 
 /** Whether the database holds any session (a key given to it for the first time then starts a migration). */

@@ -1,8 +1,9 @@
 // The archive writer (a Subscriber): for each archive job (one per ended session, written with the end), the
-// transcript document goes to ARCHIVE_DIR atomically; failures are logged, shown on /health and retried.
+// transcript document goes to ARCHIVE_DIR atomically; failures are logged, shown on /health and retried. The job
+// store may be this node's SQLite file or a database every node shares (PostgreSQL: claims with a lease).
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { SqliteArchiveStore, ArchiveJobRow } from "../db/archive-store.ts";
+import type { ArchiveJobRow, ArchiveJobStore } from "../db/archive-store.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Counter } from "../observability/metrics.ts";
 import type { Message, SessionInfo } from "../protocol/types.ts";
@@ -15,8 +16,9 @@ import { archiveRelativePath } from "./archive-path.ts";
 /** How soon a run that failed on the archive's own bookkeeping is tried again, in ms. */
 const STORE_RETRY_MS = 1000;
 
+/** Where archive jobs are kept (SqliteArchiveStore, PgArchiveStore); every answer may be a promise. */
 export interface ArchiverOptions {
-  store: SqliteArchiveStore;
+  store: ArchiveJobStore;
   /** ARCHIVE_DIR, absolute. */
   root: string;
   format: TranscriptFormat;
@@ -26,7 +28,7 @@ export interface ArchiverOptions {
    */
   read: (sessionId: string) => Awaitable<{ session: SessionInfo; pages: Iterable<Message[]> | AsyncIterable<Message[]>; summary?: TranscriptSummary } | null>;
   /** Whether the session still has recent user messages waiting for their analysis. @default never */
-  analysisPending?: (sessionId: string) => boolean;
+  analysisPending?: (sessionId: string) => Awaitable<boolean>;
   /** How long after the end a job waits for those analyses at most. @default 2000 */
   analysisGraceMs?: number;
   logger: Logger;
@@ -37,6 +39,8 @@ export interface ArchiverOptions {
   retryCapMs?: number;
   /** How long stop() keeps writing due jobs (sessions ended at shutdown). @default 5000 */
   drainMs?: number;
+  /** With a store other nodes write to: also look this often for jobs they recorded or left behind. @default never */
+  pollMs?: number;
   now?: () => number;
 }
 
@@ -50,6 +54,7 @@ export class Archiver implements Subscriber {
   private storeFailing = false;
   private stopped = true;
   private draining = false;
+  private pending = 0;
   private readonly now: () => number;
 
   constructor(private readonly o: ArchiverOptions) {
@@ -71,10 +76,11 @@ export class Archiver implements Subscriber {
     const deadline = this.now() + (this.o.drainMs ?? 5000);
     // Jobs put off for their analyses (or with a retry due within a second) are written now too.
     try {
-      for (const job of this.o.store.due(this.now() + 1000, 1000)) {
+      for (const job of await this.o.store.due(this.now() + 1000, 1000)) {
         if (this.now() >= deadline) break;
         await this.write(job);
       }
+      await this.o.store.release?.();
     } catch (e) {
       // Left as they are: the jobs are still due, and the next start writes them.
       this.o.logger.warn("archive.store_failed", { code: errorCode(e), retryInMs: null });
@@ -84,6 +90,11 @@ export class Archiver implements Subscriber {
   /** False while the last attempt at some pending archive failed (shown as `checks.archive` on /health). */
   healthy(): boolean {
     return this.failing.size === 0 && !this.storeFailing;
+  }
+
+  /** Pending jobs as of the last run (for the gauge, which must answer synchronously). */
+  pendingCount(): number {
+    return this.pending;
   }
 
   /** Looks for due jobs on the next turn (after the end that wrote one has committed). */
@@ -108,14 +119,19 @@ export class Archiver implements Subscriber {
   }
 
   /**
-   * One run, then the timer for the next due job. The archive's own bookkeeping lives in SQLite: when that fails (a
-   * busy or full database), the run is logged and tried again a second later, never left to end the process.
+   * One run, then the timer for the next due job. When the archive's own bookkeeping fails (a busy or full SQLite
+   * file, an unreachable database), the run is logged and tried again a second later, never left to end the process.
    */
   private async runAndReschedule(): Promise<void> {
     let next: number | null;
     try {
       await this.run();
-      next = this.o.store.nextDueAt();
+      next = await this.o.store.nextDueAt();
+      this.pending = await this.o.store.pendingCount();
+      if (this.failing.size > 0 && this.o.store.stillPending) {
+        const still = new Set(await this.o.store.stillPending([...this.failing]));
+        for (const id of this.failing) if (!still.has(id)) this.failing.delete(id);
+      }
       this.storeFailing = false;
     } catch (e) {
       const code = errorCode(e);
@@ -124,13 +140,14 @@ export class Archiver implements Subscriber {
       this.o.metrics.failures.inc({ code });
       next = this.now() + STORE_RETRY_MS;
     }
+    if (this.o.pollMs !== undefined) next = Math.min(next ?? Infinity, this.now() + this.o.pollMs);
     if (next !== null) this.schedule(next);
   }
 
   private async run(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const jobs = this.o.store.due(this.now(), 20);
+      const jobs = await this.o.store.due(this.now(), 20);
       if (jobs.length === 0) return;
       for (const job of jobs) {
         if (this.stopped) return;
@@ -142,15 +159,15 @@ export class Archiver implements Subscriber {
   private async write(job: ArchiveJobRow): Promise<void> {
     const id = job.session_id;
     const now = this.now();
-    if (!this.draining && now - job.created_at < (this.o.analysisGraceMs ?? 2000) && this.o.analysisPending?.(id)) {
-      this.o.store.postpone(id, now + 100);
+    if (!this.draining && now - job.created_at < (this.o.analysisGraceMs ?? 2000) && (await this.o.analysisPending?.(id))) {
+      await this.o.store.postpone(id, now + 100);
       return;
     }
     let relative = "";
     try {
       const transcript = await this.o.read(id);
       if (!transcript) {
-        this.o.store.markWritten(id, "", now);
+        await this.o.store.markWritten(id, "", now);
         this.o.logger.warn("archive.skipped", { session: id, reason: "the session no longer exists" });
         return;
       }
@@ -159,7 +176,14 @@ export class Archiver implements Subscriber {
       relative = [...dir, file].join("/");
       const chunks = Symbol.asyncIterator in pages ? transcriptChunksLater(this.o.format, session, pages, summary) : transcriptChunks(this.o.format, session, pages, summary);
       await writeFileAtomic(join(this.o.root, ...dir), file, chunks);
-      if (!this.o.store.markWritten(id, relative, this.now())) {
+      const marked = await this.o.store.markWritten(id, relative, this.now());
+      if (marked === "taken") {
+        // This node's lease lapsed and another node holds the job now: it writes the same file and records it.
+        this.failing.delete(id);
+        this.o.logger.info("archive.skipped", { session: id, reason: "another node took the job over" });
+        return;
+      }
+      if (!marked) {
         // Erased while the file was being written (the erasure removed the files there were): this one goes too.
         rmSync(join(this.o.root, ...dir, file), { force: true });
         this.failing.delete(id);
@@ -173,7 +197,7 @@ export class Archiver implements Subscriber {
       const attempt = job.attempts + 1;
       const delay = Math.min(this.o.retryCapMs ?? 5000, (this.o.retryBaseMs ?? 500) * 2 ** Math.min(attempt - 1, 20));
       const code = errorCode(e);
-      this.o.store.markFailed(id, code, this.now() + delay);
+      await this.o.store.markFailed(id, code, this.now() + delay);
       this.failing.add(id);
       this.o.metrics.failures.inc({ code });
       // Every failure for the first few, then about once a minute: a broken folder must not flood the log.

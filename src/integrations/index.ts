@@ -1,10 +1,12 @@
 // Integrations that leave the process — lifecycle webhooks and transcript archive files — built from the config.
 // Two phases: `hooks` go to the stores (they write outbox rows and archive jobs inside the stores' transactions);
 // `attach` then adds what needs the domain: the sender and archiver subscribers, a health check, the admin view.
+// On PostgreSQL only archive files exist so far (`createSharedArchive`): PgSessionStore inserts the jobs itself.
 import type { Database } from "bun:sqlite";
+import type { SQL } from "bun";
 import { resolve } from "node:path";
 import type { Config } from "../config/index.ts";
-import { SqliteArchiveStore } from "../db/archive-store.ts";
+import { SqliteArchiveStore, type ArchiveJobStore } from "../db/archive-store.ts";
 import { combineHooks, type CommitHooks } from "../db/commit-hooks.ts";
 import { SqliteOutboxStore } from "../db/outbox-store.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -13,6 +15,8 @@ import { principal } from "../sessions/access.ts";
 import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
+import { PgArchiveStore } from "../pg/archive-store.ts";
+import type { Awaitable } from "../sessions/awaitable.ts";
 import { Archiver } from "./archiver.ts";
 import { WebhookAdmin } from "./webhook-admin.ts";
 import { webhookEndpoints } from "./webhook-endpoints.ts";
@@ -116,32 +120,7 @@ export function createIntegrations({ config, sqlite, logger, metrics, version, c
         subscribers.push(sender);
       }
       if (archiveStore && config.ARCHIVE_DIR) {
-        const written = metrics.counter("sessiond_archive_written_total", "Transcript archive files written, by format.");
-        const failures = metrics.counter("sessiond_archive_failures_total", "Failed attempts to write a transcript archive file, by error code.");
-        metrics.gauge("sessiond_archive_pending", "Ended sessions whose archive file is not written yet.", () => archiveStore.pendingCount());
-        const a = new Archiver({
-          store: archiveStore,
-          root: resolve(config.ARCHIVE_DIR),
-          format: config.ARCHIVE_FORMAT,
-          read: async (id) => {
-            try {
-              const { session, pages } = await service.run(() => service.transcript(ARCHIVE_READER, id));
-              return { session, pages, summary: alertCount ? { alerts: await alertCount(id) } : {} };
-            } catch (e) {
-              if ((e as { code?: unknown }).code === "not_found") return null;
-              throw e;
-            }
-          },
-          analysisPending: (id) => {
-            try {
-              return service.get(ARCHIVE_READER, id).analysis.enabled && archiveStore.unanalysedUserMessages(id) > 0;
-            } catch {
-              return false;
-            }
-          },
-          logger,
-          metrics: { written, failures },
-        });
+        const a = buildArchiver({ config, archiveDir: config.ARCHIVE_DIR, store: archiveStore, service, alertCount, logger, metrics, pending: () => archiveStore.pendingCount() });
         archiver = a;
         subscribers.push(a);
         healthChecks.archive = () => a.healthy();
@@ -149,4 +128,81 @@ export function createIntegrations({ config, sqlite, logger, metrics, version, c
       return { subscribers, healthChecks, webhooks: new WebhookAdmin(outboxStore, endpoints, sender) };
     },
   };
+}
+
+export interface SharedArchiveDeps {
+  config: Config;
+  /** The pool of the PostgreSQL database every node shares. */
+  sql: SQL;
+  /** This node's id (its claims on archive jobs). */
+  nodeId: string;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** How often a node looks for archive jobs other nodes recorded or left behind (a lapsed lease), in ms. */
+const SHARED_ARCHIVE_POLL_MS = 2000;
+
+/**
+ * Archive files on PostgreSQL: null without ARCHIVE_DIR. The jobs are inserted by PgSessionStore's end (give it
+ * `archiveJobs: true`); every node's archiver claims due ones, so ARCHIVE_DIR must be one folder the nodes share.
+ */
+export function createSharedArchive({ config, sql, nodeId, logger, metrics }: SharedArchiveDeps): {
+  attach(deps: Pick<Parameters<Integrations["attach"]>[0], "service" | "events" | "alertCount">): Pick<AttachedIntegrations, "subscribers" | "healthChecks">;
+} | null {
+  const archiveDir = config.ARCHIVE_DIR;
+  if (!archiveDir) return null;
+  const store = new PgArchiveStore(sql, { nodeId });
+  return {
+    attach({ service, events, alertCount }) {
+      // The gauge answers synchronously: the count the archiver read at its last run (one every poll at least).
+      const archiver: Archiver = buildArchiver({ config, archiveDir, store, service, alertCount, logger, metrics, pending: () => archiver.pendingCount(), pollMs: SHARED_ARCHIVE_POLL_MS });
+      // The end that wrote the job has committed by the time this node emits it; other nodes find it by polling.
+      events.on("session.ended", () => archiver.kick());
+      return { subscribers: [archiver], healthChecks: { archive: () => archiver.healthy() } };
+    },
+  };
+}
+
+interface ArchiverDeps {
+  config: Config;
+  archiveDir: string;
+  store: ArchiveJobStore & { unanalysedUserMessages(sessionId: string): Awaitable<number> };
+  service: SessionService;
+  alertCount?: (sessionId: string) => number | PromiseLike<number>;
+  logger: Logger;
+  metrics: Metrics;
+  pending: () => number;
+  pollMs?: number;
+}
+
+function buildArchiver({ config, archiveDir, store, service, alertCount, logger, metrics, pending, pollMs }: ArchiverDeps): Archiver {
+  const written = metrics.counter("sessiond_archive_written_total", "Transcript archive files written, by format.");
+  const failures = metrics.counter("sessiond_archive_failures_total", "Failed attempts to write a transcript archive file, by error code.");
+  metrics.gauge("sessiond_archive_pending", "Ended sessions whose archive file is not written yet.", pending);
+  return new Archiver({
+    store,
+    root: resolve(archiveDir),
+    format: config.ARCHIVE_FORMAT,
+    read: async (id) => {
+      try {
+        const { session, pages } = await service.run(() => service.transcript(ARCHIVE_READER, id));
+        return { session, pages, summary: alertCount ? { alerts: await alertCount(id) } : {} };
+      } catch (e) {
+        if ((e as { code?: unknown }).code === "not_found") return null;
+        throw e;
+      }
+    },
+    analysisPending: async (id) => {
+      try {
+        const info = await service.run(() => service.get(ARCHIVE_READER, id));
+        return info.analysis.enabled && (await store.unanalysedUserMessages(id)) > 0;
+      } catch {
+        return false;
+      }
+    },
+    logger,
+    metrics: { written, failures },
+    pollMs,
+  });
 }

@@ -8,6 +8,7 @@ import m0001 from "../../drizzle/pg/0001_meta.sql" with { type: "text" };
 import m0002 from "../../drizzle/pg/0002_analysis.sql" with { type: "text" };
 import m0003 from "../../drizzle/pg/0003_assistant.sql" with { type: "text" };
 import m0005 from "../../drizzle/pg/0005_privacy.sql" with { type: "text" };
+import m0006 from "../../drizzle/pg/0006_archive.sql" with { type: "text" };
 
 /** Every migration file, in journal order. A new `npm run db:generate:pg` output must be added here. */
 const EMBEDDED_SQL: Record<string, string> = {
@@ -16,6 +17,7 @@ const EMBEDDED_SQL: Record<string, string> = {
   "0002_analysis": m0002,
   "0003_assistant": m0003,
   "0005_privacy": m0005,
+  "0006_archive": m0006,
 };
 
 /** Any fixed 64-bit key, the same on every node: "sessiond migrate" as digits. */

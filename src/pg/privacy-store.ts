@@ -51,12 +51,14 @@ export class PgPrivacyStore implements SharedPrivacyStorage {
         analyses: await count("message_analyses"),
         alerts: await count("alerts"),
         webhookEvents: 0,
-        // Archive files are written per node under its own ARCHIVE_DIR; none are recorded in PostgreSQL.
-        archivePaths: [],
+        // Read before the cascade takes the job row; the caller removes the files once this commits.
+        archivePaths: ((await tx.unsafe("SELECT path FROM archive_jobs WHERE session_id = $1 AND path IS NOT NULL AND path <> ''", [id])) as Row[]).map(
+          (r) => r.path as string,
+        ),
       };
       // The outbox has no foreign key to sessions (events outlive rows by design).
       if (outbox) result.webhookEvents = ((await tx.unsafe("DELETE FROM webhook_outbox WHERE session_id = $1 RETURNING 1", [id])) as Row[]).length;
-      // Messages, participants, analyses, alerts and assistant streams go by ON DELETE CASCADE.
+      // Messages, participants, analyses, alerts, assistant streams and archive jobs go by ON DELETE CASCADE.
       await tx.unsafe("DELETE FROM sessions WHERE id = $1", [id]);
       await tx.unsafe("INSERT INTO erased_sessions (id, erased_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [id, at]);
       if (audit) await appendIn(tx, [audit(result)]);

@@ -202,3 +202,27 @@ export const erasedSessions = pgTable("erased_sessions", {
   id: text("id").primaryKey(),
   erasedAt: ms("erased_at").notNull(),
 });
+
+/**
+ * Archive jobs, as `archive_jobs` is for SQLite: one row per ended session owed a transcript file, inserted by the
+ * statement that ends the session. Every node's archiver claims due rows with a lease (`claimed_by`,
+ * `lease_until`): one node writes each file, and a node that dies mid-write has its job taken over once it lapses.
+ */
+export const archiveJobs = pgTable(
+  "archive_jobs",
+  {
+    sessionId: text("session_id")
+      .primaryKey()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    status: text("status", { enum: ["pending", "written"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ms("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+    path: text("path"),
+    createdAt: ms("created_at").notNull(),
+    writtenAt: ms("written_at"),
+    claimedBy: text("claimed_by"),
+    leaseUntil: ms("lease_until"),
+  },
+  (t) => [index("archive_jobs_pending_idx").on(t.nextAttemptAt).where(sql`status = 'pending'`)],
+);

@@ -27,6 +27,8 @@ export interface PgStoreOptions extends PgGroupCommitOptions {
   onCommit?: (messages: number, seconds: number) => void;
   /** How long probe() waits for an answer, in ms. @default 1000 */
   probeTimeoutMs?: number;
+  /** Archive files are on (ARCHIVE_DIR): each end inserts its archive job in the same statement. */
+  archiveJobs?: boolean;
 }
 
 interface SessionWork {
@@ -70,6 +72,7 @@ export class PgSessionStore implements SessionStorage {
   private readonly onCommit?: (messages: number, seconds: number) => void;
   private isoMs = -1;
   private iso = "";
+  private readonly archiveJobs: boolean;
 
   constructor(
     private readonly sql: SQL,
@@ -78,6 +81,7 @@ export class PgSessionStore implements SessionStorage {
     this.cipher = options.cipher ?? PLAINTEXT;
     this.probeTimeoutMs = options.probeTimeoutMs ?? 1000;
     this.onCommit = options.onCommit;
+    this.archiveJobs = options.archiveJobs === true;
     this.commits = new PgGroupCommit<Work, WorkResult, SessiondError>(
       (items) => this.commitBatch(items),
       (failure) => {
@@ -166,10 +170,14 @@ export class PgSessionStore implements SessionStorage {
 
   async endSession(id: string, status: "completed" | "cancelled" | "expired", endedAt: number): Promise<boolean> {
     if (this.queued.has(id)) await this.commits.flush();
-    // One statement: of several nodes ending the same session at once, exactly one sees a row come back.
-    const rows = await guard(() =>
-      this.sql.unsafe("UPDATE sessions SET status = $2, ended_at = $3, duration_ms = $3 - started_at WHERE id = $1 AND status = 'active' RETURNING id", [id, status, endedAt]),
-    );
+    // One statement: of several nodes ending the same session at once, exactly one sees a row come back. With
+    // archives on, the job is inserted by that same statement: it commits exactly when the end does.
+    const end = "UPDATE sessions SET status = $2, ended_at = $3, duration_ms = $3 - started_at WHERE id = $1 AND status = 'active' RETURNING id";
+    const statement = this.archiveJobs
+      ? `WITH ended AS (${end}), job AS (INSERT INTO archive_jobs (session_id, next_attempt_at, created_at) SELECT id, $3, $3 FROM ended
+           ON CONFLICT (session_id) DO NOTHING) SELECT id FROM ended`
+      : end;
+    const rows = await guard(() => this.sql.unsafe(statement, [id, status, endedAt]));
     return rows.length > 0;
   }
 

@@ -3,6 +3,8 @@
 // appends its audit entry, so that no node ever opens the id again and no crash leaves an erasure unrecorded.
 // `wasErased` stays synchronous: it answers from the ids this node knows (its own erasures, those loaded at start
 // and those other nodes announce through `noteErased`); `checkErased` asks the database for an id it does not know.
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "../observability/logger.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import type { Message, SessionInfo } from "../protocol/types.ts";
@@ -26,6 +28,10 @@ export interface SharedPrivacyDeps {
   /** A session's description from the database (the service only holds the sessions in memory). */
   sessionInfo: (id: string) => SessionInfo | null | Promise<SessionInfo | null>;
   disconnectUser?: (userId: string) => number;
+  /** ARCHIVE_DIR (shared by the nodes): an erased session's archive file is removed from it. */
+  archiveDir?: string;
+  /** Relative archive paths a session's transcript may have been written to (every format). */
+  archiveCandidates?: (s: { sessionId: string; ownerId: string; startedAt: number }) => string[];
   retentionDays?: number;
   now?: () => number;
 }
@@ -90,6 +96,7 @@ export class SharedPrivacyService {
       result.analyses += e.analyses;
       result.alerts += e.alerts;
       result.webhookEvents += e.webhookEvents;
+      result.archiveFiles += e.archiveFiles;
     }
     result.connectionsClosed = this.deps.disconnectUser?.(userId) ?? 0;
     // The user.erase entry is written in the transaction that removes the last traces, with the final counts.
@@ -159,13 +166,43 @@ export class SharedPrivacyService {
   private async eraseOne(id: string, audit: (e: SessionErasure & { archiveFiles: number }) => AuditRecord): Promise<(SessionErasure & { archiveFiles: number }) | null> {
     this.deps.events.emit("session.ending", { sessionId: id });
     await this.deps.service.flush();
-    const erased = await this.deps.store.eraseSession(id, this.now(), (e) => audit({ ...e, archiveFiles: 0 }));
+    // The audit entry commits with the erasure, before the files go (a rolled-back erasure must keep them): it
+    // counts the files there are at that moment.
+    const erased = await this.deps.store.eraseSession(id, this.now(), (e) => audit({ ...e, archiveFiles: this.archivePaths(e).filter((f) => existsSync(f)).length }));
     if (!erased) return null;
     this.erased.add(id);
     this.deps.service.evict(id);
+    const archiveFiles = this.removeArchiveFiles(erased);
     // Published through the session events (and the broker between nodes): every node evicts it and notes the id.
     this.deps.events.emit("session.erased", { sessionId: id });
-    return { ...erased, archiveFiles: 0 };
+    return { ...erased, archiveFiles };
+  }
+
+  /** Absolute paths of the session's possible archive files: the recorded one and every format's. */
+  private archivePaths(e: SessionErasure): string[] {
+    const dir = this.deps.archiveDir;
+    if (!dir) return [];
+    const paths = new Set([...e.archivePaths, ...(this.deps.archiveCandidates?.(e) ?? [])]);
+    // Recorded paths are relative to ARCHIVE_DIR by construction; anything else is not ours to delete.
+    return [...paths].filter((rel) => !rel.startsWith("/") && !rel.split(/[\\/]/).includes("..")).map((rel) => join(dir, rel));
+  }
+
+  /**
+   * Removes the files after the erasure committed. A node writing one at this moment finds its job gone when it
+   * records the write, and removes its file then (see Archiver).
+   */
+  private removeArchiveFiles(e: SessionErasure): number {
+    let removed = 0;
+    for (const file of this.archivePaths(e)) {
+      try {
+        rmSync(file);
+        removed++;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== "ENOENT") this.deps.logger.warn("privacy.archive_remove_failed", { session: e.sessionId, code: code ?? "unknown" });
+      }
+    }
+    return removed;
   }
 }
 

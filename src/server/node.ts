@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { AnalysisSetupError, checkTopicsFile, createAnalysis, type AnalysisDeps, type AnalysisParts } from "./analysis.ts";
 import { createAssistant } from "./assistant.ts";
-import { createIntegrations } from "../integrations/index.ts";
+import { createIntegrations, createSharedArchive } from "../integrations/index.ts";
 import { TokenBucketLimiter } from "../auth/index.ts";
 import { buildAuthenticator } from "./auth.ts";
 import { describeConfig, isLoopbackHost, type Config } from "../config/index.ts";
@@ -16,7 +16,7 @@ import type { Checkpointer } from "../db/checkpointer.ts";
 import { PgAnalysisStore } from "../pg/analysis-store.ts";
 import { PgAssistantStore } from "../pg/assistant-store.ts";
 import { PgSessionStore } from "../pg/session-store.ts";
-import { PLAINTEXT } from "../privacy/field-cipher.ts";
+import { preparePgStorage } from "./pg-storage.ts";
 import { then } from "../sessions/awaitable.ts";
 import { EngineStartError, openEngines, type Engines } from "./engines.ts";
 import { openSqlite, refuseSqliteOnlyFeatures, startExpirySweep, StorageSetupError, watchDatabase, type SqliteStorage } from "./storage.ts";
@@ -137,7 +137,13 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   let checkpointer: Checkpointer | null = null;
   let storage: StorageSetup;
   if (pg) {
-    storage = { epoch: pg.epoch, mode: "off", keyId: null, cipher: PLAINTEXT };
+    try {
+      storage = await preparePgStorage(config, pg, logger);
+    } catch (e) {
+      await engines.close();
+      if (e instanceof PrivacySetupError) throw new StartupError(e.message);
+      throw e;
+    }
   } else {
     let local: SqliteStorage;
     try {
@@ -162,6 +168,8 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   });
   // Webhooks and archive files: their rows are written inside the stores' transactions (see CommitHooks).
   const integrations = sqlite ? createIntegrations({ config, sqlite, logger, metrics, version, cipher: storage.cipher }) : null;
+  // On PostgreSQL: archive files (the end inserts the job; every node's archiver claims due ones).
+  const sharedArchive = pg ? createSharedArchive({ config, sql: pg.sql, nodeId: engines.broker.nodeId, logger, metrics }) : null;
   const onCallbackError = (e: unknown) => {
     logger.error("internal.error", { where: "commit.callback", ...errorFields(e) });
     reporter.capture(e, { where: "commit.callback", code: "internal" });
@@ -171,7 +179,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const sqliteStore = sqlite
     ? new SqliteSessionStore(sqlite, { ...commitOptions, hooks: integrations!.hooks, cipher: storage.cipher, faults: storageFaults.monitor })
     : null;
-  const store: SqliteSessionStore | PgSessionStore = sqliteStore ?? new PgSessionStore(pg!.sql, commitOptions);
+  const store: SqliteSessionStore | PgSessionStore = sqliteStore ?? new PgSessionStore(pg!.sql, { ...commitOptions, cipher: storage.cipher, archiveJobs: sharedArchive !== null });
   if (sqliteStore) storageFaults.attach(() => sqliteStore.probeWrite());
   // PostgreSQL is asked in the background (a probe per second): /health reads the last answer at once.
   const pgHealth = pg ? watchDatabase(() => (store as PgSessionStore).probe(), 1000) : null;
@@ -336,12 +344,17 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     subscribers.push(...attached.subscribers);
     Object.assign(healthChecks, attached.healthChecks);
   }
-  const analysisStorage = sqlite ? { sqlite, hooks: integrations?.hooks, cipher: storage.cipher } : { store: new PgAnalysisStore(pg!.sql) };
+  const archive = sharedArchive?.attach({ service, events, alertCount: (sessionId) => analysis.alerts.count(sessionId) });
+  if (archive) {
+    subscribers.push(...archive.subscribers);
+    Object.assign(healthChecks, archive.healthChecks);
+  }
+  const analysisStorage = sqlite ? { sqlite, hooks: integrations?.hooks, cipher: storage.cipher } : { store: new PgAnalysisStore(pg!.sql, storage.cipher) };
   const analysis = buildAnalysis({ ...analysisStorage, config, events, service, metrics, logger, reporter, faults: storageFaults.monitor });
   subscribers.push(analysis.subscriber);
   healthChecks.analysis = analysis.healthy;
   if (config.AI_BASE_URL) {
-    const streams = sqlite ? { sqlite, cipher: storage.cipher } : { store: new PgAssistantStore(pg!.sql) };
+    const streams = sqlite ? { sqlite, cipher: storage.cipher } : { store: new PgAssistantStore(pg!.sql, { cipher: storage.cipher }) };
     const assistant = createAssistant({ config, baseURL: config.AI_BASE_URL, ...streams, service, events, metrics, logger, reporter });
     subscribers.push(assistant.subscriber);
     healthChecks.ai = assistant.healthy;
@@ -363,7 +376,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     : createSharedPrivacy({
         config,
         sql: pg!.sql,
-        epoch: storage.epoch,
+        storage,
         service,
         events,
         logger,
@@ -375,6 +388,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
             return null;
           }
         },
+        archiveCandidates,
         disconnectUser,
         onAuditError,
       });

@@ -173,13 +173,16 @@ export interface SharedPrivacyDeps {
   config: Config;
   /** The pool of the PostgreSQL database every node shares. */
   sql: SQL;
-  epoch: string;
+  /** The epoch and the encryption decided for that database (preparePgStorage). */
+  storage: StorageSetup;
   service: SessionService;
   events: SessionEvents;
   logger: Logger;
   messagesAfter: (sessionId: string, afterSeq: number, limit: number) => Message[] | Promise<Message[]>;
   /** A session's description read from the database (for exports of sessions this node does not hold). */
   sessionInfo: (id: string) => SessionInfo | null | Promise<SessionInfo | null>;
+  /** Relative archive paths a session's transcript may have been written to (every format). */
+  archiveCandidates?: (s: { sessionId: string; ownerId: string; startedAt: number }) => string[];
   disconnectUser: (userId: string) => number;
   onAuditError?: (error: unknown) => void;
 }
@@ -207,12 +210,14 @@ export function createSharedPrivacy(deps: SharedPrivacyDeps): SharedPrivacyParts
   });
   const privacy = new SharedPrivacyService({
     service: deps.service,
-    store: new PgPrivacyStore(sql),
+    store: new PgPrivacyStore(sql, deps.storage.cipher),
     events,
     audit,
     logger,
     messagesAfter: deps.messagesAfter,
     sessionInfo: deps.sessionInfo,
+    archiveCandidates: deps.archiveCandidates,
+    archiveDir: config.ARCHIVE_DIR,
     disconnectUser: deps.disconnectUser,
     retentionDays: config.RETENTION_DAYS,
   });
@@ -233,6 +238,6 @@ export function createSharedPrivacy(deps: SharedPrivacyDeps): SharedPrivacyParts
     audit,
     routes: { privacy, audit, listAudit: (q) => auditStore.list(q) },
     subscriber,
-    details: { encryption: "off", epoch: deps.epoch },
+    details: { encryption: deps.storage.mode, ...(deps.storage.keyId !== null && { keyId: deps.storage.keyId }), epoch: deps.storage.epoch },
   };
 }

@@ -16,24 +16,13 @@ import { prepareStorage, PrivacySetupError, type StorageSetup } from "./privacy.
 export class StorageSetupError extends Error {}
 
 /**
- * Settings of features that store to SQLite only so far. With DATABASE_URL they stop the start with one line
- * naming them, instead of running without them unannounced.
+ * Webhooks store their outbox to SQLite only so far: with DATABASE_URL, WEBHOOK_URLS stops the start with one line
+ * instead of the node running without them unannounced.
  */
-export function sqliteOnlySettings(config: Config): string[] {
-  const set: Array<[boolean, string]> = [
-    [config.ENCRYPTION_KEY !== undefined || config.ENCRYPTION_KEY_FILE !== undefined, "ENCRYPTION_KEY (encryption at rest)"],
-    [(config.WEBHOOK_URLS ?? []).length > 0, "WEBHOOK_URLS (webhooks)"],
-    [config.ARCHIVE_DIR !== undefined, "ARCHIVE_DIR (archive files)"],
-  ];
-  return set.filter(([on]) => on).map(([, name]) => name);
-}
-
 export function refuseSqliteOnlyFeatures(config: Config): void {
-  const names = sqliteOnlySettings(config);
-  if (names.length === 0) return;
-  const settings = names.map((n) => n.split(" ")[0]).join(", ");
+  if ((config.WEBHOOK_URLS ?? []).length === 0) return;
   throw new StorageSetupError(
-    `config: ${names.join(", ")} ${names.length > 1 ? "are" : "is"} not available with DATABASE_URL in this version (they store to SQLite): unset ${settings}, or serve from SQLite by unsetting DATABASE_URL`,
+    "config: WEBHOOK_URLS (webhooks) is not available with DATABASE_URL in this version (the webhook outbox stores to SQLite): unset WEBHOOK_URLS, or serve from SQLite by unsetting DATABASE_URL",
   );
 }
 

@@ -3,10 +3,10 @@
 // stops the start with one line (never a password, never a fallback to SQLite).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres, type PostgresEngine } from "../engines/postgres.ts";
-import { api, MAIN, ROOT, startServer, tempDir, token, WsClient } from "../helpers.ts";
+import { api, eventually, MAIN, ROOT, startServer, tempDir, token, WsClient } from "../helpers.ts";
 
 let pg: PostgresEngine;
 beforeAll(async () => {
@@ -89,13 +89,38 @@ describe("a start that cannot use its engines stops with one line and writes not
     }
   }, 60_000);
 
-  test("settings of features that store to SQLite only are refused with DATABASE_URL, naming each", async () => {
-    const { code, lines, dataDir } = await refusal({ DATABASE_URL: pg.url, ARCHIVE_DIR: tempDir(), ARCHIVE_PLAINTEXT: "true", ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") });
+  test("WEBHOOK_URLS, which stores to SQLite only, is refused with DATABASE_URL in one line (ARCHIVE_DIR and ENCRYPTION_KEY are accepted)", async () => {
+    const { code, lines, dataDir } = await refusal({
+      DATABASE_URL: pg.url,
+      ARCHIVE_DIR: tempDir(),
+      ARCHIVE_PLAINTEXT: "true",
+      ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+      WEBHOOK_URLS: "http://127.0.0.1:1/hook",
+      WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 9).toString("base64")}`,
+    });
     expect(code).toBe(1);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain("ARCHIVE_DIR");
-    expect(lines[0]).toContain("ENCRYPTION_KEY");
-    expect(lines[0]).toContain("DATABASE_URL");
+    expect(lines).toEqual([
+      "config: WEBHOOK_URLS (webhooks) is not available with DATABASE_URL in this version (the webhook outbox stores to SQLite): unset WEBHOOK_URLS, or serve from SQLite by unsetting DATABASE_URL",
+    ]);
     expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
   });
+
+  test("ARCHIVE_DIR is accepted with DATABASE_URL: a session ended on the node is archived, /health shows the check", async () => {
+    const archiveDir = tempDir();
+    const server = await startServer({ env: { DATABASE_URL: await freshDatabase(), ARCHIVE_DIR: archiveDir, ARCHIVE_FORMAT: "json" } });
+    try {
+      const t = await token("alice");
+      const created = await api(server.http, "POST", "/api/sessions", { token: t, body: {} });
+      expect(created.status).toBe(201);
+      expect((await api(server.http, "POST", `/api/sessions/${created.body.id}/messages`, { token: t, body: { content: "kept in the file" } })).status).toBe(201);
+      expect((await api(server.http, "POST", `/api/sessions/${created.body.id}/end`, { token: t, body: {} })).status).toBe(200);
+      const written = () => (readdirSync(archiveDir, { recursive: true }) as string[]).filter((f) => f.endsWith(`-${created.body.id}.json`));
+      await eventually(() => written().length === 1, 10_000, "the archive file");
+      expect(JSON.parse(readFileSync(join(archiveDir, written()[0]!), "utf8")).messages.map((m: { content: string }) => m.content)).toEqual(["kept in the file"]);
+      const health = await (await fetch(`${server.http}/health`)).json();
+      expect(health.checks.archive).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 });
