@@ -11,7 +11,7 @@ import type { SessionEvents } from "./events.ts";
  * session-scoped and best-effort like the WebSocket frames they become (stream pieces, presence, analyses); a
  * client that misses one recovers from storage or the next snapshot. `session` changes also refresh every node's
  * cache. `alert` goes to every staff connection on every node. `user` erased: every node drops its cached copies of
- * the user's messages and closes the user's connections.
+ * the user's messages and closes the user's connections. `stream` cancel: the node streaming that reply stops it.
  */
 export type BrokerEvent =
   | { type: "message"; message: Message }
@@ -19,6 +19,7 @@ export type BrokerEvent =
   | { type: "session"; change: "ended"; session: SessionInfo; status: Exclude<SessionStatus, "active"> }
   | { type: "session"; change: "erased"; sessionId: string }
   | { type: "user"; change: "erased"; userId: string; sessions: string[] }
+  | { type: "stream"; change: "cancel"; sessionId: string; streamId: string }
   | { type: "frame"; sessionId: string; frame: Record<string, unknown>; audience?: "all" | "staff" }
   | { type: "alert"; change: "raised" | "updated"; alert: Alert };
 
@@ -101,4 +102,5 @@ export function relayToBroker(events: SessionEvents, broker: Broker): void {
   events.on("session.ended", ({ session, status }) => broker.publish({ type: "session", change: "ended", session, status }));
   events.on("session.erased", ({ sessionId }) => broker.publish({ type: "session", change: "erased", sessionId }));
   events.on("user.erased", ({ userId, sessions }) => broker.publish({ type: "user", change: "erased", userId, sessions }));
+  events.on("stream.cancel_requested", ({ sessionId, streamId }) => broker.publish({ type: "stream", change: "cancel", sessionId, streamId }));
 }

@@ -23,6 +23,8 @@ export interface SessionEventMap {
   "stream.delta": { sessionId: string; streamId: string; offset: number; text: string; part?: "reasoning" };
   /** A reply ended; `seq` is its committed message (or the failure notice), when one was committed. */
   "stream.ended": { sessionId: string; streamId: string; status: StreamStatus; seq?: number };
+  /** Someone allowed to stop a reply streaming on another node asked to (that node cancels it). */
+  "stream.cancel_requested": { sessionId: string; streamId: string };
   "presence.changed": { sessionId: string; userId: string; event: "join" | "leave" };
   /** Staff read a session they neither own nor belong to (for the audit trail); emitted after the access check. */
   "session.read": { sessionId: string; reader: Principal; via: ReadVia };

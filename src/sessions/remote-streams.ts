@@ -4,6 +4,8 @@ import type { StreamInfo, StreamSnapshot } from "../protocol/types.ts";
 
 interface Mirror {
   info: StreamInfo;
+  /** Who wrote the message being answered, when this node held it (they may stop the reply). */
+  author: string | null;
   text: string;
   reasoning: string;
   heardAt: number;
@@ -18,10 +20,15 @@ export class RemoteStreams {
    */
   constructor(private readonly maxQuietMs: number) {}
 
-  started(sessionId: string, info: StreamInfo, now: number): void {
+  started(sessionId: string, info: StreamInfo, author: string | null, now: number): void {
     let streams = this.bySession.get(sessionId);
     if (!streams) this.bySession.set(sessionId, (streams = new Map()));
-    streams.set(info.id, { info, text: "", reasoning: "", heardAt: now });
+    streams.set(info.id, { info, author, text: "", reasoning: "", heardAt: now });
+  }
+
+  /** The stream's author: a string, null when not known here, undefined when no such stream is streaming elsewhere. */
+  authorOf(sessionId: string, streamId: string): string | null | undefined {
+    return this.bySession.get(sessionId)?.get(streamId)?.author;
   }
 
   /**

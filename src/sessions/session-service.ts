@@ -861,12 +861,17 @@ export class SessionService {
   /** Stops a reply in progress: allowed for the author of the message it answers, the session's owner and staff. */
   cancelStream(who: Principal, id: string, streamId: string): void {
     const entry = this.accessible(who, id);
-    const author = entry.record.status === "active" ? (this.assistant?.streamAuthor(id, streamId) ?? null) : null;
-    if (author === null) throw new SessiondError("not_found", "No such reply in progress in this session.");
+    const active = entry.record.status === "active";
+    const local = active ? (this.assistant?.streamAuthor(id, streamId) ?? null) : null;
+    // A reply streaming on another node: that node stops it when it hears the request (its stream.end follows).
+    const remote = active && local === null ? this.remoteStreams.authorOf(id, streamId) : undefined;
+    if (local === null && remote === undefined) throw new SessiondError("not_found", "No such reply in progress in this session.");
+    const author = local ?? remote;
     if (who.userId !== author && who.userId !== entry.record.ownerId && !who.staff) {
       throw new SessiondError("forbidden", "Only the author of the message being answered, the session's owner or staff may stop this reply.");
     }
-    this.assistant!.cancel(id, streamId);
+    if (local !== null) this.assistant!.cancel(id, streamId);
+    else this.events.emit("stream.cancel_requested", { sessionId: id, streamId });
   }
 
   /** The session's description without an access check, for the server's own work; null when it does not exist. */
@@ -943,6 +948,10 @@ export class SessionService {
       }
       case "alert":
         return;
+      case "stream":
+        // Stopped here if it streams here; every other node has nothing to do.
+        if (this.assistant?.streamAuthor(event.sessionId, event.streamId) != null) this.assistant.cancel(event.sessionId, event.streamId);
+        return;
       case "user":
         // Another node erased the user: no copy of their messages is served from here. Their presence here ends
         // as their connections here are closed (Fanout); the erasing node told everyone about the rest.
@@ -975,7 +984,12 @@ export class SessionService {
 
   private heardStream(sessionId: string, frame: Record<string, unknown>): void {
     const now = this.clock.now();
-    if (frame.type === "stream.start") this.remoteStreams.started(sessionId, frame.stream as StreamInfo, now);
+    if (frame.type === "stream.start") {
+      const info = frame.stream as StreamInfo;
+      const entry = this.cache.peek(sessionId);
+      const answered = entry?.window && entry.window !== EMPTY_WINDOW ? entry.window.last(this.rules.windowSize).find((m) => m.seq === info.replyTo) : undefined;
+      this.remoteStreams.started(sessionId, info, answered?.userId ?? null, now);
+    }
     else if (frame.type === "stream.delta") {
       const part = frame.part === "reasoning" ? "reasoning" : "text";
       this.remoteStreams.delta(sessionId, frame.stream as string, frame.offset as number, frame.text as string, part, now);

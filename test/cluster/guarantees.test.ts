@@ -241,6 +241,26 @@ describe("assistant replies across nodes", () => {
     }
     await Promise.all([asker.close(), late.client.close()]);
   });
+
+  test("the author on node B stops a reply streaming on node A; someone else may not", async () => {
+    const session = "c-stream-stop";
+    let open!: () => void;
+    model.next({ pieces: ["One", " two", " three"], gate: { after: 1, open: new Promise<void>((r) => (open = r)) } });
+    const { client: owner } = await on(0, "owner", session);
+    expect((await owner.request({ type: "configure", session, access: "open", assistant: { enabled: true } })).type).toBe("configured");
+    // The question is asked on node A (which streams the reply); the asker's other connection is on node B.
+    const [askerOnA, askerOnB, bystander] = await Promise.all([on(0, "asker", session), on(1, "asker", session), on(1, "bystander", session)]);
+    await askerOnA.client.request({ type: "message", session, content: "count please", assistant: {} });
+    const start = await askerOnB.client.waitFor((f) => f.type === "stream.start");
+    await askerOnB.client.waitFor((f) => f.type === "stream.delta");
+    const refused = await bystander.client.request({ type: "cancel", session, stream: start.stream.id });
+    expect(refused).toMatchObject({ type: "error", code: "forbidden" });
+    expect(await askerOnB.client.request({ type: "cancel", session, stream: start.stream.id })).toMatchObject({ type: "cancelled" });
+    const end = await owner.waitFor((f) => f.type === "stream.end" && f.stream === start.stream.id);
+    expect(end.status).toBe("cancelled");
+    open();
+    await Promise.all([owner.close(), askerOnA.client.close(), askerOnB.client.close(), bystander.client.close()]);
+  });
 });
 
 describe("presence across nodes", () => {
