@@ -26,6 +26,11 @@ export class RemoteStreams {
     streams.set(info.id, { info, author, text: "", reasoning: "", heardAt: now });
   }
 
+  learnedAuthor(sessionId: string, streamId: string, author: string): void {
+    const m = this.bySession.get(sessionId)?.get(streamId);
+    if (m) m.author = author;
+  }
+
   /** The stream's author: a string, null when not known here, undefined when no such stream is streaming elsewhere. */
   authorOf(sessionId: string, streamId: string): string | null | undefined {
     return this.bySession.get(sessionId)?.get(streamId)?.author;

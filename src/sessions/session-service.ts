@@ -989,6 +989,13 @@ export class SessionService {
       const entry = this.cache.peek(sessionId);
       const answered = entry?.window && entry.window !== EMPTY_WINDOW ? entry.window.last(this.rules.windowSize).find((m) => m.seq === info.replyTo) : undefined;
       this.remoteStreams.started(sessionId, info, answered?.userId ?? null, now);
+      // Not held here: read from storage, so the author may stop the reply from this node too.
+      if (!answered) {
+        const read = then(this.store.messagesAfter(sessionId, info.replyTo - 1, 1), (page) => {
+          if (page[0]?.seq === info.replyTo) this.remoteStreams.learnedAuthor(sessionId, info.id, page[0].userId);
+        });
+        if (isPending(read)) read.then(undefined, (e: unknown) => this.onBackgroundError(e, sessionId));
+      }
     }
     else if (frame.type === "stream.delta") {
       const part = frame.part === "reasoning" ? "reasoning" : "text";

@@ -3,6 +3,7 @@
 // message once and in order, recovery on another node, session changes and lost access everywhere at once,
 // presence counted across nodes, and one message rate limit per user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Redis from "ioredis";
 import { startFakeOpenAI, type FakeOpenAI } from "../fixtures/fake-openai.ts";
 import { api, eventually, SseClient, token, WsClient, type Frame } from "../helpers.ts";
 import { startCluster, type Cluster } from "./setup.ts";
@@ -242,7 +243,7 @@ describe("assistant replies across nodes", () => {
     await Promise.all([asker.close(), late.client.close()]);
   });
 
-  test("the author on node B stops a reply streaming on node A; someone else may not", async () => {
+  test("the author stops a reply streaming on node A from node C over HTTP; someone else on node B may not", async () => {
     const session = "c-stream-stop";
     let open!: () => void;
     model.next({ pieces: ["One", " two", " three"], gate: { after: 1, open: new Promise<void>((r) => (open = r)) } });
@@ -255,7 +256,9 @@ describe("assistant replies across nodes", () => {
     await askerOnB.client.waitFor((f) => f.type === "stream.delta");
     const refused = await bystander.client.request({ type: "cancel", session, stream: start.stream.id });
     expect(refused).toMatchObject({ type: "error", code: "forbidden" });
-    expect(await askerOnB.client.request({ type: "cancel", session, stream: start.stream.id })).toMatchObject({ type: "cancelled" });
+    // Over HTTP through node C, which holds nothing of the session in memory.
+    const cancelled = await api(cluster.nodes[2]!.http, "POST", `/api/sessions/${session}/streams/${start.stream.id}/cancel`, { token: await token("asker") });
+    expect(cancelled).toMatchObject({ status: 200, body: { type: "cancelled" } });
     const end = await owner.waitFor((f) => f.type === "stream.end" && f.stream === start.stream.id);
     expect(end.status).toBe("cancelled");
     open();
@@ -273,6 +276,10 @@ describe("presence across nodes", () => {
     const second = await on(2, "pat", session);
     // Present on two nodes: the second connection is no new arrival, and the joined reply lists pat once.
     expect(second.joined.participants.filter((p: string) => p === "pat")).toHaveLength(1);
+    // A node counts its connection in Redis just after its joined reply; both nodes' counts are in before the first goes.
+    const redis = new Redis(cluster.redis!.url);
+    await eventually(async () => Number(await redis.hget(`sessiond:presence:s:${session}`, "pat")) === 2, 10_000, "both nodes counted");
+    redis.disconnect();
     await first.client.close();
     await Bun.sleep(300);
     const patFrames = () => watcher.client.frames.filter((f) => f.type === "presence" && f.userId === "pat");

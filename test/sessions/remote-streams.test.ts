@@ -14,6 +14,11 @@ describe("replies streaming on other nodes", () => {
     expect(r.snapshots("other", 4)).toEqual([]);
     expect(r.authorOf("s", "a")).toBe("pat");
     expect(r.authorOf("s", "nope")).toBeUndefined();
+    r.started("s", info("q"), null, 4);
+    expect(r.authorOf("s", "q")).toBeNull();
+    r.learnedAuthor("s", "q", "ann");
+    expect(r.authorOf("s", "q")).toBe("ann");
+    r.ended("s", "q");
     r.ended("s", "a");
     expect(r.snapshots("s", 5)).toEqual([]);
   });
