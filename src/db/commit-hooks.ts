@@ -40,3 +40,11 @@ export function combineHooks(list: ReadonlyArray<CommitHooks>): CommitHooks {
   }
   return combined as CommitHooks;
 }
+
+/**
+ * For a store whose transactions are asynchronous (PostgreSQL): a fresh set of hooks per transaction, called
+ * synchronously as on SQLite, whose rows `flush` writes on the transaction's connection before it commits.
+ */
+export interface TransactionRecorder<Tx> {
+  begin(): { hooks: CommitHooks; flush(tx: Tx): Promise<void> };
+}

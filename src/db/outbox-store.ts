@@ -4,6 +4,7 @@ import type { Database, Statement } from "bun:sqlite";
 import type { WebhookEventType } from "../config/index.ts";
 import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
+import type { Awaitable } from "../sessions/awaitable.ts";
 
 export type DeliveryStatus = "pending" | "delivered" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "delivered", "failed", "dead"];
@@ -52,12 +53,50 @@ export interface DeliveryQuery {
 
 export type ReplayResult = { ok: true; row: DeliveryRow } | { ok: false; reason: "not_found" | "not_replayable" | "endpoint_disabled" };
 
+/**
+ * The outbox as the sender and the admin view use it: SqliteOutboxStore answers at once, PgOutboxStore (several
+ * nodes on PostgreSQL) with promises. Event rows themselves are written by the stores' commit hooks.
+ */
+export interface OutboxStore {
+  /** An event that reports no stored change (presence), committed on its own. */
+  insertEventNow(id: string, type: WebhookEventType, sessionId: string, payload: string, createdAt: number): Awaitable<void>;
+  /** Whether the user is a participant of the session (staff who only watched are not). */
+  isParticipant(sessionId: string, userId: string): Awaitable<boolean>;
+  /** Adds rows for configured endpoints not seen before; a new endpoint starts after the events already recorded. */
+  syncEndpoints(ids: readonly string[], now: number): Awaitable<void>;
+  endpoint(id: string): Awaitable<EndpointRow | null>;
+  /** Turns recorded events into deliveries of the endpoint (where they are not made with the event); returns how many. */
+  expand(endpointId: string, now: number, limit?: number): Awaitable<number>;
+  /** Lane heads of one endpoint, the soonest due first (in-flight lanes included: the caller skips them). */
+  heads(endpointId: string, limit: number): Awaitable<DeliveryRow[]>;
+  /** The head of one lane now, or null when the lane is drained. */
+  laneHead(endpointId: string, sessionId: string): Awaitable<DeliveryRow | null>;
+  delivery(id: number): Awaitable<DeliveryRow | null>;
+  markDelivered(row: DeliveryRow, now: number, status: number): Awaitable<void>;
+  /** A failed attempt: `nextAt` schedules the retry, null makes the delivery dead. */
+  markFailed(row: DeliveryRow, now: number, status: number | null, error: string, nextAt: number | null): Awaitable<void>;
+  /** Disables an endpoint (it answered 410): its undelivered deliveries become dead. Returns how many. */
+  disableEndpoint(endpointId: string, now: number, reason: string): Awaitable<number>;
+  /** Re-enables a disabled endpoint; it resumes with events recorded from now on. False when unknown. */
+  enableEndpoint(endpointId: string): Awaitable<boolean>;
+  /** Re-queues a dead or failed delivery with a fresh retry window; the event (and its webhook-id) is the same. */
+  replay(id: number, now: number): Awaitable<ReplayResult>;
+  /** Newest first. */
+  list(q: DeliveryQuery): Awaitable<DeliveryRow[]>;
+  /** Deliveries per endpoint and status (for the endpoint view). */
+  counts(): Awaitable<Map<string, Record<DeliveryStatus, number>>>;
+  /** Deliveries of these (configured, enabled) endpoints not yet delivered or dead, and events not yet expanded. */
+  queueDepth(activeEndpointIds: readonly string[]): Awaitable<number>;
+  /** Deletes delivered and dead deliveries past their keep time, then events nothing needs; returns how many events. */
+  prune(now: number, endpointIds: readonly string[], batch?: number): Awaitable<number>;
+}
+
 const SELECT_DELIVERY = `SELECT d.*, o.id AS event_id, o.payload FROM webhook_deliveries d JOIN webhook_outbox o ON o.seq = d.event_seq`;
 /** Delivered deliveries are kept this long for the admin API, dead ones longer (they may be replayed). */
 export const KEEP_DELIVERED_MS = 24 * 3600 * 1000;
 export const KEEP_DEAD_MS = 30 * 24 * 3600 * 1000;
 
-export class SqliteOutboxStore {
+export class SqliteOutboxStore implements OutboxStore {
   private readonly insert: Statement<unknown, [string, string, string, string, number]>;
   private readonly laneHeads: Statement<DeliveryRow, [string, number]>;
   private readonly nextInLane: Statement<DeliveryRow, [string, string]>;

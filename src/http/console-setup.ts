@@ -79,7 +79,7 @@ export function createConsole({ events, service, metrics, hub, health, logger, a
 /** Delivery counts over every endpoint, and how many endpoints are configured and disabled (one GROUP BY). */
 export function webhookSummary(webhooks: WebhookAdmin): { endpoints: number; disabled: number; pending: number; delivered: number; failed: number; dead: number } {
   const sum = { endpoints: 0, disabled: 0, pending: 0, delivered: 0, failed: 0, dead: 0 };
-  for (const ep of webhooks.endpoints()) {
+  for (const ep of webhooks.endpointsNow()) {
     sum.endpoints++;
     if (ep.state === "disabled") sum.disabled++;
     for (const k of ["pending", "delivered", "failed", "dead"] as const) sum[k] += ep.deliveries[k];

@@ -78,9 +78,9 @@ export function registerWebhookRoutes(api: OpenAPIHono<ApiEnv>, webhooks: Webhoo
       request: { query: DeliveriesQuery },
       responses: { 200: ok(z.object({ deliveries: z.array(Delivery), nextCursor: z.string().nullable() }).openapi("WebhookDeliveryPage"), "A page"), ...refused },
     }),
-    (c) => {
+    async (c) => {
       const q = c.req.valid("query");
-      return c.json(webhooks.deliveries({ status: q.status, session: q.session, endpoint: q.endpoint, cursor: q.cursor, limit: q.limit }), 200);
+      return c.json(await webhooks.deliveries({ status: q.status, session: q.session, endpoint: q.endpoint, cursor: q.cursor, limit: q.limit }), 200);
     },
   );
 
@@ -97,7 +97,7 @@ export function registerWebhookRoutes(api: OpenAPIHono<ApiEnv>, webhooks: Webhoo
         ...refused,
       },
     }),
-    (c) => c.json(webhooks.replay(c.req.valid("param").id), 200),
+    async (c) => c.json(await webhooks.replay(c.req.valid("param").id), 200),
   );
 
   api.openapi(
@@ -107,8 +107,8 @@ export function registerWebhookRoutes(api: OpenAPIHono<ApiEnv>, webhooks: Webhoo
       summary: "The configured webhook endpoints: state (active, or disabled after a 410), last success and failure, delivery counts",
       responses: { 200: ok(z.object({ enabled: z.boolean(), endpoints: z.array(Endpoint) }), "Endpoints"), ...refused },
     }),
-    (c) => {
-      const endpoints = webhooks.endpoints();
+    async (c) => {
+      const endpoints = await webhooks.endpoints();
       return c.json({ enabled: endpoints.length > 0, endpoints }, 200);
     },
   );
@@ -121,6 +121,6 @@ export function registerWebhookRoutes(api: OpenAPIHono<ApiEnv>, webhooks: Webhoo
       request: { params: EndpointIdParam },
       responses: { 200: ok(Endpoint, "The endpoint"), 404: ok(ErrorBody, "not_found"), ...refused },
     }),
-    (c) => c.json(webhooks.enable(c.req.valid("param").id), 200),
+    async (c) => c.json(await webhooks.enable(c.req.valid("param").id), 200),
   );
 }

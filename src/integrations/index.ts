@@ -1,14 +1,15 @@
 // Integrations that leave the process — lifecycle webhooks and transcript archive files — built from the config.
 // Two phases: `hooks` go to the stores (they write outbox rows and archive jobs inside the stores' transactions);
 // `attach` then adds what needs the domain: the sender and archiver subscribers, a health check, the admin view.
-// On PostgreSQL only archive files exist so far (`createSharedArchive`): PgSessionStore inserts the jobs itself.
+// On PostgreSQL (`createSharedWebhooks`, `createSharedArchive`) the stores write outbox rows through a per-transaction
+// recorder, and PgSessionStore inserts archive jobs itself.
 import type { Database } from "bun:sqlite";
 import type { SQL } from "bun";
 import { resolve } from "node:path";
 import type { Config } from "../config/index.ts";
 import { SqliteArchiveStore, type ArchiveJobStore } from "../db/archive-store.ts";
-import { combineHooks, type CommitHooks } from "../db/commit-hooks.ts";
-import { SqliteOutboxStore } from "../db/outbox-store.ts";
+import { combineHooks, type CommitHooks, type TransactionRecorder } from "../db/commit-hooks.ts";
+import { SqliteOutboxStore, type OutboxStore } from "../db/outbox-store.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { principal } from "../sessions/access.ts";
@@ -16,12 +17,14 @@ import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
 import { PgArchiveStore } from "../pg/archive-store.ts";
+import { PgOutboxStore, PgSenderLease } from "../pg/outbox-store.ts";
 import type { Awaitable } from "../sessions/awaitable.ts";
 import { Archiver } from "./archiver.ts";
 import { WebhookAdmin } from "./webhook-admin.ts";
 import { webhookEndpoints } from "./webhook-endpoints.ts";
+import type { OutboxEvent } from "./webhook-events.ts";
 import { OutboxWriter } from "./webhook-outbox.ts";
-import { WebhookSender } from "./webhook-sender.ts";
+import { WebhookSender, type SenderLease } from "./webhook-sender.ts";
 import { webhookKey } from "./webhook-signing.ts";
 import type { FieldCipher } from "../privacy/field-cipher.ts";
 
@@ -59,8 +62,20 @@ export interface Integrations {
 /** The reader archives are written as: staff, so the analysis is included as in a staff export. */
 const ARCHIVE_READER = principal("sessiond:archive", { role: "admin" });
 
-export function createIntegrations({ config, sqlite, logger, metrics, version, cipher }: IntegrationsDeps): Integrations {
-  const outboxStore = new SqliteOutboxStore(sqlite, cipher);
+interface WebhookParts {
+  endpoints: ReturnType<typeof webhookEndpoints>;
+  /** Null when webhooks are off (no WEBHOOK_URLS, or no WEBHOOK_SECRET). */
+  sender: WebhookSender | null;
+  writer: OutboxWriter | null;
+}
+
+/** The sender and the outbox writer over `store`, and their metrics; `lease` where several nodes share the outbox. */
+function buildWebhooks(
+  store: OutboxStore & Partial<Pick<SqliteOutboxStore, "insertEvent">>,
+  { config, logger, metrics, version }: Pick<IntegrationsDeps, "config" | "logger" | "metrics" | "version">,
+  queueDepth: (sender: WebhookSender) => number,
+  lease?: SenderLease,
+): WebhookParts {
   const endpoints = webhookEndpoints(config.WEBHOOK_URLS ?? []);
   const deliveries = metrics.counter(
     "sessiond_webhook_deliveries_total",
@@ -69,14 +84,14 @@ export function createIntegrations({ config, sqlite, logger, metrics, version, c
   const latency = metrics.histogram("sessiond_webhook_delivery_seconds", "Time of one webhook request, from sending to the response status.", [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
   ]);
-
   let sender: WebhookSender | null = null;
   let writer: OutboxWriter | null = null;
   if (endpoints.length > 0 && config.WEBHOOK_SECRET) {
     const key = webhookKey(config.WEBHOOK_SECRET);
     if (key.length < 24) logger.warn("webhook.weak_secret", { keyBytes: key.length, hint: "Use a key of 24 to 64 random bytes: echo whsec_$(openssl rand -base64 32)" });
     const s = new WebhookSender({
-      store: outboxStore,
+      store,
+      lease,
       endpoints,
       key,
       retry: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxAgeMs: config.WEBHOOK_MAX_AGE_SECONDS * 1000 },
@@ -87,15 +102,21 @@ export function createIntegrations({ config, sqlite, logger, metrics, version, c
     });
     sender = s;
     writer = new OutboxWriter({
-      store: outboxStore,
+      store,
       events: new Set(config.WEBHOOK_EVENTS),
       includeContent: config.WEBHOOK_INCLUDE_CONTENT,
       onRecorded: () => s.wake(),
     });
   }
   metrics.gauge("sessiond_webhook_queue_depth", "Webhook deliveries waiting to be delivered (pending or failed and due for a retry).", () =>
-    sender ? outboxStore.queueDepth(sender.activeEndpointIds()) : 0,
+    sender ? queueDepth(sender) : 0,
   );
+  return { endpoints, sender, writer };
+}
+
+export function createIntegrations({ config, sqlite, logger, metrics, version, cipher }: IntegrationsDeps): Integrations {
+  const outboxStore = new SqliteOutboxStore(sqlite, cipher);
+  const { endpoints, sender, writer } = buildWebhooks(outboxStore, { config, logger, metrics, version }, (s) => outboxStore.queueDepth(s.activeEndpointIds()));
 
   const archiveStore = config.ARCHIVE_DIR ? new SqliteArchiveStore(sqlite) : null;
   let archiver: Archiver | null = null;
@@ -126,6 +147,64 @@ export function createIntegrations({ config, sqlite, logger, metrics, version, c
         healthChecks.archive = () => a.healthy();
       }
       return { subscribers, healthChecks, webhooks: new WebhookAdmin(outboxStore, endpoints, sender) };
+    },
+  };
+}
+
+export interface SharedWebhooksDeps extends Omit<IntegrationsDeps, "sqlite"> {
+  /** The pool of the PostgreSQL database every node shares. */
+  sql: SQL;
+}
+
+/** How often the sending node looks at the query for the gauge of waiting deliveries (read synchronously), in ms. */
+const SHARED_QUEUE_DEPTH_MS = 5000;
+
+/**
+ * Webhooks on PostgreSQL: the stores record events through `recorder` inside their transactions (with one
+ * delivery per endpoint each, see PgOutboxStore), and one node at a time sends (an advisory-lock lease); the
+ * others take over when it goes. `recorder` is absent when webhooks are off.
+ */
+export function createSharedWebhooks({ config, sql, logger, metrics, version, cipher }: SharedWebhooksDeps): {
+  recorder?: TransactionRecorder<SQL>;
+  attach(deps: { events: SessionEvents; onError: (e: unknown, where: string) => void }): AttachedIntegrations;
+} {
+  const endpointIds = webhookEndpoints(config.WEBHOOK_URLS ?? []).map((e) => e.id);
+  const store = new PgOutboxStore(sql, endpointIds, cipher);
+  let depth = 0;
+  let depthAt = 0;
+  const { endpoints, sender, writer } = buildWebhooks(store, { config, logger, metrics, version }, (s) => {
+    // The gauge cannot wait for the database: the count last read, refreshed in the background.
+    const now = Date.now();
+    if (now - depthAt >= SHARED_QUEUE_DEPTH_MS) {
+      depthAt = now;
+      void Promise.resolve(store.queueDepth(s.activeEndpointIds())).then((n) => (depth = n), () => {});
+    }
+    return depth;
+  }, new PgSenderLease(sql));
+  const recorder: TransactionRecorder<SQL> | undefined = writer
+    ? {
+        begin() {
+          const events: OutboxEvent[] = [];
+          return {
+            hooks: writer.hooksInto((e) => events.push(e)),
+            async flush(tx) {
+              if (events.length === 0) return;
+              await store.insertEvents(tx, events.map((e) => {
+                const stamped = writer.stamp(e);
+                return { id: stamped.id, type: e.type, sessionId: e.sessionId, payload: e.body, createdAt: stamped.createdAt };
+              }));
+              sender?.wake();
+            },
+          };
+        },
+      }
+    : undefined;
+  return {
+    recorder,
+    attach({ events, onError }) {
+      if (!writer || !sender) return { subscribers: [], healthChecks: {}, webhooks: new WebhookAdmin(store, endpoints, null) };
+      writer.listen(events, (e) => onError(e, "webhook.participant_left"));
+      return { subscribers: [sender], healthChecks: {}, webhooks: new WebhookAdmin(store, endpoints, sender) };
     },
   };
 }

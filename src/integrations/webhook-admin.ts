@@ -1,6 +1,7 @@
 // What the admin API and the console see of webhooks: deliveries (paged, by status), replay, endpoints with
 // their state and counts, and re-enabling an endpoint. Turns rows into JSON views; the HTTP layer validates.
-import type { DeliveryRow, DeliveryStatus, EndpointRow, SqliteOutboxStore } from "../db/outbox-store.ts";
+import type { DeliveryRow, DeliveryStatus, EndpointRow, OutboxStore } from "../db/outbox-store.ts";
+import { isPending, then, type Awaitable } from "../sessions/awaitable.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import type { WebhookEndpoint } from "./webhook-endpoints.ts";
 import type { WebhookSender } from "./webhook-sender.ts";
@@ -58,9 +59,11 @@ const iso = (ms: number | null): string | undefined => (ms === null ? undefined 
 export class WebhookAdmin {
   private readonly byId: Map<string, WebhookEndpoint>;
   private readonly listeners = new Set<(change: WebhookChange) => void>();
+  /** The last endpoint views (for the console's summary, which is read synchronously; see summary()). */
+  private lastEndpoints: EndpointView[] = [];
 
   constructor(
-    private readonly store: SqliteOutboxStore,
+    private readonly store: OutboxStore,
     private readonly endpointList: readonly WebhookEndpoint[],
     /** Null when webhooks are off (WEBHOOK_URLS unset): the views still show what the database holds. */
     private readonly sender: WebhookSender | null,
@@ -69,13 +72,17 @@ export class WebhookAdmin {
     // Views are built only while someone listens (the console), so a busy sender pays nothing otherwise.
     sender?.onChange((change) => {
       if (this.listeners.size === 0) return;
-      if ("deliveryId" in change) {
-        const row = this.store.delivery(change.deliveryId);
-        if (row) this.emit({ delivery: this.view(row) });
-      } else {
-        const ep = this.byId.get(change.endpointId);
-        if (ep) this.emit({ endpoint: this.endpointView(ep, this.store.endpoint(ep.id), this.store.counts().get(ep.id)) });
-      }
+      void (async () => {
+        if ("deliveryId" in change) {
+          const row = await this.store.delivery(change.deliveryId);
+          if (row) this.emit({ delivery: this.view(row) });
+        } else {
+          const ep = this.byId.get(change.endpointId);
+          if (ep) this.emit({ endpoint: this.endpointView(ep, await this.store.endpoint(ep.id), (await this.store.counts()).get(ep.id)) });
+        }
+      })().catch(() => {
+        // A view that could not be read is skipped: the console reads the lists again on its next load.
+      });
     });
   }
 
@@ -99,25 +106,25 @@ export class WebhookAdmin {
   }
 
   /** Newest first; `cursor` is a previous page's nextCursor. */
-  deliveries(q: { status?: DeliveryStatus; session?: string; endpoint?: string; cursor?: string; limit: number }): DeliveryPage {
+  async deliveries(q: { status?: DeliveryStatus; session?: string; endpoint?: string; cursor?: string; limit: number }): Promise<DeliveryPage> {
     let beforeId: number | undefined;
     if (q.cursor !== undefined) {
       if (!/^\d{1,15}$/.test(q.cursor)) throw new SessiondError("bad_request", 'Field "cursor" is invalid: pass the nextCursor of a previous page.');
       beforeId = Number(q.cursor);
     }
-    const rows = this.store.list({ status: q.status, sessionId: q.session, endpointId: q.endpoint, beforeId, limit: q.limit + 1 });
+    const rows = await this.store.list({ status: q.status, sessionId: q.session, endpointId: q.endpoint, beforeId, limit: q.limit + 1 });
     const more = rows.length > q.limit;
     const page = more ? rows.slice(0, q.limit) : rows;
     return { deliveries: page.map((r) => this.view(r)), nextCursor: more ? String(page.at(-1)!.id) : null };
   }
 
   /** Re-queues a dead or failed delivery (same webhook-id, a fresh retry window) and wakes the sender. */
-  replay(id: number): DeliveryView {
-    const row = this.store.delivery(id);
+  async replay(id: number): Promise<DeliveryView> {
+    const row = await this.store.delivery(id);
     if (row && !this.byId.has(row.endpoint_id)) {
       throw new SessiondError("conflict", "The delivery's endpoint is not in WEBHOOK_URLS (now), so it cannot be sent.");
     }
-    const result = this.store.replay(id, Date.now());
+    const result = await this.store.replay(id, Date.now());
     if (!result.ok) {
       if (result.reason === "not_found") throw new SessiondError("not_found", "No such delivery.");
       if (result.reason === "endpoint_disabled") {
@@ -131,16 +138,35 @@ export class WebhookAdmin {
     return view;
   }
 
-  endpoints(): EndpointView[] {
-    const counts = this.store.counts();
-    return this.endpointList.map((ep) => this.endpointView(ep, this.store.endpoint(ep.id), counts.get(ep.id)));
+  async endpoints(): Promise<EndpointView[]> {
+    return this.readEndpoints();
+  }
+
+  /**
+   * The endpoint views now where the store answers at once (SQLite); else the last ones read, and a fresh read
+   * started for the next call (the console's periodic summary cannot wait for PostgreSQL).
+   */
+  endpointsNow(): EndpointView[] {
+    const read = this.readEndpoints();
+    if (!isPending(read)) return read;
+    read.then(undefined, () => {});
+    return this.lastEndpoints;
+  }
+
+  private readEndpoints(): Awaitable<EndpointView[]> {
+    return then(this.store.counts(), (counts) => {
+      const rows = this.endpointList.map((ep) => this.store.endpoint(ep.id));
+      const views = (list: ReadonlyArray<EndpointRow | null>) =>
+        (this.lastEndpoints = this.endpointList.map((ep, i) => this.endpointView(ep, list[i] ?? null, counts.get(ep.id))));
+      return rows.some(isPending) ? Promise.all(rows).then(views) : views(rows as Array<EndpointRow | null>);
+    });
   }
 
   /** Re-enables an endpoint a 410 disabled; it receives events recorded from now on. */
-  enable(id: string): EndpointView {
+  async enable(id: string): Promise<EndpointView> {
     const ep = this.byId.get(id);
-    if (!ep || !this.sender?.enable(id)) throw new SessiondError("not_found", "No such endpoint in WEBHOOK_URLS.");
-    return this.endpointView(ep, this.store.endpoint(id), this.store.counts().get(id));
+    if (!ep || !(await this.sender?.enable(id))) throw new SessiondError("not_found", "No such endpoint in WEBHOOK_URLS.");
+    return this.endpointView(ep, await this.store.endpoint(id), (await this.store.counts()).get(id));
   }
 
   private endpointView(ep: WebhookEndpoint, row: EndpointRow | null, counts: Record<DeliveryStatus, number> | undefined): EndpointView {

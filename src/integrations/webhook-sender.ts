@@ -1,6 +1,6 @@
 // The webhook sender (a Subscriber): turns outbox events into deliveries per endpoint and sends them, one lane
 // per (endpoint, session) so each session's events arrive in order; retries, dead letters, 410 disables.
-import type { DeliveryRow, SqliteOutboxStore } from "../db/outbox-store.ts";
+import type { DeliveryRow, OutboxStore } from "../db/outbox-store.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Counter, Histogram } from "../observability/metrics.ts";
 import type { Subscriber } from "../sessions/subscriber.ts";
@@ -8,8 +8,19 @@ import type { WebhookEndpoint } from "./webhook-endpoints.ts";
 import { classifyStatus, nextAttempt, parseRetryAfter, type RetryPolicy } from "./webhook-retry.ts";
 import { webhookHeaders } from "./webhook-signing.ts";
 
+/** Which node sends, when several share one outbox: only the holder delivers (PgSenderLease). */
+export interface SenderLease {
+  /** True while this node holds it (taken now if free); never throws. */
+  acquire(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
 export interface WebhookSenderOptions {
-  store: SqliteOutboxStore;
+  store: OutboxStore;
+  /** Several nodes on one outbox: one sends at a time, the others take over when it goes. */
+  lease?: SenderLease;
+  /** With a shared outbox, look this often for events other nodes recorded (they cannot wake this one). @default 1000 */
+  pollMs?: number;
   endpoints: readonly WebhookEndpoint[];
   /** The HMAC key (webhookKey(WEBHOOK_SECRET)). */
   key: Uint8Array;
@@ -42,6 +53,10 @@ export class WebhookSender implements Subscriber {
   private timerAt = Infinity;
   private stopped = true;
   private lastPrune = 0;
+  private passing = false;
+  private passAgain = false;
+  /** False while another node holds the lease: lanes stop after their attempt in flight. */
+  private holding = true;
   private readonly listeners = new Set<(change: SenderChange) => void>();
   private readonly fetch: typeof fetch;
   private readonly now: () => number;
@@ -56,11 +71,12 @@ export class WebhookSender implements Subscriber {
   }
 
   /** Registers the configured endpoints and catches up on everything the outbox holds. */
-  start(): void {
+  async start(): Promise<void> {
     this.stopped = false;
-    this.o.store.syncEndpoints(this.o.endpoints.map((e) => e.id), this.now());
+    this.holding = this.o.lease === undefined;
+    await this.o.store.syncEndpoints(this.o.endpoints.map((e) => e.id), this.now());
     for (const ep of this.o.endpoints) {
-      const row = this.o.store.endpoint(ep.id);
+      const row = await this.o.store.endpoint(ep.id);
       this.endpoints.set(ep.id, { ep, active: row?.state === "active", lanes: new Set() });
     }
     this.wake();
@@ -73,6 +89,7 @@ export class WebhookSender implements Subscriber {
     this.timer = null;
     for (const c of this.controllers) c.abort();
     await Promise.allSettled([...this.running]);
+    await this.o.lease?.release();
   }
 
   /** Runs a pass on the next turn (after the transaction that recorded an event has committed). */
@@ -107,9 +124,9 @@ export class WebhookSender implements Subscriber {
   }
 
   /** Re-enables an endpoint a 410 disabled (from events recorded from now on). False when not configured. */
-  enable(endpointId: string): boolean {
+  async enable(endpointId: string): Promise<boolean> {
     const entry = this.endpoints.get(endpointId);
-    if (!entry || !this.o.store.enableEndpoint(endpointId)) return false;
+    if (!entry || !(await this.o.store.enableEndpoint(endpointId))) return false;
     entry.active = true;
     this.o.logger.info("webhook.endpoint_enabled", { endpoint: entry.ep.index, host: entry.ep.host });
     this.changed({ endpointId });
@@ -129,24 +146,48 @@ export class WebhookSender implements Subscriber {
     }, Math.min(Math.max(0, at - this.now()), 60_000));
   }
 
-  /** Expands new events into deliveries and starts a lane for each due head, up to the concurrency per endpoint. */
+  /** One pass at a time; a wake during one asks for another right after it. */
   private pass(): void {
     if (this.stopped) return;
+    if (this.passing) {
+      this.passAgain = true;
+      return;
+    }
+    this.passing = true;
+    void this.runPass().finally(() => {
+      this.passing = false;
+      if (this.passAgain) {
+        this.passAgain = false;
+        this.schedule(this.now());
+      }
+    });
+  }
+
+  /** Expands new events into deliveries and starts a lane for each due head, up to the concurrency per endpoint. */
+  private async runPass(): Promise<void> {
     const now = this.now();
-    let next = now + this.pruneIntervalMs;
+    const shared = this.o.lease !== undefined;
+    const pollMs = this.o.pollMs ?? 1000;
+    let next = now + (shared ? pollMs : this.pruneIntervalMs);
     try {
+      if (shared) {
+        this.holding = await this.o.lease!.acquire();
+        if (!this.holding) return this.schedule(now + pollMs);
+      }
       if (now - this.lastPrune >= this.pruneIntervalMs) {
         this.lastPrune = now;
-        this.o.store.prune(now, [...this.endpoints.keys()]);
+        await this.o.store.prune(now, [...this.endpoints.keys()]);
       }
       for (const entry of this.endpoints.values()) {
+        // Another node may have disabled or re-enabled it meanwhile: the shared row says.
+        if (shared) entry.active = (await this.o.store.endpoint(entry.ep.id))?.state === "active";
         if (!entry.active) continue;
         // One batch per pass; a full batch asks for another pass right away, after other work had its turn.
-        if (this.o.store.expand(entry.ep.id, now) >= 1000) next = now;
+        if ((await this.o.store.expand(entry.ep.id, now)) >= 1000) next = now;
         const free = this.concurrency - entry.lanes.size;
         if (free <= 0) continue;
         let started = 0;
-        for (const head of this.o.store.heads(entry.ep.id, this.concurrency + entry.lanes.size)) {
+        for (const head of await this.o.store.heads(entry.ep.id, this.concurrency + entry.lanes.size)) {
           if (entry.lanes.has(head.session_id)) continue;
           if (head.next_attempt_at > now) {
             next = Math.min(next, head.next_attempt_at);
@@ -169,10 +210,10 @@ export class WebhookSender implements Subscriber {
     entry.lanes.add(first.session_id);
     const run = (async () => {
       let row: DeliveryRow | null = first;
-      while (row && !this.stopped && entry.active) {
+      while (row && !this.stopped && entry.active && this.holding) {
         const outcome = await this.attempt(entry, row);
         if (outcome === "failed" || outcome === "interrupted") break;
-        row = this.o.store.laneHead(entry.ep.id, first.session_id);
+        row = await this.o.store.laneHead(entry.ep.id, first.session_id);
         if (row && row.next_attempt_at > this.now()) break;
       }
     })()
@@ -223,15 +264,15 @@ export class WebhookSender implements Subscriber {
     const log = { endpoint: ep.index, host: ep.host, eventType: row.event_type, delivery: row.id, attempt };
     const kind = status === null ? "failed" : classifyStatus(status);
     if (kind === "delivered") {
-      this.o.store.markDelivered(row, now, status!);
+      await this.o.store.markDelivered(row, now, status!);
       this.o.metrics.deliveries.inc({ event: row.event_type, outcome: "delivered" });
       this.o.logger.debug("webhook.delivered", { ...log, status });
       this.changed({ deliveryId: row.id });
       return "delivered";
     }
     if (kind === "gone") {
-      this.o.store.markFailed(row, now, status, "gone", null);
-      const dropped = this.o.store.disableEndpoint(ep.id, now, "the receiver answered 410 Gone");
+      await this.o.store.markFailed(row, now, status, "gone", null);
+      const dropped = await this.o.store.disableEndpoint(ep.id, now, "the receiver answered 410 Gone");
       entry.active = false;
       this.o.metrics.deliveries.inc({ event: row.event_type, outcome: "dead" });
       this.o.logger.error("webhook.endpoint_disabled", { ...log, status, deadLettered: dropped + 1 });
@@ -244,13 +285,13 @@ export class WebhookSender implements Subscriber {
       ? nextAttempt({ attempts: attempt, queuedAt: row.queued_at, now, retryAfterMs: parseRetryAfter(retryAfter, now) }, this.o.retry, this.o.random)
       : ({ kind: "dead" } as const);
     if (decision.kind === "dead") {
-      this.o.store.markFailed(row, now, status, error, null);
+      await this.o.store.markFailed(row, now, status, error, null);
       this.o.metrics.deliveries.inc({ event: row.event_type, outcome: "dead" });
       this.o.logger.error("webhook.delivery_dead", { ...log, status, error });
       this.changed({ deliveryId: row.id });
       return "dead";
     }
-    this.o.store.markFailed(row, now, status, error, decision.at);
+    await this.o.store.markFailed(row, now, status, error, decision.at);
     this.o.metrics.deliveries.inc({ event: row.event_type, outcome: "failed" });
     this.o.logger.warn("webhook.delivery_failed", { ...log, status, error, retryInMs: decision.at - now });
     this.changed({ deliveryId: row.id });

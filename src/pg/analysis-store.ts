@@ -4,6 +4,7 @@
 import type { SQL } from "bun";
 import type { AlertQuery, AnalysisStorage, AnalysisWork, CatchUpSession, NewAnalysis, SaveOutcome } from "../analysis/store.ts";
 import { riskRank, type Alert, type AlertStatus, type RiskLevel } from "../analysis/types.ts";
+import type { TransactionRecorder } from "../db/commit-hooks.ts";
 import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
 import { guard, isUnavailable, unavailable } from "./faults.ts";
@@ -30,6 +31,8 @@ export class PgAnalysisStore implements AnalysisStorage {
     private readonly sql: SQL,
     /** Seals analyses, alert triggers and notes at rest (and opens message content for the catch-up). */
     private readonly cipher: FieldCipher = PLAINTEXT,
+    /** Webhook events of raised and updated alerts, written in the same transactions. */
+    private readonly outbox?: TransactionRecorder<SQL>,
   ) {}
 
   async save(items: readonly NewAnalysis[]): Promise<SaveOutcome[]> {
@@ -108,10 +111,14 @@ export class PgAnalysisStore implements AnalysisStorage {
             [j(alertRows)],
           );
           const raisedIds = new Set((raised as Row[]).map((r) => r.id as string));
+          const recorded = this.outbox?.begin();
           for (const i of alertItems) {
             const a = items[i]!.alert!;
-            if (raisedIds.has(a.id)) outcomes[i] = { stored: true, alert: a };
+            if (!raisedIds.has(a.id)) continue;
+            outcomes[i] = { stored: true, alert: a };
+            recorded?.hooks.alertRaised?.(a);
           }
+          await recorded?.flush(tx as unknown as SQL);
         }
       });
     } catch (e) {
@@ -181,8 +188,11 @@ export class PgAnalysisStore implements AnalysisStorage {
   }
 
   async updateAlert(alert: Alert): Promise<void> {
+    const recorded = this.outbox?.begin();
+    recorded?.hooks.alertUpdated?.(alert);
     await guard(() =>
-      this.sql.unsafe(
+      this.sql.begin(async (tx) => {
+        await tx.unsafe(
         "UPDATE alerts SET status = $1, acknowledged_by = $2, acknowledged_at = $3, resolved_by = $4, resolved_at = $5, note = $6 WHERE id = $7",
         [
           alert.status,
@@ -193,7 +203,9 @@ export class PgAnalysisStore implements AnalysisStorage {
           this.cipher.sealNullable(alert.note ?? null, aad.alertNote(alert.session, alert.seq)),
           alert.id,
         ],
-      ),
+        );
+        await recorded?.flush(tx as unknown as SQL);
+      }),
     );
   }
 

@@ -9,6 +9,7 @@ import m0002 from "../../drizzle/pg/0002_analysis.sql" with { type: "text" };
 import m0003 from "../../drizzle/pg/0003_assistant.sql" with { type: "text" };
 import m0005 from "../../drizzle/pg/0005_privacy.sql" with { type: "text" };
 import m0006 from "../../drizzle/pg/0006_archive.sql" with { type: "text" };
+import m0007 from "../../drizzle/pg/0007_webhooks.sql" with { type: "text" };
 
 /** Every migration file, in journal order. A new `npm run db:generate:pg` output must be added here. */
 const EMBEDDED_SQL: Record<string, string> = {
@@ -18,6 +19,7 @@ const EMBEDDED_SQL: Record<string, string> = {
   "0003_assistant": m0003,
   "0005_privacy": m0005,
   "0006_archive": m0006,
+  "0007_webhooks": m0007,
 };
 
 /** Any fixed 64-bit key, the same on every node: "sessiond migrate" as digits. */

@@ -1,7 +1,7 @@
 // The PostgreSQL schema (drizzle pg-core) of the session store: the same tables, columns and meanings as the SQLite
 // schema in src/db/schema.ts. drizzle-kit generates drizzle/pg/*.sql from this file. Times are epoch ms.
 import { sql } from "drizzle-orm";
-import { bigint, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, bigserial, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 import type { AnalysisSetting, AssistantSetting, EndOnDisconnectSetting } from "../protocol/types.ts";
 
 /** Epoch-ms times and counters that can pass 2^31: int8, read back as JS numbers (exact below 2^53). */
@@ -225,4 +225,72 @@ export const archiveJobs = pgTable(
     leaseUntil: ms("lease_until"),
   },
   (t) => [index("archive_jobs_pending_idx").on(t.nextAttemptAt).where(sql`status = 'pending'`)],
+);
+
+/**
+ * Lifecycle webhook events, as `webhook_outbox` is for SQLite, written in the transaction of the change each
+ * reports. `seq` orders events within a session (they are recorded under the session's row lock) but, with several
+ * nodes committing at once, not across sessions: deliveries are therefore made with the event, never by a cursor.
+ */
+export const webhookOutbox = pgTable(
+  "webhook_outbox",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    /** The `webhook-id` header: stable across retries and replays, so receivers can de-duplicate. */
+    id: text("id").notNull().unique(),
+    type: text("type").notNull(),
+    sessionId: text("session_id").notNull(),
+    /** The exact JSON body that is signed and sent (sealed when encryption is on). */
+    payload: text("payload").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  // Erasure deletes a session's events by session id.
+  (t) => [index("webhook_outbox_session_idx").on(t.sessionId)],
+);
+
+/** One row per configured webhook URL (id: a hash of the URL). No cursor: deliveries are made with each event. */
+export const webhookEndpoints = pgTable("webhook_endpoints", {
+  id: text("id").primaryKey(),
+  state: text("state", { enum: ["active", "disabled"] }).notNull().default("active"),
+  disabledAt: ms("disabled_at"),
+  disabledReason: text("disabled_reason"),
+  lastSuccessAt: ms("last_success_at"),
+  lastFailureAt: ms("last_failure_at"),
+  lastStatus: integer("last_status"),
+  lastError: text("last_error"),
+  createdAt: ms("created_at").notNull(),
+});
+
+/** One event to one endpoint: its attempts, its schedule and where it stands. */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    eventSeq: ms("event_seq")
+      .notNull()
+      .references(() => webhookOutbox.seq, { onDelete: "cascade" }),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    sessionId: text("session_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failed", "dead"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ms("next_attempt_at").notNull(),
+    /** Start of the retry window (creation, or the last replay). */
+    queuedAt: ms("queued_at").notNull(),
+    lastAttemptAt: ms("last_attempt_at"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    deliveredAt: ms("delivered_at"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_endpoint_uq").on(t.eventSeq, t.endpointId),
+    // The head of each (endpoint, session) lane: its oldest undelivered event, delivered before any later one.
+    index("webhook_deliveries_lane_idx").on(t.endpointId, t.sessionId, t.eventSeq).where(sql`status IN ('pending', 'failed')`),
+    index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`status IN ('pending', 'failed')`),
+    index("webhook_deliveries_status_idx").on(t.status, t.id),
+    index("webhook_deliveries_endpoint_status_idx").on(t.endpointId, t.status),
+  ],
 );

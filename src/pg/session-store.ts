@@ -13,6 +13,7 @@ import type {
   SessionRecord,
   SessionStorage,
 } from "../sessions/store.ts";
+import type { TransactionRecorder } from "../db/commit-hooks.ts";
 import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
 import { messageFromRow, sealMessage } from "../db/message-codec.ts";
@@ -29,6 +30,8 @@ export interface PgStoreOptions extends PgGroupCommitOptions {
   probeTimeoutMs?: number;
   /** Archive files are on (ARCHIVE_DIR): each end inserts its archive job in the same statement. */
   archiveJobs?: boolean;
+  /** Webhooks are on: lifecycle events are written in the transactions of the changes they report. */
+  outbox?: TransactionRecorder<SQL>;
 }
 
 interface SessionWork {
@@ -73,6 +76,7 @@ export class PgSessionStore implements SessionStorage {
   private isoMs = -1;
   private iso = "";
   private readonly archiveJobs: boolean;
+  private readonly outbox?: TransactionRecorder<SQL>;
 
   constructor(
     private readonly sql: SQL,
@@ -82,6 +86,7 @@ export class PgSessionStore implements SessionStorage {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 1000;
     this.onCommit = options.onCommit;
     this.archiveJobs = options.archiveJobs === true;
+    this.outbox = options.outbox;
     this.commits = new PgGroupCommit<Work, WorkResult, SessiondError>(
       (items) => this.commitBatch(items),
       (failure) => {
@@ -138,11 +143,23 @@ export class PgSessionStore implements SessionStorage {
 
   async insertSession(record: SessionRecord): Promise<void> {
     if (this.queued.blocks(record)) throw conflictOf(record);
-    const inserted = await guard(() =>
-      this.sql.unsafe(
+    const insert = (tx: SQL) =>
+      tx.unsafe(
         `INSERT INTO sessions SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS ${SESSION_RECORDSET} ON CONFLICT DO NOTHING RETURNING id`,
         [j([sessionToPgRow(this.cipher, record)])],
-      ),
+      );
+    const outbox = this.outbox;
+    const inserted = await guard(() =>
+      outbox
+        ? this.sql.begin(async (tx) => {
+            const rows = await insert(tx as unknown as SQL);
+            if (rows.length === 0) return rows;
+            const recorded = outbox.begin();
+            recorded.hooks.sessionStarted?.(record);
+            await recorded.flush(tx as unknown as SQL);
+            return rows;
+          })
+        : insert(this.sql),
     );
     if (inserted.length === 0) throw conflictOf(record);
   }
@@ -172,12 +189,25 @@ export class PgSessionStore implements SessionStorage {
     if (this.queued.has(id)) await this.commits.flush();
     // One statement: of several nodes ending the same session at once, exactly one sees a row come back. With
     // archives on, the job is inserted by that same statement: it commits exactly when the end does.
-    const end = "UPDATE sessions SET status = $2, ended_at = $3, duration_ms = $3 - started_at WHERE id = $1 AND status = 'active' RETURNING id";
+    const end = "UPDATE sessions SET status = $2, ended_at = $3, duration_ms = $3 - started_at WHERE id = $1 AND status = 'active' RETURNING *";
     const statement = this.archiveJobs
       ? `WITH ended AS (${end}), job AS (INSERT INTO archive_jobs (session_id, next_attempt_at, created_at) SELECT id, $3, $3 FROM ended
-           ON CONFLICT (session_id) DO NOTHING) SELECT id FROM ended`
+           ON CONFLICT (session_id) DO NOTHING) SELECT * FROM ended`
       : end;
-    const rows = await guard(() => this.sql.unsafe(statement, [id, status, endedAt]));
+    const outbox = this.outbox;
+    const rows = await guard(() =>
+      outbox
+        ? this.sql.begin(async (tx) => {
+            const ended = await tx.unsafe(statement, [id, status, endedAt]);
+            if (ended.length === 0) return ended;
+            // session.ended carries the row after the end, as SQLite's hook does.
+            const recorded = outbox.begin();
+            recorded.hooks.sessionEnded?.(sessionFromPgRow(this.cipher, ended[0]));
+            await recorded.flush(tx as unknown as SQL);
+            return ended;
+          })
+        : this.sql.unsafe(statement, [id, status, endedAt]),
+    );
     return rows.length > 0;
   }
 
@@ -204,6 +234,11 @@ export class PgSessionStore implements SessionStorage {
         );
         if (added.length === 0) return false;
         await tx.unsafe("UPDATE sessions SET participant_count = participant_count + 1 WHERE id = $1", [sessionId]);
+        if (this.outbox) {
+          const recorded = this.outbox.begin();
+          recorded.hooks.participantAdded?.(sessionId, userId, at);
+          await recorded.flush(tx as unknown as SQL);
+        }
         return true;
       });
     } catch (e) {
@@ -526,7 +561,32 @@ export class PgSessionStore implements SessionStorage {
       );
     }
     for (let i = 0; i < items.length; i++) if (outcomes[i] === undefined) outcomes[i] = { ok: true, value: true };
+    if (this.outbox) await this.recordBatch(tx, items, outcomes);
     return { outcomes, stored: newRows.length };
+  }
+
+  /**
+   * Webhook events of the batch, in the order its items were queued (a session before what joins and posts to it),
+   * written after the session rows were locked and bumped: within a session, event order is commit order.
+   */
+  private async recordBatch(tx: SQL, items: Work[], outcomes: Outcome[]): Promise<void> {
+    const recorded = this.outbox!.begin();
+    const { hooks } = recorded;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const outcome = outcomes[i]!;
+      if (!outcome.ok) continue;
+      const op = opOf(item);
+      if (op === "session") hooks.sessionStarted?.((item as SessionWork).record);
+      else if (op === "participant") {
+        const p = item as ParticipantWork;
+        if (outcome.value === true) hooks.participantAdded?.(p.sessionId, p.userId, p.at);
+      } else if (op === undefined) {
+        const appended = outcome.value as AppendResult;
+        if (!appended.duplicate) hooks.messageCommitted?.(appended.message);
+      }
+    }
+    await recorded.flush(tx);
   }
 
   /** Messages of one batch mostly share their millisecond: one ISO string for each run of equal times. */

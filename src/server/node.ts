@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { AnalysisSetupError, checkTopicsFile, createAnalysis, type AnalysisDeps, type AnalysisParts } from "./analysis.ts";
 import { createAssistant } from "./assistant.ts";
-import { createIntegrations, createSharedArchive } from "../integrations/index.ts";
+import { createIntegrations, createSharedArchive, createSharedWebhooks } from "../integrations/index.ts";
 import { TokenBucketLimiter } from "../auth/index.ts";
 import { buildAuthenticator } from "./auth.ts";
 import { describeConfig, isLoopbackHost, type Config } from "../config/index.ts";
@@ -19,7 +19,7 @@ import { PgSessionStore } from "../pg/session-store.ts";
 import { preparePgStorage } from "./pg-storage.ts";
 import { then } from "../sessions/awaitable.ts";
 import { EngineStartError, openEngines, type Engines } from "./engines.ts";
-import { openSqlite, refuseSqliteOnlyFeatures, startExpirySweep, StorageSetupError, watchDatabase, type SqliteStorage } from "./storage.ts";
+import { openSqlite, startExpirySweep, StorageSetupError, watchDatabase, type SqliteStorage } from "./storage.ts";
 import { watchStorageFaults } from "../db/fault-watch.ts";
 import { mountApi } from "../http/api.ts";
 import { createApp } from "../http/app.ts";
@@ -73,12 +73,6 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     throw new StartupError(
       `config: AUTH_MODE=none with HOST=${config.HOST} would let anyone who can reach this machine act as any user: listen on 127.0.0.1 (HOST=127.0.0.1), or set ALLOW_INSECURE_DEV=true if you really mean it`,
     );
-  }
-  try {
-    if (config.DATABASE_URL !== undefined) refuseSqliteOnlyFeatures(config);
-  } catch (e) {
-    if (e instanceof StorageSetupError) throw new StartupError(e.message);
-    throw e;
   }
   const logger = createLogger(config.LOG_LEVEL);
   const reporter: ErrorReporter = config.SENTRY_DSN ? initSentry(config.SENTRY_DSN, config.SENTRY_ENVIRONMENT, version) : noopReporter;
@@ -170,6 +164,8 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const integrations = sqlite ? createIntegrations({ config, sqlite, logger, metrics, version, cipher: storage.cipher }) : null;
   // On PostgreSQL: archive files (the end inserts the job; every node's archiver claims due ones).
   const sharedArchive = pg ? createSharedArchive({ config, sql: pg.sql, nodeId: engines.broker.nodeId, logger, metrics }) : null;
+  // On PostgreSQL: webhooks (the stores record events in their transactions; one node sends at a time).
+  const sharedWebhooks = pg ? createSharedWebhooks({ config, sql: pg.sql, logger, metrics, version, cipher: storage.cipher }) : null;
   const onCallbackError = (e: unknown) => {
     logger.error("internal.error", { where: "commit.callback", ...errorFields(e) });
     reporter.capture(e, { where: "commit.callback", code: "internal" });
@@ -179,7 +175,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const sqliteStore = sqlite
     ? new SqliteSessionStore(sqlite, { ...commitOptions, hooks: integrations!.hooks, cipher: storage.cipher, faults: storageFaults.monitor })
     : null;
-  const store: SqliteSessionStore | PgSessionStore = sqliteStore ?? new PgSessionStore(pg!.sql, { ...commitOptions, cipher: storage.cipher, archiveJobs: sharedArchive !== null });
+  const store: SqliteSessionStore | PgSessionStore = sqliteStore ?? new PgSessionStore(pg!.sql, { ...commitOptions, cipher: storage.cipher, archiveJobs: sharedArchive !== null, outbox: sharedWebhooks?.recorder });
   if (sqliteStore) storageFaults.attach(() => sqliteStore.probeWrite());
   // PostgreSQL is asked in the background (a probe per second): /health reads the last answer at once.
   const pgHealth = pg ? watchDatabase(() => (store as PgSessionStore).probe(), 1000) : null;
@@ -330,16 +326,18 @@ export async function startNode(config: Config, { version, command = "sessiond" 
   const healthChecks: Record<string, () => boolean> = {};
   // The Redis link: without it messages still commit, and other nodes' subscribers get them by the gap fill later.
   if (engines.redis) healthChecks.broker = () => broker.healthy();
-  const attached = integrations?.attach({
-    service,
-    events,
-    // Read only once running (after `analysis` below exists): the archive's summary counts alerts as a staff export does.
-    alertCount: (sessionId) => analysis.alerts.count(sessionId),
-    onError: (e, where) => {
-      logger.error("internal.error", { where, ...errorFields(e) });
-      reporter.capture(e, { where, code: "internal" });
-    },
-  });
+  const onIntegrationError = (e: unknown, where: string) => {
+    logger.error("internal.error", { where, ...errorFields(e) });
+    reporter.capture(e, { where, code: "internal" });
+  };
+  const attached =
+    integrations?.attach({
+      service,
+      events,
+      // Read only once running (after `analysis` below exists): the archive's summary counts alerts as a staff export does.
+      alertCount: (sessionId) => analysis.alerts.count(sessionId),
+      onError: onIntegrationError,
+    }) ?? sharedWebhooks?.attach({ events, onError: onIntegrationError });
   if (attached) {
     subscribers.push(...attached.subscribers);
     Object.assign(healthChecks, attached.healthChecks);
@@ -349,7 +347,7 @@ export async function startNode(config: Config, { version, command = "sessiond" 
     subscribers.push(...archive.subscribers);
     Object.assign(healthChecks, archive.healthChecks);
   }
-  const analysisStorage = sqlite ? { sqlite, hooks: integrations?.hooks, cipher: storage.cipher } : { store: new PgAnalysisStore(pg!.sql, storage.cipher) };
+  const analysisStorage = sqlite ? { sqlite, hooks: integrations?.hooks, cipher: storage.cipher } : { store: new PgAnalysisStore(pg!.sql, storage.cipher, sharedWebhooks?.recorder) };
   const analysis = buildAnalysis({ ...analysisStorage, config, events, service, metrics, logger, reporter, faults: storageFaults.monitor });
   subscribers.push(analysis.subscriber);
   healthChecks.analysis = analysis.healthy;

@@ -15,17 +15,6 @@ import { prepareStorage, PrivacySetupError, type StorageSetup } from "./privacy.
 /** A start-up problem with storage a person can fix, as one sentence (node.ts prints it as one line). */
 export class StorageSetupError extends Error {}
 
-/**
- * Webhooks store their outbox to SQLite only so far: with DATABASE_URL, WEBHOOK_URLS stops the start with one line
- * instead of the node running without them unannounced.
- */
-export function refuseSqliteOnlyFeatures(config: Config): void {
-  if ((config.WEBHOOK_URLS ?? []).length === 0) return;
-  throw new StorageSetupError(
-    "config: WEBHOOK_URLS (webhooks) is not available with DATABASE_URL in this version (the webhook outbox stores to SQLite): unset WEBHOOK_URLS, or serve from SQLite by unsetting DATABASE_URL",
-  );
-}
-
 export interface SqliteStorage {
   sqlite: Database;
   storage: StorageSetup;

@@ -194,10 +194,10 @@ describe("sealing", () => {
 });
 
 describe("migrations", () => {
-  test("the analysis, assistant, privacy and archive tables and sessiond_meta exist after migrating", async () => {
+  test("the analysis, assistant, privacy, archive and webhook tables and sessiond_meta exist after migrating", async () => {
     const sql = pool(await freshDatabase(), 1);
     const rows = await sql.unsafe("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
-    expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual(["alerts", "archive_jobs", "assistant_streams", "audit_log", "erased_sessions", "message_analyses", "messages", "session_participants", "sessiond_meta", "sessions"]);
+    expect(rows.map((r: { table_name: string }) => r.table_name)).toEqual(["alerts", "archive_jobs", "assistant_streams", "audit_log", "erased_sessions", "message_analyses", "messages", "session_participants", "sessiond_meta", "sessions", "webhook_deliveries", "webhook_endpoints", "webhook_outbox"]);
   });
 });
 

@@ -1,12 +1,13 @@
 // `serve` on the engines the settings select: one node on PostgreSQL alone keeps every message across a restart and
-// reports the database on /health; an engine it cannot reach, or a setting of a feature that stores to SQLite only,
-// stops the start with one line (never a password, never a fallback to SQLite).
+// reports the database on /health, sends webhooks and writes archive files; an engine it cannot reach stops the start
+// with one line (never a password, never a fallback to SQLite).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startPostgres, type PostgresEngine } from "../engines/postgres.ts";
 import { api, eventually, MAIN, ROOT, startServer, tempDir, token, WsClient } from "../helpers.ts";
+import { startReceiver, WEBHOOK_TEST_SECRET } from "../integrations/receiver.ts";
 
 let pg: PostgresEngine;
 beforeAll(async () => {
@@ -71,38 +72,30 @@ describe("serve on PostgreSQL alone (one node)", () => {
       await server.stop();
     }
   });
-});
-
-describe("a start that cannot use its engines stops with one line and writes nothing", () => {
-  test("an unreachable PostgreSQL or Redis is named by host and port, never with the password", async () => {
-    for (const [env, named] of [
-      [{ DATABASE_URL: "postgres://app:hunter2@127.0.0.1:1/sessiond" }, "PostgreSQL at 127.0.0.1:1"],
-      [{ REDIS_URL: "redis://:hunter2@127.0.0.1:1" }, "Redis at 127.0.0.1:1"],
-    ] as const) {
-      const { code, lines, err, dataDir } = await refusal({ ...env });
-      expect(code).toBe(1);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(named);
-      expect(err).not.toContain("hunter2");
-      expect(err).not.toContain("    at ");
-      expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
-    }
-  }, 60_000);
-
-  test("WEBHOOK_URLS, which stores to SQLite only, is refused with DATABASE_URL in one line (ARCHIVE_DIR and ENCRYPTION_KEY are accepted)", async () => {
-    const { code, lines, dataDir } = await refusal({
-      DATABASE_URL: pg.url,
-      ARCHIVE_DIR: tempDir(),
-      ARCHIVE_PLAINTEXT: "true",
-      ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
-      WEBHOOK_URLS: "http://127.0.0.1:1/hook",
-      WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 9).toString("base64")}`,
+  test("WEBHOOK_URLS with DATABASE_URL and ENCRYPTION_KEY: one node delivers signed events, their bodies sealed in PostgreSQL", async () => {
+    const rx = startReceiver();
+    const url = await freshDatabase();
+    const server = await startServer({
+      env: { DATABASE_URL: url, ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"), WEBHOOK_URLS: rx.url, WEBHOOK_SECRET: WEBHOOK_TEST_SECRET, WEBHOOK_EVENTS: "session.started,participant.joined,message.created", WEBHOOK_INCLUDE_CONTENT: "true" },
     });
-    expect(code).toBe(1);
-    expect(lines).toEqual([
-      "config: WEBHOOK_URLS (webhooks) is not available with DATABASE_URL in this version (the webhook outbox stores to SQLite): unset WEBHOOK_URLS, or serve from SQLite by unsetting DATABASE_URL",
-    ]);
-    expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
+    try {
+      const c = await WsClient.connect(server.ws, { token: await token("wendy") });
+      await c.request({ type: "join", session: "pg-hooks" });
+      await c.request({ type: "message", session: "pg-hooks", content: "a private line" });
+      const got = await rx.waitFor((r) => r.body?.type === "message.created", 1, 15_000);
+      expect(got[0]!.verified).toBe(true);
+      expect(got[0]!.body.data.message.content).toBe("a private line");
+      expect(rx.received.map((r) => r.body.type)).toEqual(["session.started", "participant.joined", "message.created"]);
+      const admin = new SQL({ url, max: 1 });
+      const rows = await admin`SELECT payload FROM webhook_outbox`;
+      await admin.close();
+      expect(rows).toHaveLength(3);
+      expect(JSON.stringify(rows)).not.toContain("a private line");
+      await c.close();
+    } finally {
+      await server.stop();
+      rx.stop();
+    }
   });
 
   test("ARCHIVE_DIR is accepted with DATABASE_URL: a session ended on the node is archived, /health shows the check", async () => {
@@ -123,4 +116,22 @@ describe("a start that cannot use its engines stops with one line and writes not
       await server.stop();
     }
   }, 60_000);
+});
+
+describe("a start that cannot use its engines stops with one line and writes nothing", () => {
+  test("an unreachable PostgreSQL or Redis is named by host and port, never with the password", async () => {
+    for (const [env, named] of [
+      [{ DATABASE_URL: "postgres://app:hunter2@127.0.0.1:1/sessiond" }, "PostgreSQL at 127.0.0.1:1"],
+      [{ REDIS_URL: "redis://:hunter2@127.0.0.1:1" }, "Redis at 127.0.0.1:1"],
+    ] as const) {
+      const { code, lines, err, dataDir } = await refusal({ ...env });
+      expect(code).toBe(1);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(named);
+      expect(err).not.toContain("hunter2");
+      expect(err).not.toContain("    at ");
+      expect(existsSync(join(dataDir, "sessiond.db"))).toBe(false);
+    }
+  }, 60_000);
+
 });
