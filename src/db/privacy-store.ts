@@ -5,7 +5,7 @@ import type { Database } from "bun:sqlite";
 import type { Message } from "../protocol/types.ts";
 import type { FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
-import { DAY_MS, TOMBSTONE } from "../privacy/erasure.ts";
+import { DAY_MS, namesUser, TOMBSTONE } from "../privacy/erasure.ts";
 import type { PrivacyStorage, SessionErasure, UserTraces } from "../privacy/store.ts";
 import { messageFromRow, sealMessage, type MessageRow } from "./message-codec.ts";
 
@@ -188,17 +188,5 @@ export class PrivacyStore implements PrivacyStorage {
     } finally {
       this.sqlite.run(`PRAGMA busy_timeout = ${before}`);
     }
-  }
-}
-
-/** Whether a webhook body names the user: as a message's or an alert's author, or as the subject of the event. */
-function namesUser(payload: string, userId: string): boolean {
-  try {
-    const data = (JSON.parse(payload) as { data?: Record<string, unknown> }).data;
-    if (!data) return false;
-    const inner = (k: string) => (data[k] as { userId?: unknown } | undefined)?.userId;
-    return data.userId === userId || inner("message") === userId || inner("alert") === userId;
-  } catch {
-    return false;
   }
 }

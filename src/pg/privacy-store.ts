@@ -5,7 +5,7 @@
 import type { SQL } from "bun";
 import type { Message } from "../protocol/types.ts";
 import type { AuditRecord } from "../privacy/audit-chain.ts";
-import { DAY_MS, TOMBSTONE } from "../privacy/erasure.ts";
+import { DAY_MS, namesUser, TOMBSTONE } from "../privacy/erasure.ts";
 import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
 import type { SessionErasure, SharedPrivacyStorage, UserTraces } from "../privacy/store.ts";
@@ -178,16 +178,4 @@ async function recomputeAnalysisAggregates(tx: Tx, sessionId: string): Promise<v
      WHERE id = $1`,
     [sessionId],
   );
-}
-
-/** Whether a webhook body names the user: as a message's or an alert's author, or as the subject of the event. */
-function namesUser(payload: string, userId: string): boolean {
-  try {
-    const data = (JSON.parse(payload) as { data?: Record<string, unknown> }).data;
-    if (!data) return false;
-    const inner = (k: string) => (data[k] as { userId?: unknown } | undefined)?.userId;
-    return data.userId === userId || inner("message") === userId || inner("alert") === userId;
-  } catch {
-    return false;
-  }
 }

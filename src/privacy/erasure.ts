@@ -1,5 +1,5 @@
 // Erasure and export rules (pure): what erasing a user does to each session, the tombstone that replaces their
-// messages elsewhere, when retention is due, and what a user's export holds. Tested in test/privacy/erasure.test.ts.
+// messages elsewhere, when retention is due, and what a user's export holds, which webhook bodies name a user. Tested in test/privacy/erasure.test.ts.
 import type { Message } from "../protocol/types.ts";
 
 export const DAY_MS = 86_400_000;
@@ -55,4 +55,16 @@ export function exportedMessages(userId: string, ownerId: string, messages: read
 /** Whether a message is an erasure tombstone. */
 export function isTombstone(m: Pick<Message, "content" | "metadata">): boolean {
   return m.content === "" && m.metadata?.erased === true;
+}
+
+/** Whether a webhook body names the user: as a message's or an alert's author, or as the subject of the event. */
+export function namesUser(payload: string, userId: string): boolean {
+  try {
+    const data = (JSON.parse(payload) as { data?: Record<string, unknown> }).data;
+    if (!data) return false;
+    const inner = (k: string) => (data[k] as { userId?: unknown } | undefined)?.userId;
+    return data.userId === userId || inner("message") === userId || inner("alert") === userId;
+  } catch {
+    return false;
+  }
 }

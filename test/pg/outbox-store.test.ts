@@ -255,6 +255,21 @@ describe("at rest and erasure", () => {
     expect(await count(sql, "SELECT count(*)::int AS n FROM webhook_deliveries")).toBe(2);
     await sessions.close();
   });
+  test("erasing a user removes the events that name them in others' sessions, and keeps the rest", async () => {
+    const { sql, url, record, sessions } = await world();
+    const naming = (sessionId: string, userId: string): PgOutboxEvent => {
+      const id = `evt_${++n}`;
+      return { id, type: "participant.joined", sessionId, payload: JSON.stringify({ type: "participant.joined", data: { session: sessionId, userId } }), createdAt: T0 };
+    };
+    for (const id of ["a", "b"]) await sessions.addParticipant(id, "bob", T0);
+    await record(naming("a", "bob"), naming("a", "carol"), naming("b", "bob"));
+    const traces = await new PgPrivacyStore(pool(url, 1)).eraseUserTraces("bob", ["a", "b"], T0 + 100);
+    expect(traces.webhookEvents).toBe(2);
+    const left = await sql.unsafe("SELECT payload FROM webhook_outbox");
+    expect(left.map((r: { payload: string }) => JSON.parse(r.payload).data.userId)).toEqual(["carol"]);
+    expect(await count(sql, "SELECT count(*)::int AS n FROM webhook_deliveries")).toBe(2);
+    await sessions.close();
+  });
 });
 
 describe("the sender's lease", () => {
