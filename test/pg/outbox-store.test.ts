@@ -283,7 +283,9 @@ describe("the sender's lease", () => {
     expect(await a.acquire()).toBe(true);
     expect(await b.acquire()).toBe(false);
     // Another key is another lease.
-    expect(await new PgSenderLease(pool(url, 1), 42n).acquire()).toBe(true);
+    const other = new PgSenderLease(pool(url, 1), 42n);
+    expect(await other.acquire()).toBe(true);
+    await other.release();
     await a.release();
     expect(a.held).toBe(false);
     expect(await b.acquire()).toBe(true);

@@ -16,7 +16,7 @@ export function server(): Promise<PostgresEngine> {
 }
 
 afterAll(async () => {
-  for (const p of pools.splice(0)) await p.close().catch(() => {});
+  for (const p of pools.splice(0)) await p.close({ timeout: 2 }).catch(() => {});
   if (engine) await (await engine).stop();
   engine = null;
 });
