@@ -1,8 +1,6 @@
 // Erasure, export and retention as one path: storage first (one transaction each), then the in-memory copies
 // (the session cache, presence), then everyone listening (`session.erased`, `user.erased`), then a truncating
 // checkpoint so the erased bytes leave the WAL, and an audit entry. Retention erases through the same path.
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import type { Logger } from "../observability/logger.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import type { Message } from "../protocol/types.ts";
@@ -11,6 +9,7 @@ import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { PrivacyStorage, SessionErasure } from "./store.ts";
 import type { AuditRecorder } from "./audit-recorder.ts";
+import { archivePathsOf, removeArchiveFiles, type ArchiveCandidates } from "./archive-removal.ts";
 import { planUserErasure } from "./erasure.ts";
 
 /** Who asked, for the audit trail. */
@@ -31,7 +30,7 @@ export interface PrivacyDeps {
   /** Every message of a session after a seq, ascending (the session store's history read). */
   messagesAfter: (sessionId: string, afterSeq: number, limit: number) => Message[];
   /** Relative archive paths of a session that may exist even without a recorded job (all formats). */
-  archiveCandidates?: (s: { sessionId: string; ownerId: string; startedAt: number }) => string[];
+  archiveCandidates?: ArchiveCandidates;
   archiveDir?: string;
   /** Closes every connection of an erased user; returns how many. */
   disconnectUser?: (userId: string) => number;
@@ -89,10 +88,10 @@ export class PrivacyService {
     const erased = this.eraseOne(id);
     if (!erased) throw new SessiondError("not_found", "No such session.");
     this.checkpoint();
-    this.deps.audit.record({ ...actorFields(actor), action: "session.erase", objectType: "session", objectId: id, detail: counts(erased) });
+    this.deps.audit.record({ ...actorFields(actor), action: "session.erase", objectType: "session", objectId: id, detail: erasureCounts(erased) });
     this.deps.audit.flush();
-    this.deps.logger.info("privacy.session_erased", { session: id, ...counts(erased) });
-    return { session: id, erased: true, ...counts(erased) };
+    this.deps.logger.info("privacy.session_erased", { session: id, ...erasureCounts(erased) });
+    return { session: id, erased: true, ...erasureCounts(erased) };
   }
 
   /**
@@ -120,7 +119,7 @@ export class PrivacyService {
     for (const id of plan.erase) {
       const e = this.eraseOne(id);
       if (!e) continue;
-      this.deps.audit.record({ ...actorFields(actor), action: "session.erase", objectType: "session", objectId: id, detail: { ...counts(e), userErasure: true } });
+      this.deps.audit.record({ ...actorFields(actor), action: "session.erase", objectType: "session", objectId: id, detail: { ...erasureCounts(e), userErasure: true } });
       result.sessionsErased++;
       result.messagesErased += e.messages;
       result.analyses += e.analyses;
@@ -194,7 +193,7 @@ export class PrivacyService {
         if (!e) continue;
         sessions++;
         messages += e.messages;
-        this.deps.audit.record({ ...actorFields(SYSTEM_ACTOR), action: "retention.erase", objectType: "session", objectId: id, detail: counts(e) });
+        this.deps.audit.record({ ...actorFields(SYSTEM_ACTOR), action: "retention.erase", objectType: "session", objectId: id, detail: erasureCounts(e) });
       }
       if (due.length < 200) break;
     }
@@ -220,28 +219,9 @@ export class PrivacyService {
     if (!erased) return null;
     this.erased.add(id);
     this.deps.service.evict(id);
-    const archiveFiles = this.removeArchiveFiles(erased);
+    const archiveFiles = removeArchiveFiles(id, archivePathsOf(erased, this.deps.archiveDir, this.deps.archiveCandidates), this.deps.logger);
     this.deps.events.emit("session.erased", { sessionId: id });
     return { ...erased, archiveFiles };
-  }
-
-  private removeArchiveFiles(e: SessionErasure): number {
-    const dir = this.deps.archiveDir;
-    if (!dir) return 0;
-    const paths = new Set([...e.archivePaths, ...(this.deps.archiveCandidates?.(e) ?? [])]);
-    let removed = 0;
-    for (const rel of paths) {
-      // Recorded paths are relative to ARCHIVE_DIR by construction; anything else is not ours to delete.
-      if (rel.startsWith("/") || rel.split(/[\\/]/).includes("..")) continue;
-      const file = join(dir, rel);
-      try {
-        rmSync(file);
-        removed++;
-      } catch (err) {
-        if ((err as { code?: string }).code !== "ENOENT") this.deps.logger.warn("privacy.archive_remove_failed", { session: e.sessionId, code: (err as { code?: string }).code ?? "unknown" });
-      }
-    }
-    return removed;
   }
 
   /** Truncates the WAL; a reader in the way (busy) gets a few more tries a second apart. */
@@ -253,10 +233,10 @@ export class PrivacyService {
   }
 }
 
-function actorFields(a: Actor): { actorId: string; actorRole: string; address: string } {
+export function actorFields(a: Actor): { actorId: string; actorRole: string; address: string } {
   return { actorId: a.userId, actorRole: a.role, address: a.address };
 }
 
-function counts(e: SessionErasure & { archiveFiles: number }): { messages: number; analyses: number; alerts: number; webhookEvents: number; archiveFiles: number } {
+export function erasureCounts(e: SessionErasure & { archiveFiles: number }): { messages: number; analyses: number; alerts: number; webhookEvents: number; archiveFiles: number } {
   return { messages: e.messages, analyses: e.analyses, alerts: e.alerts, webhookEvents: e.webhookEvents, archiveFiles: e.archiveFiles };
 }

@@ -3,8 +3,7 @@
 // appends its audit entry, so that no node ever opens the id again and no crash leaves an erasure unrecorded.
 // `wasErased` stays synchronous: it answers from the ids this node knows (its own erasures, those loaded at start
 // and those other nodes announce through `noteErased`); `checkErased` asks the database for an id it does not know.
-import { existsSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import type { Logger } from "../observability/logger.ts";
 import { SessiondError } from "../protocol/errors.ts";
 import type { Message, SessionInfo } from "../protocol/types.ts";
@@ -13,8 +12,9 @@ import type { SessionEvents } from "../sessions/events.ts";
 import type { SessionService } from "../sessions/session-service.ts";
 import type { AuditRecord } from "./audit-chain.ts";
 import type { AuditRecorder } from "./audit-recorder.ts";
+import { archivePathsOf, removeArchiveFiles, type ArchiveCandidates } from "./archive-removal.ts";
 import { planUserErasure } from "./erasure.ts";
-import { SYSTEM_ACTOR, type Actor, type SessionErased, type UserErased } from "./privacy-service.ts";
+import { actorFields, erasureCounts as counts, SYSTEM_ACTOR, type Actor, type SessionErased, type UserErased } from "./privacy-service.ts";
 import type { SessionErasure, SharedPrivacyStorage } from "./store.ts";
 
 export interface SharedPrivacyDeps {
@@ -31,7 +31,7 @@ export interface SharedPrivacyDeps {
   /** ARCHIVE_DIR (shared by the nodes): an erased session's archive file is removed from it. */
   archiveDir?: string;
   /** Relative archive paths a session's transcript may have been written to (every format). */
-  archiveCandidates?: (s: { sessionId: string; ownerId: string; startedAt: number }) => string[];
+  archiveCandidates?: ArchiveCandidates;
   retentionDays?: number;
   now?: () => number;
 }
@@ -122,7 +122,7 @@ export class SharedPrivacyService {
     const { service, store } = this.deps;
     await service.flush();
     const { owned, tookPartIn } = await store.sessionsOf(userId);
-    this.deps.audit.record({ ...fields(actor), action: "user.export", objectType: "user", objectId: userId, detail: { ownedSessions: owned.length, otherSessions: tookPartIn.length } });
+    this.deps.audit.record({ ...actorFields(actor), action: "user.export", objectType: "user", objectId: userId, detail: { ownedSessions: owned.length, otherSessions: tookPartIn.length } });
     const self = principal(userId);
     for (const [ids, own] of [[owned, true], [tookPartIn, false]] as const) {
       for (const id of ids) {
@@ -172,48 +172,17 @@ export class SharedPrivacyService {
     if (!erased) return null;
     this.erased.add(id);
     this.deps.service.evict(id);
-    const archiveFiles = this.removeArchiveFiles(erased);
+    const archiveFiles = removeArchiveFiles(id, this.archivePaths(erased), this.deps.logger);
     // Published through the session events (and the broker between nodes): every node evicts it and notes the id.
     this.deps.events.emit("session.erased", { sessionId: id });
     return { ...erased, archiveFiles };
   }
 
-  /** Absolute paths of the session's possible archive files: the recorded one and every format's. */
   private archivePaths(e: SessionErasure): string[] {
-    const dir = this.deps.archiveDir;
-    if (!dir) return [];
-    const paths = new Set([...e.archivePaths, ...(this.deps.archiveCandidates?.(e) ?? [])]);
-    // Recorded paths are relative to ARCHIVE_DIR by construction; anything else is not ours to delete.
-    return [...paths].filter((rel) => !rel.startsWith("/") && !rel.split(/[\\/]/).includes("..")).map((rel) => join(dir, rel));
+    return archivePathsOf(e, this.deps.archiveDir, this.deps.archiveCandidates);
   }
-
-  /**
-   * Removes the files after the erasure committed. A node writing one at this moment finds its job gone when it
-   * records the write, and removes its file then (see Archiver).
-   */
-  private removeArchiveFiles(e: SessionErasure): number {
-    let removed = 0;
-    for (const file of this.archivePaths(e)) {
-      try {
-        rmSync(file);
-        removed++;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code !== "ENOENT") this.deps.logger.warn("privacy.archive_remove_failed", { session: e.sessionId, code: code ?? "unknown" });
-      }
-    }
-    return removed;
-  }
-}
-
-function fields(a: Actor): { actorId: string; actorRole: string; address: string } {
-  return { actorId: a.userId, actorRole: a.role, address: a.address };
 }
 
 function record(actor: Actor, action: AuditRecord["action"], objectId: string, objectType: AuditRecord["objectType"] = "session"): AuditRecord {
-  return { at: Date.now(), ...fields(actor), action, objectType, objectId, detail: null };
-}
-
-function counts(e: SessionErasure & { archiveFiles: number }): { messages: number; analyses: number; alerts: number; webhookEvents: number; archiveFiles: number } {
-  return { messages: e.messages, analyses: e.analyses, alerts: e.alerts, webhookEvents: e.webhookEvents, archiveFiles: e.archiveFiles };
+  return { at: Date.now(), ...actorFields(actor), action, objectType, objectId, detail: null };
 }
