@@ -7,11 +7,10 @@ import { riskRank, type Alert, type AlertStatus, type RiskLevel } from "../analy
 import type { TransactionRecorder } from "../db/commit-hooks.ts";
 import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
+import { num, numOrNull } from "./rows.ts";
 import { guard, isUnavailable, unavailable } from "./faults.ts";
 
 type Row = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 /** A JS value as a jsonb parameter (cast `$n::text::jsonb`: a string cast straight to jsonb is encoded twice). */
 const j = (value: unknown): string => JSON.stringify(value);
 const keyOf = (session: string, seq: number) => `${session}\0${seq}`;

@@ -8,9 +8,9 @@ import type { AssistantStore, StreamRow } from "../assistant/store.ts";
 import { PLAINTEXT, type FieldCipher } from "../privacy/field-cipher.ts";
 import { aad } from "../privacy/fields.ts";
 import { guard } from "./faults.ts";
+import { num } from "./rows.ts";
 
 type Row = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
 
 /**
  * How long a reply may go unsaved before another node commits it as `interrupted`: far above the save interval

@@ -22,8 +22,9 @@ export const SESSION_RECORDSET = `x(id text, room text, owner_id text, mode text
 export const SESSION_SELECT = SESSION_COLUMNS.join(", ");
 
 type Row = Record<string, unknown>;
-const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+/** bigint columns come back as strings or numbers: as numbers. */
+export const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 const json = <T>(text: unknown): T | null => (text === null || text === undefined ? null : (JSON.parse(text as string) as T));
 const jsonText = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 

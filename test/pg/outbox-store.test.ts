@@ -5,7 +5,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import type { SQL } from "bun";
 import { KEEP_DEAD_MS, KEEP_DELIVERED_MS } from "../../src/db/outbox-store.ts";
-import { PgOutboxStore, PgSenderLease, type PgOutboxEvent } from "../../src/pg/outbox-store.ts";
+import { PgOutboxStore, type PgOutboxEvent } from "../../src/pg/outbox-store.ts";
+import { PgSenderLease } from "../../src/pg/sender-lease.ts";
 import { PgPrivacyStore } from "../../src/pg/privacy-store.ts";
 import { envelopeHeader } from "../../src/privacy/crypto.ts";
 import { KeyRingCipher, type FieldCipher } from "../../src/privacy/field-cipher.ts";
